@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Span } from '../net/coverage.js';
+
+/** What a partial download remembers between runs, beside its data file. */
+export interface PartialState {
+  version: 1;
+  /** The cache key of the fragment: a state for another fragment is never reused. */
+  key: string;
+  /** URL the validators came from. */
+  url?: string;
+  /** Strong ETag of the object, the `If-Range` of a resumed request. */
+  etag?: string;
+  lastModified?: string;
+  /** Size of the fragment's window, once known. */
+  size?: number;
+  /** Complete length of the remote object, once known. */
+  objectSize?: number;
+  /** False once the server was seen to ignore Range. */
+  ranges?: boolean;
+  /** Byte spans of the data file that hold received bytes. */
+  spans: Span[];
+}
+
+/** `<cache>/partial/<hash of key>/{data,state.json}`: outside cacache's own folders, cleaned by prune. */
+export class PartialFiles {
+  readonly dir: string;
+  readonly dataPath: string;
+  readonly statePath: string;
+
+  constructor(cacheDir: string, key: string) {
+    const name = createHash('sha256').update(key).digest('hex').slice(0, 32);
+    this.dir = join(cacheDir, 'partial', name);
+    this.dataPath = join(this.dir, 'data');
+    this.statePath = join(this.dir, 'state.json');
+  }
+
+  async prepare(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+  }
+
+  /** The saved state, or undefined when there is none or it is unreadable (then we start over). */
+  async load(key: string): Promise<PartialState | undefined> {
+    try {
+      const state = JSON.parse(await readFile(this.statePath, 'utf8')) as PartialState;
+      if (state.version !== 1 || state.key !== key || !Array.isArray(state.spans)) return undefined;
+      return state;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Written to a temporary name and renamed, so a kill mid-write leaves the previous state intact. */
+  async save(state: PartialState): Promise<void> {
+    const temp = `${this.statePath}.${process.pid}.tmp`;
+    await writeFile(temp, JSON.stringify(state));
+    await rename(temp, this.statePath);
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,112 @@
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import cacache from 'cacache';
+import { FragfetchError } from '../errors.js';
+import type { Fragment } from '../manifest/fragment.js';
+
+/** What we keep beside an entry: enough to revalidate it and to tell where it came from. */
+export interface EntryMetadata {
+  id: string;
+  url: string;
+  etag?: string;
+  lastModified?: string;
+  offset?: number;
+  manifest?: string;
+}
+
+export interface CacheHit {
+  key: string;
+  /** cacache's (sha256) integrity of the content. */
+  integrity: string;
+  size: number;
+  path: string;
+  metadata: EntryMetadata | undefined;
+}
+
+/**
+ * The fragment's index key. Content with a declared integrity is named by it, so two manifests (or
+ * two names in one) that declare the same bytes share one entry; other content by where it comes from.
+ */
+export function cacheKey(fragment: Fragment): string {
+  if (fragment.integrity) return `fragfetch:integrity:${fragment.integrity.sri}`;
+  const url = fragment.urls[0] ?? fragment.path;
+  const range = fragment.offset === undefined ? '' : `#${fragment.offset}+${fragment.size ?? ''}`;
+  return `fragfetch:url:${url}${range}`;
+}
+
+/** cacache's content address for a sha256 digest (`content-v2/sha256/ab/cd/ef…`, its lib/content/path.js). */
+export function contentPath(cacheDir: string, sha256Base64: string): string {
+  const hex = Buffer.from(sha256Base64, 'base64').toString('hex');
+  return join(cacheDir, 'content-v2', 'sha256', hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
+}
+
+export class CacheStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /**
+   * The cached entry of a fragment when its content is present with the right size. A stat, never a
+   * re-hash: content only ever enters the store verified, by cacache or by `insertFile`.
+   */
+  async lookup(fragment: Fragment): Promise<CacheHit | undefined> {
+    const key = cacheKey(fragment);
+    let entry: cacache.CacheObject | null;
+    try {
+      entry = await cacache.get.info(this.dir, key);
+    } catch {
+      // A damaged index bucket is a miss: the fragment is fetched again and the bucket rewritten.
+      return undefined;
+    }
+    if (!entry) return undefined;
+    const size = entry.size ?? -1;
+    if (fragment.size !== undefined && size !== fragment.size) return undefined;
+    try {
+      const info = await stat(entry.path);
+      if (info.size !== size) return undefined;
+    } catch {
+      return undefined;
+    }
+    return {
+      key,
+      integrity: entry.integrity,
+      size,
+      path: entry.path,
+      metadata: entry.metadata as EntryMetadata | undefined,
+    };
+  }
+
+  /**
+   * Moves an already verified file into cacache's content store and indexes it, so its bytes are
+   * written to disk once. The index entry is written only after the content has landed.
+   */
+  async insertFile(
+    fragment: Fragment,
+    file: string,
+    sha256Base64: string,
+    size: number,
+    metadata: EntryMetadata,
+  ): Promise<CacheHit> {
+    const key = cacheKey(fragment);
+    const integrity = `sha256-${sha256Base64}`;
+    const destination = contentPath(this.dir, sha256Base64);
+    try {
+      await mkdir(dirname(destination), { recursive: true });
+      const existing = await stat(destination).catch(() => undefined);
+      if (existing?.size === size) await rm(file, { force: true });
+      else await rename(file, destination);
+      await cacache.index.insert(this.dir, key, integrity, { size, metadata });
+    } catch (error) {
+      throw new FragfetchError(
+        'ECACHE',
+        `cannot store ${fragment.id} in the cache: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return { key, integrity, size, path: destination, metadata };
+  }
+}

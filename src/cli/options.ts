@@ -1,0 +1,99 @@
+import { InvalidArgumentError, Option } from 'commander';
+import { FragfetchError } from '../errors.js';
+import { fetchDefaults } from '../fetch/engine.js';
+import { parseDuration, parseSize } from '../units.js';
+
+/** Turns our parsers' errors into commander's, so a bad value is a usage error (exit 2) with one line. */
+function parser<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+export const parsePositiveInt = parser((text: string) => {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
+    throw new FragfetchError('EUSAGE', `invalid number "${text}": expected a whole number of at least 1`);
+  }
+  return value;
+});
+
+export const parseCount = parser((text: string) => {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value)) {
+    throw new FragfetchError('EUSAGE', `invalid number "${text}": expected a whole number (0 or more)`);
+  }
+  return value;
+});
+
+export const parseSizeOption = parser(parseSize);
+export const parseDurationOption = parser(parseDuration);
+
+export const parseHeader = (text: string, previous: Record<string, string> = {}): Record<string, string> => {
+  const colon = text.indexOf(':');
+  const name = colon > 0 ? text.slice(0, colon).trim() : '';
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    throw new InvalidArgumentError(`invalid header "${text}": expected "Name: value"`);
+  }
+  return { ...previous, [name.toLowerCase()]: text.slice(colon + 1).trim() };
+};
+
+/** The options every downloading command shares, with their defaults shown in `--help`. */
+export function transferOptions(): Option[] {
+  return [
+    new Option('--cache <dir>', 'cache folder (default: $FRAGFETCH_CACHE, else the user cache folder)'),
+    new Option('-j, --concurrency <n>', 'requests in flight at once')
+      .default(fetchDefaults.concurrency)
+      .argParser(parsePositiveInt),
+    new Option('--retries <n>', 'retries of a failed request, with backoff')
+      .default(fetchDefaults.retries)
+      .argParser(parseCount),
+    new Option('--stall-timeout <duration>', 'abort and retry a request that sends no byte for this long')
+      .default(fetchDefaults.stallTimeoutMs, '30s')
+      .argParser(parseDurationOption),
+    new Option('--timeout <duration>', 'connect and response-header timeout')
+      .default(fetchDefaults.timeoutMs, '30s')
+      .argParser(parseDurationOption),
+    new Option('--limit-rate <size>', 'cap the total download rate, per second (e.g. 50MiB)').argParser(
+      parseSizeOption,
+    ),
+    new Option('--chunk-size <size>', 'size of the ranges a large object is split into')
+      .default(fetchDefaults.chunkSize, '8MiB')
+      .argParser(parseSizeOption),
+    new Option('--split-threshold <size>', 'objects larger than this are fetched over several connections')
+      .default(fetchDefaults.splitThreshold, '16MiB')
+      .argParser(parseSizeOption),
+    new Option('-x, --connections-per-object <n>', 'connections for one large object')
+      .default(fetchDefaults.maxConnectionsPerObject)
+      .argParser(parsePositiveInt),
+    new Option('-H, --header <header>', 'extra request header "Name: value" (repeatable)').argParser(
+      parseHeader,
+    ),
+    new Option('--json', 'print one JSON report on stdout, nothing else'),
+    new Option('--no-progress', 'no progress output'),
+    new Option('-q, --quiet', 'only errors and the summary'),
+    new Option('-v, --verbose', 'one line per request on stderr; stack traces on errors'),
+  ];
+}
+
+/** What commander hands an action, typed. */
+export interface TransferFlags {
+  cache?: string;
+  concurrency: number;
+  retries: number;
+  stallTimeout: number;
+  timeout: number;
+  limitRate?: number;
+  chunkSize: number;
+  splitThreshold: number;
+  connectionsPerObject: number;
+  header?: Record<string, string>;
+  json?: boolean;
+  progress: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}

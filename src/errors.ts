@@ -1,0 +1,70 @@
+/**
+ * Every failure fragfetch reports is a FragfetchError with a stable code, so that the CLI, the JSON
+ * report and callers can branch on `code` rather than on message text.
+ */
+export type ErrorCode =
+  | 'EMANIFEST' // the manifest is unreadable or invalid
+  | 'EUSAGE' // a command-line option or argument is invalid
+  | 'EINTEGRITY' // the bytes received do not match the declared integrity
+  | 'ESIZE' // the object is larger or smaller than declared
+  | 'EHTTP' // the server answered with an error status
+  | 'ERANGE' // the server answered a range request with the wrong range
+  | 'ECHANGED' // the object changed while it was being downloaded
+  | 'ENETWORK' // connection refused, reset, DNS, TLS, truncated body
+  | 'ESTALL' // no bytes for longer than the stall timeout
+  | 'ETIMEOUT' // no response headers within the timeout
+  | 'ERETRIES' // the retry budget is spent
+  | 'EOFFLINE' // offline mode and the fragment is not cached
+  | 'ECACHE' // the cache could not be read or written
+  | 'EPATH' // a path would escape the target directory
+  | 'EABORT'; // interrupted by the user
+
+export interface ErrorDetails {
+  cause?: unknown;
+  url?: string;
+  status?: number;
+  expected?: string | number;
+  found?: string | number;
+  attempt?: number;
+  /** For HTTP 429/503: how long the server asked us to wait, in ms. */
+  retryAfterMs?: number;
+}
+
+export class FragfetchError extends Error {
+  readonly code: ErrorCode;
+  readonly url?: string;
+  readonly status?: number;
+  readonly expected?: string | number;
+  readonly found?: string | number;
+  readonly attempt?: number;
+  readonly retryAfterMs?: number;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'FragfetchError';
+    this.code = code;
+    if (details.url !== undefined) this.url = stripUrlAuth(details.url);
+    if (details.status !== undefined) this.status = details.status;
+    if (details.expected !== undefined) this.expected = details.expected;
+    if (details.found !== undefined) this.found = details.found;
+    if (details.attempt !== undefined) this.attempt = details.attempt;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+export function isFragfetchError(error: unknown, code?: ErrorCode): error is FragfetchError {
+  return error instanceof FragfetchError && (code === undefined || error.code === code);
+}
+
+/** Credentials never reach a message, a log line or a report. */
+export function stripUrlAuth(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

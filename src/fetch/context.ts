@@ -1,0 +1,39 @@
+import type { Fragment } from '../manifest/fragment.js';
+import type { HttpClient } from '../net/http.js';
+import type { RateLimiter } from '../net/rate-limit.js';
+import type { RetryPolicy } from '../net/retry.js';
+import type { Slots } from '../schedule/slots.js';
+
+/** One finished or failed HTTP request, for statistics and `--verbose`. */
+export interface RequestRecord {
+  fragment: Fragment;
+  url: string;
+  status: number | undefined;
+  range: string | undefined;
+  bytes: number;
+  ms: number;
+  error?: unknown;
+}
+
+export interface DownloadEvents {
+  /** Body bytes received for a fragment, as they arrive. */
+  bytes(fragment: Fragment, url: string, bytes: number): void;
+  request(record: RequestRecord): void;
+  /** A retry or a restart is about to happen, after `delayMs`. */
+  retry(fragment: Fragment, error: unknown, delayMs: number): void;
+}
+
+/** What every download of a run shares. */
+export interface DownloadContext {
+  http: HttpClient;
+  slots: Slots;
+  retry: RetryPolicy;
+  limiter: RateLimiter | undefined;
+  /** Objects larger than this are fetched as several ranges at once. */
+  splitThreshold: number;
+  chunkSize: number;
+  maxConnectionsPerObject: number;
+  signal: AbortSignal;
+  events: DownloadEvents;
+  random?: () => number;
+}

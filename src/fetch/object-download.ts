@@ -1,0 +1,366 @@
+import { type FileHandle, open } from 'node:fs/promises';
+import { ProgressiveHasher } from '../cache/hasher.js';
+import type { PartialFiles, PartialState } from '../cache/partial.js';
+import { FragfetchError, isFragfetchError } from '../errors.js';
+import type { Fragment } from '../manifest/fragment.js';
+import { Coverage, planSegments } from '../net/coverage.js';
+import { delay } from '../net/delay.js';
+import { isRetryable, retryDelay } from '../net/retry.js';
+import type { DownloadContext } from './context.js';
+import { fetchSegment, type ObjectFacts, type SegmentOutcome } from './segment.js';
+
+export interface DownloadResult {
+  /** The verified data file, ready to be moved into the cache. */
+  dataPath: string;
+  sha256: string;
+  size: number;
+  url: string;
+  etag?: string;
+  lastModified?: string;
+  /** Bytes that an earlier run had already received. */
+  resumedBytes: number;
+}
+
+/** How often an object that keeps changing under us is restarted before we give up. */
+const MAX_RESTARTS = 3;
+const SAVE_INTERVAL_MS = 1000;
+
+interface Segment {
+  start: number;
+  end: number | undefined;
+}
+
+/**
+ * Downloads one fragment into its partial file: resumes what an earlier run left, splits a large
+ * object into ranges fetched over several connections, retries each range with backoff and fails
+ * over between endpoints, restarts from zero when the object changed, and verifies the result.
+ */
+export class ObjectDownload {
+  readonly #fragment: Fragment;
+  readonly #key: string;
+  readonly #partial: PartialFiles;
+  readonly #ctx: DownloadContext;
+  readonly #rank: number;
+  #heldSlot: (() => void) | undefined;
+
+  #file!: FileHandle;
+  #hasher!: ProgressiveHasher;
+  #coverage = new Coverage();
+  #facts: ObjectFacts = {};
+  #size: number | undefined;
+  #endpoint = 0;
+  #deadEndpoints = new Set<number>();
+  #restarts = 0;
+  #saveTimer: NodeJS.Timeout | undefined;
+  #saving: Promise<void> = Promise.resolve();
+
+  constructor(fragment: Fragment, key: string, partial: PartialFiles, ctx: DownloadContext, rank: number) {
+    this.#fragment = fragment;
+    this.#key = key;
+    this.#partial = partial;
+    this.#ctx = ctx;
+    this.#rank = rank;
+    this.#size = fragment.size;
+  }
+
+  /** `slot`: a request slot already acquired for this fragment, used by its first request. */
+  async run(slot?: () => void): Promise<DownloadResult> {
+    this.#heldSlot = slot;
+    try {
+      return await this.#run();
+    } finally {
+      this.#heldSlot?.();
+      this.#heldSlot = undefined;
+    }
+  }
+
+  async #run(): Promise<DownloadResult> {
+    const resumedBytes = await this.#openPartial();
+    const fragment = this.#fragment;
+    let integrityRetried = false;
+    try {
+      for (;;) {
+        await this.#transferAll();
+        const size = this.#size ?? 0;
+        const digests = await this.#hasher.digests(size);
+        const sha256 = digests.get('sha256')!;
+        const expected = fragment.integrity;
+        if (expected && digests.get(expected.algorithm) !== expected.digest) {
+          const found = `${expected.algorithm}-${digests.get(expected.algorithm)}`;
+          if (!integrityRetried) {
+            // One clean retry: a corrupting proxy or a bad resume should not fail the run.
+            integrityRetried = true;
+            this.#ctx.events.retry(fragment, integrityError(fragment, found), 0);
+            await this.#restart(false);
+            continue;
+          }
+          await this.#closeFile();
+          await this.#partial.remove();
+          throw integrityError(fragment, found);
+        }
+        await this.#stopSaving();
+        await this.#file.truncate(size);
+        await this.#closeFile();
+        return {
+          dataPath: this.#partial.dataPath,
+          sha256,
+          size,
+          url: this.#facts.url ?? fragment.urls[0]!,
+          ...(this.#facts.etag === undefined ? {} : { etag: this.#facts.etag }),
+          ...(this.#facts.lastModified === undefined ? {} : { lastModified: this.#facts.lastModified }),
+          resumedBytes,
+        };
+      }
+    } catch (error) {
+      await this.#stopSaving();
+      if (isFragfetchError(error, 'ESIZE')) await this.#partial.remove();
+      else await this.#save();
+      await this.#closeFile();
+      throw error;
+    }
+  }
+
+  /** Opens or creates the partial file and loads what an earlier run saved; returns the bytes kept. */
+  async #openPartial(): Promise<number> {
+    await this.#partial.prepare();
+    let state = await this.#partial.load(this.#key);
+    if (state && this.#fragment.size !== undefined && state.size !== this.#fragment.size) state = undefined;
+    try {
+      this.#file = await open(this.#partial.dataPath, state ? 'r+' : 'w+');
+    } catch {
+      state = undefined;
+      this.#file = await open(this.#partial.dataPath, 'w+');
+    }
+    const algorithms = ['sha256'];
+    const declared = this.#fragment.integrity?.algorithm;
+    if (declared && declared !== 'sha256') algorithms.push(declared);
+    this.#hasher = new ProgressiveHasher(this.#file, algorithms);
+    if (!state) return 0;
+    this.#coverage = new Coverage(state.spans);
+    this.#size ??= state.size;
+    this.#facts = {
+      ...(state.url === undefined ? {} : { url: state.url }),
+      ...(state.etag === undefined ? {} : { etag: state.etag }),
+      ...(state.lastModified === undefined ? {} : { lastModified: state.lastModified }),
+      ...(state.objectSize === undefined ? {} : { objectSize: state.objectSize }),
+      ...(state.ranges === undefined ? {} : { ranges: state.ranges }),
+    };
+    const stateUrl = state.url;
+    const endpoint = stateUrl === undefined ? -1 : this.#fragment.urls.indexOf(stateUrl);
+    if (endpoint >= 0) this.#endpoint = endpoint;
+    this.#hasher.resumeFrom(this.#coverage);
+    return this.#coverage.size;
+  }
+
+  /** Runs rounds of segment requests until the window is complete, restarting when the object changed. */
+  async #transferAll(): Promise<void> {
+    for (;;) {
+      const size = this.#size;
+      if (size !== undefined && this.#coverage.contiguousEnd(0) >= size) return;
+      let segments: Segment[];
+      if (size === undefined) segments = [{ start: 0, end: undefined }];
+      else {
+        const holes = this.#coverage.missing(size);
+        segments =
+          size > this.#ctx.splitThreshold && this.#facts.ranges !== false
+            ? planSegments(holes, this.#ctx.chunkSize)
+            : holes;
+      }
+      try {
+        await this.#runSegments(segments);
+      } catch (error) {
+        const ignoredRange = isFragfetchError(error, 'ERANGE') && error.status === 200;
+        if (!(isFragfetchError(error, 'ECHANGED') || ignoredRange)) throw error;
+        if (++this.#restarts > MAX_RESTARTS) throw error;
+        this.#ctx.events.retry(this.#fragment, error, 0);
+        await this.#restart(ignoredRange);
+      }
+    }
+  }
+
+  /** Fetches segments with up to `maxConnectionsPerObject` requests at once. */
+  async #runSegments(segments: Segment[]): Promise<void> {
+    const round = new AbortController();
+    const stop = () => round.abort(this.#ctx.signal.reason);
+    this.#ctx.signal.addEventListener('abort', stop, { once: true });
+    const queue = [...segments];
+    let failure: unknown;
+    // Until one response shows whether Range is honoured, the other connections wait for it.
+    let openGate!: () => void;
+    const gate =
+      this.#facts.ranges === undefined && queue.length > 1
+        ? new Promise<void>((resolve) => {
+            openGate = resolve;
+          })
+        : undefined;
+
+    const worker = async (first: boolean) => {
+      if (!first && gate) await gate;
+      for (let segment = queue.shift(); segment && failure === undefined; segment = queue.shift()) {
+        try {
+          await this.#fetchWithRetry(segment, round.signal, first ? () => openGate?.() : undefined);
+        } catch (error) {
+          failure ??= error;
+          round.abort(error);
+        } finally {
+          if (first) openGate?.();
+        }
+      }
+    };
+    const width = Math.min(this.#ctx.maxConnectionsPerObject, queue.length);
+    try {
+      await Promise.all(Array.from({ length: width }, (_, i) => worker(i === 0)));
+    } finally {
+      this.#ctx.signal.removeEventListener('abort', stop);
+    }
+    if (this.#ctx.signal.aborted) throw this.#ctx.signal.reason;
+    if (failure !== undefined) throw failure;
+  }
+
+  async #fetchWithRetry(segment: Segment, signal: AbortSignal, onHeaders?: () => void): Promise<void> {
+    const fragment = this.#fragment;
+    for (let attempt = 1; ; attempt++) {
+      const end = segment.end ?? this.#size;
+      const start = Math.min(this.#coverage.contiguousEnd(segment.start), end ?? Number.POSITIVE_INFINITY);
+      if (end !== undefined && start >= end) return;
+      const endpoint = this.#endpoint;
+      const url = fragment.urls[endpoint]!;
+      const release = this.#takeHeldSlot() ?? (await this.#ctx.slots.acquire(this.#rank, signal));
+      const began = performance.now();
+      let outcome: SegmentOutcome | undefined;
+      try {
+        outcome = await fetchSegment(
+          this.#ctx.http,
+          {
+            url,
+            start,
+            end,
+            objectOffset: fragment.offset ?? 0,
+            isRange: fragment.offset !== undefined,
+            declaredSize: fragment.size,
+            checkValidators: !fragment.integrity || this.#facts.url === undefined || this.#facts.url === url,
+          },
+          this.#facts,
+          {
+            file: this.#file,
+            coverage: this.#coverage,
+            hasher: this.#hasher,
+            limiter: this.#ctx.limiter,
+            signal,
+            onBytes: (bytes) => this.#ctx.events.bytes(fragment, url, bytes),
+            onWritten: () => this.#scheduleSave(),
+          },
+          (response) => {
+            outcome = response;
+            this.#size ??= this.#facts.objectSize;
+            onHeaders?.();
+          },
+        );
+        this.#size ??= this.#facts.objectSize ?? start + outcome.bytes;
+        this.#ctx.events.request({ fragment, url, ...outcome, ms: performance.now() - began });
+        return;
+      } catch (error) {
+        if (signal.aborted) throw signal.reason ?? error;
+        const status = isFragfetchError(error) ? error.status : outcome?.status;
+        this.#ctx.events.request({
+          fragment,
+          url,
+          status,
+          range: outcome?.range,
+          bytes: 0,
+          ms: performance.now() - began,
+          error,
+        });
+        if (
+          isFragfetchError(error, 'ECHANGED') ||
+          (isFragfetchError(error, 'ERANGE') && error.status === 200)
+        ) {
+          throw error;
+        }
+        const wait = this.#nextAttempt(error, attempt, endpoint);
+        if (wait === undefined) throw error;
+        this.#ctx.events.retry(fragment, error, wait);
+        await delay(wait, signal);
+      } finally {
+        release();
+      }
+    }
+  }
+
+  /**
+   * Decides what follows a failed request: another endpoint at once when this one cannot serve the
+   * fragment (404, wrong size), a backoff when the failure is transient, or undefined to give up.
+   */
+  #nextAttempt(error: unknown, attempt: number, endpoint: number): number | undefined {
+    const urls = this.#fragment.urls;
+    const definitive =
+      isFragfetchError(error, 'ESIZE') ||
+      isFragfetchError(error, 'ERANGE') ||
+      (isFragfetchError(error, 'EHTTP') && !isRetryable(error));
+    if (definitive) this.#deadEndpoints.add(endpoint);
+    const alive = urls.map((_, i) => i).filter((i) => !this.#deadEndpoints.has(i));
+    if (alive.length === 0) return undefined;
+    if (urls.length > 1 && endpoint === this.#endpoint) {
+      // Fail over to the next endpoint that may still serve the fragment.
+      this.#endpoint = alive.find((i) => i > endpoint) ?? alive[0]!;
+    }
+    if (definitive) return 0;
+    return retryDelay(attempt, error, this.#ctx.retry, this.#ctx.random);
+  }
+
+  #takeHeldSlot(): (() => void) | undefined {
+    const slot = this.#heldSlot;
+    this.#heldSlot = undefined;
+    return slot;
+  }
+
+  /** Drops every byte received: the object changed, it failed verification, or Range is not honoured. */
+  async #restart(rangesIgnored: boolean): Promise<void> {
+    this.#coverage.clear();
+    this.#hasher.reset();
+    this.#facts = rangesIgnored ? { ranges: false } : {};
+    this.#size = this.#fragment.size;
+    await this.#file.truncate(0);
+    await this.#save();
+  }
+
+  #scheduleSave(): void {
+    if (this.#saveTimer) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      void this.#save();
+    }, SAVE_INTERVAL_MS);
+    this.#saveTimer.unref();
+  }
+
+  async #stopSaving(): Promise<void> {
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
+    await this.#saving;
+  }
+
+  /** Saves are chained so that an older state never lands after a newer one. */
+  #save(): Promise<void> {
+    const state: PartialState = {
+      version: 1,
+      key: this.#key,
+      ...this.#facts,
+      ...(this.#size === undefined ? {} : { size: this.#size }),
+      spans: [...this.#coverage.spans],
+    };
+    this.#saving = this.#saving.then(() => this.#partial.save(state)).catch(() => {});
+    return this.#saving;
+  }
+
+  async #closeFile(): Promise<void> {
+    await this.#file?.close().catch(() => {});
+  }
+}
+
+function integrityError(fragment: Fragment, found: string): FragfetchError {
+  return new FragfetchError(
+    'EINTEGRITY',
+    `${fragment.id}: integrity mismatch: expected ${fragment.integrity?.sri}, got ${found}`,
+    { expected: fragment.integrity?.sri, found, url: fragment.urls[0] },
+  );
+}

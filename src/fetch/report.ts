@@ -1,0 +1,34 @@
+import type { ErrorCode } from '../errors.js';
+
+/** The `--json` report of `fetch` and `mirror` (PRODUCT.md § Output). */
+export interface FetchReport {
+  ok: boolean;
+  manifest: { name: string | null; source: string };
+  interrupted: boolean;
+  fragments: { total: number; downloaded: number; cached: number; revalidated: number; failed: number };
+  bytes: { total: number; downloaded: number; fromCache: number; resumed: number };
+  cache: { dir: string; hits: number; misses: number; hitRate: number };
+  bandwidth: { averageBytesPerSecond: number; peakBytesPerSecond: number };
+  requests: number;
+  retries: number;
+  durationMs: number;
+  /** Time until every critical fragment was in the cache; null when the manifest has none. */
+  timeToCriticalMs: number | null;
+  endpoints: EndpointReport[];
+  failures: FailureReport[];
+}
+
+export interface EndpointReport {
+  url: string;
+  requests: number;
+  bytes: number;
+  errors: number;
+  averageBytesPerSecond: number;
+}
+
+export interface FailureReport {
+  id: string;
+  path: string;
+  url: string;
+  error: { code: ErrorCode | 'EUNKNOWN'; message: string; status?: number };
+}

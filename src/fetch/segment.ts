@@ -1,0 +1,297 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { ProgressiveHasher } from '../cache/hasher.js';
+import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
+import type { Coverage } from '../net/coverage.js';
+import { type HttpClient, type HttpResponse, toNetworkError } from '../net/http.js';
+import type { RateLimiter } from '../net/rate-limit.js';
+import { parseRetryAfter } from '../net/retry.js';
+
+/** Bytes gathered before one positional write: fewer, larger writes without holding much memory. */
+const WRITE_BATCH = 512 * 1024;
+
+/** What the responses have told us about the remote object; every later response must agree. */
+export interface ObjectFacts {
+  url?: string;
+  etag?: string;
+  lastModified?: string;
+  objectSize?: number;
+  /** False once a server answered a Range request with the whole body. */
+  ranges?: boolean;
+}
+
+export interface SegmentRequest {
+  url: string;
+  /** First byte wanted, relative to the fragment's window. */
+  start: number;
+  /** End of the window span wanted (exclusive); undefined when the object's size is not known yet. */
+  end: number | undefined;
+  /** Where the fragment's window starts in the remote object. */
+  objectOffset: number;
+  /** True for a byte-range fragment: the object is larger than the window. */
+  isRange: boolean;
+  /** Declared size of the window, if any. */
+  declaredSize: number | undefined;
+  /** Whether the validators may be compared and sent (same URL, or no integrity to fall back on). */
+  checkValidators: boolean;
+}
+
+export interface SegmentSink {
+  file: FileHandle;
+  coverage: Coverage;
+  hasher: ProgressiveHasher;
+  limiter: RateLimiter | undefined;
+  signal: AbortSignal;
+  /** Called per received chunk, for live bandwidth. */
+  onBytes(bytes: number): void;
+  /** Called after each write lands, so the caller can persist the coverage. */
+  onWritten(): void;
+}
+
+export interface SegmentOutcome {
+  status: number;
+  bytes: number;
+  range: string | undefined;
+}
+
+/**
+ * One GET for [start, end) of a fragment's window, written in place. Every response is checked
+ * before a byte is written: a 206 must carry exactly the range asked for and the validators seen
+ * before; a 200 to a range request means the server ignored Range or the object changed. Either
+ * way the caller restarts the fragment: bytes of two versions are never spliced.
+ */
+export async function fetchSegment(
+  http: HttpClient,
+  request: SegmentRequest,
+  facts: ObjectFacts,
+  sink: SegmentSink,
+  onResponse?: (outcome: SegmentOutcome) => void,
+): Promise<SegmentOutcome> {
+  const { url, start, objectOffset } = request;
+  const end = request.end;
+  const wholeInOne = start === 0 && !request.isRange && (end === undefined || end === request.declaredSize);
+  const useRange = facts.ranges !== false && !wholeInOne;
+  const headers: Record<string, string> = {};
+  const range = useRange
+    ? rangeHeader(objectOffset + start, end === undefined ? undefined : objectOffset + end)
+    : undefined;
+  if (range) {
+    headers.range = range;
+    const validator = request.checkValidators ? (facts.etag ?? facts.lastModified) : undefined;
+    if (validator && start > 0) headers['if-range'] = validator;
+  }
+
+  const response = await http.request('GET', url, headers, sink.signal);
+  let bytes = 0;
+  try {
+    const skip = checkResponse(response, request, facts, range);
+    const outcome = { status: response.status, bytes: 0, range };
+    onResponse?.(outcome);
+    const windowEnd = end ?? request.declaredSize;
+    const streamed = await streamToFile(response, skip, start, windowEnd, sink, url);
+    bytes = streamed.bytes;
+    if (streamed.overflow && !request.isRange) {
+      throw new FragfetchError(
+        'ESIZE',
+        `GET ${stripUrlAuth(url)}: body longer than the declared ${windowEnd} bytes`,
+        {
+          url,
+          expected: windowEnd,
+        },
+      );
+    }
+    const expectedEnd = windowEnd ?? facts.objectSize;
+    if (expectedEnd !== undefined && start + bytes < expectedEnd) {
+      throw new FragfetchError(
+        'ENETWORK',
+        `GET ${stripUrlAuth(url)}: body ended after ${bytes} of ${expectedEnd - start} bytes`,
+        { url, expected: expectedEnd - start, found: bytes },
+      );
+    }
+    return { ...outcome, bytes };
+  } finally {
+    // Stopping early (a range fragment cut from a 200, an error) must not leave the socket reading.
+    if (!response.body.readableEnded) response.body.destroy();
+  }
+}
+
+/** Validates status and headers; returns how many leading body bytes precede the window. */
+function checkResponse(
+  response: HttpResponse,
+  request: SegmentRequest,
+  facts: ObjectFacts,
+  range: string | undefined,
+): number {
+  const { url, start, objectOffset } = request;
+  const where = `GET ${stripUrlAuth(url)}${range ? ` (${range})` : ''}`;
+  const { status, headers } = response;
+  if (status === 416) {
+    const total = parseUnsatisfiedRange(headers['content-range']);
+    throw new FragfetchError(
+      'ESIZE',
+      `${where}: range not satisfiable, the object has ${total ?? '?'} bytes`,
+      {
+        url,
+        status,
+        found: total,
+      },
+    );
+  }
+  if (status !== 200 && status !== 206) {
+    throw new FragfetchError('EHTTP', `${where}: HTTP ${status}`, {
+      url,
+      status,
+      retryAfterMs: parseRetryAfter(headers['retry-after']),
+    });
+  }
+
+  const etag = strongEtag(headers.etag);
+  const lastModified = headers['last-modified'];
+  let objectSize: number | undefined;
+  let skip = 0;
+  if (status === 206) {
+    if (!range)
+      throw new FragfetchError('ERANGE', `${where}: 206 to a request without Range`, { url, status });
+    const got = parseContentRange(headers['content-range']);
+    const wantEnd = request.end === undefined ? undefined : objectOffset + request.end - 1;
+    if (!got || got.start !== objectOffset + start || (wantEnd !== undefined && got.end > wantEnd)) {
+      throw new FragfetchError(
+        'ERANGE',
+        `${where}: answered Content-Range ${headers['content-range'] ?? '(none)'}, not the range asked for`,
+        { url, status, expected: range, found: headers['content-range'] },
+      );
+    }
+    objectSize = got.total;
+  } else {
+    const length = headers['content-length'];
+    objectSize = length === undefined ? undefined : Number(length);
+    if (range) {
+      const changed = request.checkValidators && validatorsDiffer(facts, etag, lastModified);
+      throw new FragfetchError(
+        changed ? 'ECHANGED' : 'ERANGE',
+        changed
+          ? `${where}: the object changed (new validator), restarting it`
+          : `${where}: the server ignored Range and sent the whole object`,
+        { url, status },
+      );
+    }
+    // The whole object from byte 0: skip to the window's start.
+    skip = objectOffset + start;
+  }
+
+  if (request.checkValidators && validatorsDiffer(facts, etag, lastModified)) {
+    throw new FragfetchError('ECHANGED', `${where}: the object changed (validator differs), restarting it`, {
+      url,
+      status,
+      expected: facts.etag ?? facts.lastModified,
+      found: etag ?? lastModified,
+    });
+  }
+  if (objectSize !== undefined) {
+    if (request.checkValidators && facts.objectSize !== undefined && facts.objectSize !== objectSize) {
+      throw new FragfetchError(
+        'ECHANGED',
+        `${where}: the object's length changed to ${objectSize}, restarting it`,
+        {
+          url,
+          expected: facts.objectSize,
+          found: objectSize,
+        },
+      );
+    }
+    const declared = request.declaredSize;
+    if (declared !== undefined) {
+      const needed = request.isRange ? objectOffset + declared : declared;
+      const wrong = request.isRange ? objectSize < needed : objectSize !== declared;
+      if (wrong) {
+        throw new FragfetchError(
+          'ESIZE',
+          `${where}: the object has ${objectSize} bytes, the manifest says ${request.isRange ? `at least ${needed}` : declared}`,
+          { url, expected: needed, found: objectSize },
+        );
+      }
+    }
+  }
+
+  facts.url ??= url;
+  facts.etag ??= etag;
+  facts.lastModified ??= lastModified;
+  facts.objectSize ??= objectSize;
+  if (status === 206) facts.ranges = true;
+  return skip;
+}
+
+async function streamToFile(
+  response: HttpResponse,
+  skipBytes: number,
+  start: number,
+  windowEnd: number | undefined,
+  sink: SegmentSink,
+  url: string,
+): Promise<{ bytes: number; overflow: boolean }> {
+  let skip = skipBytes;
+  let position = start;
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  let overflow = false;
+
+  const flush = async () => {
+    if (batchBytes === 0) return;
+    const chunks = batch;
+    const length = batchBytes;
+    batch = [];
+    batchBytes = 0;
+    const { bytesWritten } = await sink.file.writev(chunks, position);
+    if (bytesWritten !== length) throw new Error(`short write: ${bytesWritten} of ${length} bytes`);
+    sink.coverage.add(position, position + length);
+    sink.hasher.written(position, length, chunks);
+    position += length;
+    sink.onWritten();
+  };
+
+  try {
+    for await (const received of response.body) {
+      let chunk: Buffer = received;
+      if (skip > 0) {
+        if (chunk.length <= skip) {
+          skip -= chunk.length;
+          continue;
+        }
+        chunk = chunk.subarray(skip);
+        skip = 0;
+      }
+      if (windowEnd !== undefined && position + batchBytes + chunk.length > windowEnd) {
+        chunk = chunk.subarray(0, windowEnd - position - batchBytes);
+        overflow = true;
+      }
+      sink.onBytes(chunk.length);
+      if (sink.limiter) await sink.limiter.take(chunk.length, sink.signal);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= WRITE_BATCH) await flush();
+      if (overflow) break;
+    }
+    await flush();
+  } catch (error) {
+    // What arrived intact is kept: the retry resumes after it.
+    await flush().catch(() => {});
+    throw toNetworkError(error, url, sink.signal);
+  }
+  return { bytes: position - start, overflow };
+}
+
+/** Weak ETags may not be used for range requests (RFC 9110 §13.1.5). */
+function strongEtag(value: string | undefined): string | undefined {
+  return value && !value.startsWith('W/') ? value : undefined;
+}
+
+function validatorsDiffer(
+  facts: ObjectFacts,
+  etag: string | undefined,
+  lastModified: string | undefined,
+): boolean {
+  if (facts.etag !== undefined) return etag !== facts.etag;
+  if (facts.lastModified !== undefined && lastModified !== undefined)
+    return lastModified !== facts.lastModified;
+  return false;
+}

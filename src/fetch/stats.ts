@@ -1,0 +1,186 @@
+import { FragfetchError } from '../errors.js';
+import type { Fragment } from '../manifest/fragment.js';
+import type { RequestRecord } from './context.js';
+import type { EndpointReport, FailureReport, FetchReport } from './report.js';
+
+/** Bandwidth is sampled over sliding windows of this length to find the peak. */
+const PEAK_WINDOW_MS = 1000;
+
+interface EndpointTally {
+  requests: number;
+  bytes: number;
+  errors: number;
+}
+
+/**
+ * Counts what a run did, from the engine's events, and turns it into the report. Time is injectable
+ * so the arithmetic is testable without sleeping.
+ */
+export class RunStats {
+  readonly startedAt: number;
+  #now: () => number;
+  #fragments = { total: 0, downloaded: 0, cached: 0, revalidated: 0, failed: 0 };
+  #bytes = { total: 0, downloaded: 0, fromCache: 0, resumed: 0 };
+  #requests = 0;
+  #retries = 0;
+  #endpoints = new Map<string, EndpointTally>();
+  #failures: FailureReport[] = [];
+  #criticalPending = 0;
+  #criticalDoneAt: number | undefined;
+  #hasCritical = false;
+  #windowStart: number;
+  #windowBytes = 0;
+  #peak = 0;
+  #firstByteAt: number | undefined;
+  #lastByteAt: number | undefined;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+    this.startedAt = now();
+    this.#windowStart = this.startedAt;
+  }
+
+  get downloadedBytes(): number {
+    return this.#bytes.downloaded;
+  }
+
+  get fragments(): Readonly<FetchReport['fragments']> {
+    return this.#fragments;
+  }
+
+  plan(fragments: readonly Fragment[]): void {
+    this.#fragments.total = fragments.length;
+    for (const fragment of fragments) {
+      if (fragment.priority === 'critical') this.#criticalPending++;
+    }
+    this.#hasCritical = this.#criticalPending > 0;
+  }
+
+  cached(fragment: Fragment, size: number): void {
+    this.#fragments.cached++;
+    this.#bytes.fromCache += size;
+    this.#bytes.total += size;
+    this.#settled(fragment);
+  }
+
+  downloaded(fragment: Fragment, size: number, resumed: number): void {
+    this.#fragments.downloaded++;
+    this.#bytes.total += size;
+    this.#bytes.resumed += resumed;
+    this.#settled(fragment);
+  }
+
+  failed(fragment: Fragment, error: unknown): void {
+    this.#fragments.failed++;
+    if (fragment.size !== undefined) this.#bytes.total += fragment.size;
+    this.#failures.push(failureOf(fragment, error));
+    this.#settled(fragment);
+  }
+
+  bytes(url: string, count: number): void {
+    const now = this.#now();
+    this.#firstByteAt ??= now;
+    this.#lastByteAt = now;
+    this.#bytes.downloaded += count;
+    this.#endpoint(url).bytes += count;
+    if (now - this.#windowStart >= PEAK_WINDOW_MS) {
+      this.#peak = Math.max(this.#peak, (this.#windowBytes * 1000) / (now - this.#windowStart));
+      this.#windowStart = now;
+      this.#windowBytes = 0;
+    }
+    this.#windowBytes += count;
+  }
+
+  request(record: RequestRecord): void {
+    this.#requests++;
+    const tally = this.#endpoint(record.url);
+    tally.requests++;
+    if (record.error !== undefined) tally.errors++;
+  }
+
+  retry(): void {
+    this.#retries++;
+  }
+
+  report(extra: { name?: string; source: string; cacheDir: string; interrupted: boolean }): FetchReport {
+    const durationMs = this.#now() - this.startedAt;
+    const transferMs =
+      this.#firstByteAt === undefined
+        ? 0
+        : Math.max(1, (this.#lastByteAt ?? this.#firstByteAt) - this.#firstByteAt);
+    const average = transferMs === 0 ? 0 : (this.#bytes.downloaded * 1000) / transferMs;
+    // A run shorter than one window still has a peak: its average.
+    const peak = Math.max(this.#peak, average);
+    const lookups = this.#fragments.cached + this.#fragments.downloaded + this.#fragments.failed;
+    const hits = this.#fragments.cached + this.#fragments.revalidated;
+    const endpoints: EndpointReport[] = [...this.#endpoints].map(([url, tally]) => ({
+      url,
+      ...tally,
+      averageBytesPerSecond: transferMs === 0 ? 0 : Math.round((tally.bytes * 1000) / transferMs),
+    }));
+    return {
+      ok: this.#fragments.failed === 0 && !extra.interrupted,
+      manifest: { name: extra.name ?? null, source: extra.source },
+      interrupted: extra.interrupted,
+      fragments: { ...this.#fragments },
+      bytes: { ...this.#bytes },
+      cache: {
+        dir: extra.cacheDir,
+        hits,
+        misses: lookups - hits,
+        hitRate: lookups === 0 ? 0 : hits / lookups,
+      },
+      bandwidth: { averageBytesPerSecond: Math.round(average), peakBytesPerSecond: Math.round(peak) },
+      requests: this.#requests,
+      retries: this.#retries,
+      durationMs: Math.round(durationMs),
+      timeToCriticalMs:
+        !this.#hasCritical || this.#criticalDoneAt === undefined
+          ? null
+          : Math.round(this.#criticalDoneAt - this.startedAt),
+      endpoints,
+      failures: [...this.#failures],
+    };
+  }
+
+  #settled(fragment: Fragment): void {
+    if (fragment.priority !== 'critical') return;
+    if (--this.#criticalPending === 0) this.#criticalDoneAt = this.#now();
+  }
+
+  #endpoint(url: string): EndpointTally {
+    const key = endpointOf(url);
+    let tally = this.#endpoints.get(key);
+    if (!tally) {
+      tally = { requests: 0, bytes: 0, errors: 0 };
+      this.#endpoints.set(key, tally);
+    }
+    return tally;
+  }
+}
+
+/** Endpoints are reported by origin: that is what fails, throttles or is far away. */
+export function endpointOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+export function failureOf(fragment: Fragment, error: unknown): FailureReport {
+  const url = (error instanceof FragfetchError && error.url) || fragment.urls[0] || '';
+  if (error instanceof FragfetchError) {
+    return {
+      id: fragment.id,
+      path: fragment.path,
+      url,
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.status === undefined ? {} : { status: error.status }),
+      },
+    };
+  }
+  return { id: fragment.id, path: fragment.path, url, error: { code: 'EUNKNOWN', message: String(error) } };
+}

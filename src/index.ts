@@ -1,0 +1,12 @@
+export { type ErrorCode, FragfetchError, isFragfetchError } from './errors.js';
+export {
+  type FetchObserver,
+  type FetchOptions,
+  type FetchPlan,
+  fetchDefaults,
+  fetchManifest,
+  planFetch,
+} from './fetch/engine.js';
+export type { EndpointReport, FailureReport, FetchReport } from './fetch/report.js';
+export * from './manifest/index.js';
+export { formatBytes, formatDuration, formatRate, parseDuration, parseSize } from './units.js';

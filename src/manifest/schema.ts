@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { PRIORITIES } from './fragment.js';
+import { checkIntegrity } from './integrity.js';
+
+/**
+ * The JSON schema of manifest version 1. Every issue carries a message written for a person who is
+ * editing the manifest; `formatIssues` adds the field path. Unknown keys are dropped rather than
+ * rejected so that older fragfetch versions can read manifests written for newer ones.
+ */
+
+type ErrorFn = (issue: { input?: unknown }) => string;
+
+/** A required field that is absent gets "is required"; one of the wrong type gets `expected`. */
+function expecting(expected: string): ErrorFn {
+  return (issue) => (issue.input === undefined ? 'is required' : expected);
+}
+
+const NON_NEGATIVE_INTEGER = 'expected a non-negative integer';
+
+const byteCount = z
+  .number({ error: expecting(NON_NEGATIVE_INTEGER) })
+  .refine((n) => Number.isInteger(n) && n >= 0, { error: NON_NEGATIVE_INTEGER, abort: true })
+  .refine((n) => n <= Number.MAX_SAFE_INTEGER, { error: 'must be at most 2^53 - 1 (9007199254740991)' });
+
+/** Why `path` cannot be a fragment path, or undefined when it can. Shared with `createManifest`. */
+export function pathProblem(path: string): string | undefined {
+  if (path === '') return 'must not be empty';
+  if (path.includes('\0')) return 'must not contain a NUL character';
+  if (path.includes('\\')) return 'must use "/" as separator, not "\\"';
+  if (path.startsWith('/')) return 'must be a relative path, without a leading "/"';
+  if (/^[A-Za-z]:/.test(path)) return 'must be a relative path, not a Windows drive path';
+  const segments = path.split('/');
+  if (segments.includes('..')) return 'must be a relative path without ".." segments';
+  if (segments.includes('.')) return 'must not contain "." segments';
+  if (segments.includes('')) return 'must not contain empty segments ("//" or a trailing "/")';
+  return undefined;
+}
+
+const fragmentPath = z.string({ error: expecting('expected a string') }).superRefine((path, ctx) => {
+  const problem = pathProblem(path);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: path });
+});
+
+export function isHttpUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const { protocol } = new URL(value);
+  return protocol === 'http:' || protocol === 'https:';
+}
+
+const httpUrl = z
+  .string({ error: expecting('expected an absolute http(s) URL') })
+  .refine(isHttpUrl, { error: 'expected an absolute http(s) URL' });
+
+const integrity = z.string({ error: expecting('expected a string') }).transform((value, ctx) => {
+  const result = checkIntegrity(value);
+  if (typeof result !== 'string') return result;
+  ctx.addIssue({ code: 'custom', message: result, input: value });
+  return z.NEVER;
+});
+
+const PRIORITY_LIST = PRIORITIES.join(', ');
+
+const fragmentSchema = z
+  .object(
+    {
+      path: fragmentPath,
+      url: httpUrl.optional(),
+      offset: byteCount.optional(),
+      size: byteCount.optional(),
+      integrity: integrity.optional(),
+      priority: z.enum(PRIORITIES, { error: `expected one of ${PRIORITY_LIST}` }).default('normal'),
+      importance: z
+        .number({ error: 'expected a number between 0 and 1' })
+        .min(0, { error: 'expected a number between 0 and 1' })
+        .max(1, { error: 'expected a number between 0 and 1' })
+        .default(0),
+      id: z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' }).optional(),
+    },
+    { error: 'expected an object' },
+  )
+  .superRefine((fragment, ctx) => {
+    // Without a size the end of the range is unknown, and a whole-object download would be wrong.
+    if (fragment.offset !== undefined && fragment.size === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['size'], message: 'is required when offset is given' });
+    }
+  });
+
+export type FragmentInput = z.output<typeof fragmentSchema>;
+
+/** The id a fragment is known by: explicit, else its path, with `#offset` for a byte range. */
+export function fragmentId(fragment: Pick<FragmentInput, 'id' | 'path' | 'offset'>): string {
+  if (fragment.id !== undefined) return fragment.id;
+  return fragment.offset === undefined ? fragment.path : `${fragment.path}#${fragment.offset}`;
+}
+
+export const manifestSchema = z
+  .object(
+    {
+      version: z.literal(1, {
+        error: (issue) => (issue.input === undefined ? 'is required (expected 1)' : 'expected 1'),
+      }),
+      name: z.string({ error: 'expected a string' }).optional(),
+      baseUrls: z
+        .array(httpUrl, { error: 'expected an array of http(s) URLs' })
+        .min(1, { error: 'must not be empty (omit it instead)' })
+        .optional(),
+      fragments: z
+        .array(fragmentSchema, { error: expecting('expected an array of fragments') })
+        .min(1, { error: 'must list at least one fragment' }),
+    },
+    { error: 'expected a JSON object' },
+  )
+  .superRefine((manifest, ctx) => {
+    const seen = new Map<string, number>();
+    manifest.fragments.forEach((fragment, index) => {
+      const id = fragmentId(fragment);
+      const first = seen.get(id);
+      if (first === undefined) {
+        seen.set(id, index);
+        return;
+      }
+      ctx.addIssue({
+        code: 'custom',
+        // A default id is derived from the path, so point at the fragment rather than at an absent key.
+        path: fragment.id === undefined ? ['fragments', index] : ['fragments', index, 'id'],
+        message: `duplicate id "${id}" (also fragments[${first}])`,
+      });
+    });
+  });
+
+export type ManifestInput = z.output<typeof manifestSchema>;
+
+/** `fragments[3].size`, or `manifest` for the document itself. */
+export function formatIssuePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out === '' ? key : `.${key}`;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out === '' ? 'manifest' : out;
+}
+
+/** One line: the first problem, and how many others there are, never a dump of every issue. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const first = issues[0];
+  if (first === undefined) return 'invalid manifest';
+  const line = `${formatIssuePath(first.path)}: ${first.message}`;
+  const more = issues.length - 1;
+  if (more === 0) return line;
+  return `${line} (and ${more} more ${more === 1 ? 'problem' : 'problems'})`;
+}

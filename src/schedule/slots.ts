@@ -1,0 +1,72 @@
+import { PriorityQueue } from './priority-queue.js';
+
+interface Waiter {
+  resolve: (release: () => void) => void;
+  reject: (reason: unknown) => void;
+}
+
+/**
+ * A counting semaphore whose waiters are served by rank (lower first): the request slots of a run.
+ * Whoever frees a slot hands it straight to the most urgent waiter, so the highest-priority pending
+ * work always starts next, whatever order the waiters arrived in.
+ */
+export class Slots {
+  readonly capacity: number;
+  #inUse = 0;
+  #waiting = new PriorityQueue<Waiter>();
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError('capacity must be a positive integer');
+    this.capacity = capacity;
+  }
+
+  get inUse(): number {
+    return this.#inUse;
+  }
+
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+
+  /** Resolves with a release function once a slot is ours. */
+  acquire(rank: number, signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#inUse < this.capacity) {
+      this.#inUse++;
+      return Promise.resolve(this.#releaser());
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: (release) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(release);
+        },
+        reject,
+      };
+      const onAbort = () => {
+        if (this.#waiting.remove(waiter)) reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(waiter, rank);
+    });
+  }
+
+  /** A slot now if one is free, else undefined: for opportunistic extra connections. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.#inUse >= this.capacity || this.#waiting.size > 0) return undefined;
+    this.#inUse++;
+    return this.#releaser();
+  }
+
+  #releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      if (next) next.resolve(this.#releaser());
+      else this.#inUse--;
+    };
+  }
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import type { Fragment, Priority } from '../../src/manifest/fragment.js';
+import { compareFragments, orderFragments } from '../../src/manifest/order.js';
+
+function fragment(id: string, priority: Priority, importance: number, index: number): Fragment {
+  return { id, path: id, urls: [`https://x.example/${id}`], priority, importance, index };
+}
+
+describe('orderFragments', () => {
+  const fragments = [
+    fragment('bg', 'background', 1, 0),
+    fragment('n-low', 'normal', 0.1, 1),
+    fragment('crit-late', 'critical', 0, 2),
+    fragment('n-high', 'normal', 0.9, 3),
+    fragment('low', 'low', 0, 4),
+    fragment('crit-important', 'critical', 0.5, 5),
+    fragment('high', 'high', 0, 6),
+    fragment('n-high-later', 'normal', 0.9, 7),
+    fragment('crit-early', 'critical', 0, 8),
+  ];
+
+  it('orders by priority class, then importance (higher first), then manifest order', () => {
+    expect(orderFragments(fragments).map((f) => f.id)).toEqual([
+      'crit-important',
+      'crit-late',
+      'crit-early',
+      'high',
+      'n-high',
+      'n-high-later',
+      'n-low',
+      'low',
+      'bg',
+    ]);
+  });
+
+  it('returns a new array and leaves the input alone', () => {
+    const before = fragments.map((f) => f.id);
+    const ordered = orderFragments(fragments);
+    expect(ordered).not.toBe(fragments);
+    expect(fragments.map((f) => f.id)).toEqual(before);
+  });
+
+  it('is independent of the input order', () => {
+    const expected = orderFragments(fragments).map((f) => f.id);
+    expect(orderFragments([...fragments].reverse()).map((f) => f.id)).toEqual(expected);
+  });
+
+  it('compares as a comparator should', () => {
+    const a = fragment('a', 'high', 0, 0);
+    const b = fragment('b', 'normal', 1, 1);
+    expect(compareFragments(a, b)).toBeLessThan(0);
+    expect(compareFragments(b, a)).toBeGreaterThan(0);
+    expect(compareFragments(a, a)).toBe(0);
+  });
+});
