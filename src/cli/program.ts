@@ -1,74 +1,31 @@
-import { Command, CommanderError, type Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { FragfetchError } from '../errors.js';
-import { fetchCommand } from './fetch-command.js';
+import type { CommandContext } from './commands/context.js';
+import { registerFetch } from './commands/fetch.js';
+import { registerManifest } from './commands/manifest.js';
 import { type CliIO, EXIT } from './io.js';
-import { manifestCreateCommand, manifestValidateCommand } from './manifest-command.js';
-import { type TransferFlags, transferOptions } from './options.js';
 import { packageVersion } from './version.js';
-
-const version = packageVersion();
 
 /** Errors of the user's input: exit 2, nothing downloaded. */
 const USAGE_CODES = new Set(['EUSAGE', 'EMANIFEST']);
 
-function withOptions(command: Command, options: Option[]): Command {
-  for (const option of options) command.addOption(option);
-  return command;
-}
+/** Each command lives in its own module under commands/ and registers itself here. */
+const COMMANDS: ((program: Command, context: CommandContext) => void)[] = [registerFetch, registerManifest];
 
-function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
+function buildProgram(context: CommandContext): Command {
+  const { io } = context;
   const program = new Command('fragfetch')
     .description(
       'Prefetch and mirror the fragments of large artefacts from CDNs into a content-addressed cache.',
     )
-    .version(version, '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     });
-
-  withOptions(
-    program
-      .command('fetch')
-      .description('download every fragment of a manifest that is not cached yet')
-      .argument('<manifest>', 'manifest file or http(s) URL'),
-    transferOptions(),
-  )
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ fragfetch fetch model.json
-  $ fragfetch fetch https://cdn.example.com/models/tiny/manifest.json -j 32 --limit-rate 200MiB
-  $ fragfetch fetch model.json --json > report.json`,
-    )
-    .action(async (source: string, flags: TransferFlags) => setExit(await fetchCommand(source, flags, io)));
-
-  const manifest = program.command('manifest').description('create or validate manifests');
-  manifest
-    .command('create')
-    .description("write a manifest for a directory's files (sizes and sha256 integrity)")
-    .argument('<dir>', 'directory to describe')
-    .requiredOption('--base-url <url>', 'URL the directory will be served from')
-    .option('--name <name>', 'manifest name (default: the directory name)')
-    .option('-o, --output <file>', 'write to a file instead of stdout')
-    .addHelpText(
-      'after',
-      '\nExample:\n  $ fragfetch manifest create ./models/tiny --base-url https://cdn.example.com/tiny/ -o tiny.json',
-    )
-    .action(async (dir: string, flags: { baseUrl: string; name?: string; output?: string }) =>
-      setExit(await manifestCreateCommand(dir, flags, io)),
-    );
-  manifest
-    .command('validate')
-    .description('validate a manifest without downloading anything')
-    .argument('<manifest>', 'manifest file or http(s) URL')
-    .option('--json', 'print the result as JSON')
-    .action(async (source: string, flags: { json?: boolean }) =>
-      setExit(await manifestValidateCommand(source, flags, io)),
-    );
+  for (const register of COMMANDS) register(program, context);
   return program;
 }
 
@@ -78,8 +35,11 @@ Examples:
  */
 export async function run(argv: string[], io: CliIO): Promise<number> {
   let exitCode: number = EXIT.ok;
-  const program = buildProgram(io, (code) => {
-    exitCode = code;
+  const program = buildProgram({
+    io,
+    setExit: (code) => {
+      exitCode = code;
+    },
   });
   try {
     await program.parseAsync(argv, { from: 'user' });
