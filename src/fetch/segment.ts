@@ -110,8 +110,12 @@ export async function fetchSegment(
     }
     return { ...outcome, bytes };
   } finally {
-    // Stopping early (a range fragment cut from a 200, an error) must not leave the socket reading.
-    if (!response.body.readableEnded) response.body.destroy();
+    // Stopping early (a range fragment cut from a 200, an error) must not leave the socket reading;
+    // undici reports the destroy as an 'error' that nobody else is listening for.
+    if (!response.body.readableEnded) {
+      response.body.on('error', () => {});
+      response.body.destroy();
+    }
   }
 }
 
