@@ -23,7 +23,7 @@ async function cached(manifestFragment: Parameters<typeof cacheKey>[0]): Promise
 describe('fetch', () => {
   it('downloads every fragment in priority order, verified, into the cache', async () => {
     const bodies = [1, 2, 3, 4].map((seed) => randomBytesSeeded(64 * 1024 + seed, seed));
-    bodies.forEach((body, i) => h.cdn.set(`/m/f${i}.bin`, body));
+    for (const [i, body] of bodies.entries()) h.cdn.set(`/m/f${i}.bin`, body);
     const manifest = h.manifest([
       { path: 'f0.bin', size: bodies[0]!.length, integrity: sriOf(bodies[0]!), priority: 'low' },
       { path: 'f1.bin', size: bodies[1]!.length, integrity: sriOf(bodies[1]!), priority: 'critical' },
