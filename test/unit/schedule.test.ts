@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { delay } from '../../src/net/delay.js';
+import { RateLimiter } from '../../src/net/rate-limit.js';
+import { PriorityQueue } from '../../src/schedule/priority-queue.js';
+import { Slots } from '../../src/schedule/slots.js';
+
+describe('PriorityQueue', () => {
+  it('serves the lowest rank first, FIFO among equals', () => {
+    const q = new PriorityQueue<string>();
+    q.push('c1', 3);
+    q.push('a1', 1);
+    q.push('c2', 3);
+    q.push('b1', 2);
+    q.push('a2', 1);
+    expect([q.shift(), q.shift(), q.shift(), q.shift(), q.shift(), q.shift()]).toEqual([
+      'a1',
+      'a2',
+      'b1',
+      'c1',
+      'c2',
+      undefined,
+    ]);
+  });
+
+  it('removes a waiting entry', () => {
+    const q = new PriorityQueue<string>();
+    q.push('x', 1);
+    q.push('y', 2);
+    expect(q.remove('x')).toBe(true);
+    expect(q.remove('x')).toBe(false);
+    expect(q.size).toBe(1);
+  });
+});
+
+describe('Slots', () => {
+  it('hands a freed slot to the most urgent waiter, not the oldest', async () => {
+    const slots = new Slots(1);
+    const first = await slots.acquire(5);
+    const order: string[] = [];
+    const low = slots.acquire(9).then((release) => {
+      order.push('low');
+      release();
+    });
+    const high = slots.acquire(1).then((release) => {
+      order.push('high');
+      release();
+    });
+    first();
+    await Promise.all([low, high]);
+    expect(order).toEqual(['high', 'low']);
+    expect(slots.inUse).toBe(0);
+  });
+
+  it('never exceeds its capacity', async () => {
+    const slots = new Slots(3);
+    let active = 0;
+    let peak = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const release = await slots.acquire(i);
+        active++;
+        peak = Math.max(peak, active);
+        await delay(1);
+        active--;
+        release();
+      }),
+    );
+    expect(peak).toBe(3);
+  });
+
+  it('rejects a waiter whose signal aborts, and releasing twice is harmless', async () => {
+    const slots = new Slots(1);
+    const release = await slots.acquire(0);
+    const controller = new AbortController();
+    const waiting = slots.acquire(1, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(waiting).rejects.toThrow('stop');
+    release();
+    release();
+    expect(slots.inUse).toBe(0);
+    expect(slots.tryAcquire()).toBeTypeOf('function');
+  });
+});
+
+describe('delay', () => {
+  it('rejects at once when aborted', async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    const waiting = delay(10_000, controller.signal);
+    controller.abort(new Error('ctrl-c'));
+    await expect(waiting).rejects.toThrow('ctrl-c');
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('RateLimiter', () => {
+  it('lets a burst through, then asks to wait in proportion to the debt', () => {
+    let now = 0;
+    const limiter = new RateLimiter(1_000_000, () => now);
+    expect(limiter.reserve(250_000)).toBe(0);
+    expect(limiter.reserve(500_000)).toBeCloseTo(500, 0);
+    now = 500;
+    expect(limiter.reserve(0)).toBe(0);
+    now = 1500;
+    expect(limiter.reserve(100_000)).toBe(0);
+  });
+});
