@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { PartialFiles } from '../cache/partial.js';
 import { type CacheHit, CacheStore, cacheKey } from '../cache/store.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
@@ -85,7 +86,7 @@ export async function planFetch(manifest: Manifest, store: CacheStore): Promise<
  */
 export async function fetchManifest(manifest: Manifest, options: FetchOptions): Promise<FetchReport> {
   const settings = { ...fetchDefaults, ...withoutUndefined(options), cacheDir: options.cacheDir };
-  const signal = options.signal ?? new AbortController().signal;
+  const signal = runSignal(options.signal);
   const observer = options.observer ?? {};
   const stats = new RunStats();
   const store = new CacheStore(settings.cacheDir);
@@ -198,6 +199,18 @@ async function downloadOne(
       observer.settled?.(member, 'failed', error);
     }
   }
+}
+
+/**
+ * The run's own signal, following the caller's: every request, slot wait and backoff listens to it,
+ * far more than EventTarget's default of ten listeners, which would otherwise warn of a leak.
+ */
+function runSignal(outer: AbortSignal | undefined): AbortSignal {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  if (outer?.aborted) controller.abort(outer.reason);
+  else outer?.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
+  return controller.signal;
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

@@ -261,7 +261,7 @@ export class ObjectDownload {
         return;
       } catch (error) {
         if (signal.aborted) throw signal.reason ?? error;
-        const status = isFragfetchError(error) ? error.status : outcome?.status;
+        const status = (isFragfetchError(error) ? error.status : undefined) ?? outcome?.status;
         this.#ctx.events.request({
           fragment,
           url,
