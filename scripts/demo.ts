@@ -5,6 +5,7 @@
  */
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { chalkStderr } from 'chalk';
 import { main } from '../src/cli/main.js';
 import { formatBytes } from '../src/units.js';
 import { startCdn } from '../test/support/cdn.js';
@@ -12,18 +13,12 @@ import { tempDir } from '../test/support/fixtures.js';
 import { writeDemoFiles } from './demo-files.js';
 
 const manifestFile = new URL('../../fixtures/demo/manifest.json', import.meta.url);
-const say = (text: string) =>
-  process.stderr.write(
-    `\n\u001b[1m▶ ${text}\u001b[0m\n`.replace(
-      /\u001b\[[0-9;]*m/g,
-      process.stderr.isTTY && !process.env.NO_COLOR ? '$&' : '',
-    ),
-  );
+const say = (text: string) => process.stderr.write(`\n${chalkStderr.bold(`▶ ${text}`)}\n`);
 
 const filesDir = await tempDir('fragfetch-demo-files-');
 const cacheDir = await tempDir('fragfetch-demo-cache-');
 const cdn = await startCdn({ limitRate: 64 * 1024 * 1024 });
-let exitCode = 1;
+let exitCode: number;
 try {
   const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as { fragments: { path: string }[] };
   const bytes = await writeDemoFiles(filesDir, manifest.fragments);

@@ -82,14 +82,13 @@ export async function fetchSegment(
   }
 
   const response = await http.request('GET', url, headers, sink.signal);
-  let bytes = 0;
   try {
     const skip = checkResponse(response, request, facts, range);
     const outcome = { status: response.status, bytes: 0, range };
     onResponse?.(outcome);
     const windowEnd = end ?? request.declaredSize;
     const streamed = await streamToFile(response, skip, start, windowEnd, sink, url);
-    bytes = streamed.bytes;
+    const bytes = streamed.bytes;
     if (streamed.overflow && !request.isRange) {
       throw new FragfetchError(
         'ESIZE',

@@ -6,9 +6,7 @@
 
 /** The outcome of a Range header for an object of a known size. `end` is inclusive. */
 export type RangeResult =
-  | { kind: 'whole' }
-  | { kind: 'unsatisfiable' }
-  | { kind: 'partial'; start: number; end: number };
+  { kind: 'whole' } | { kind: 'unsatisfiable' } | { kind: 'partial'; start: number; end: number };
 
 const WHOLE: RangeResult = { kind: 'whole' };
 const UNSATISFIABLE: RangeResult = { kind: 'unsatisfiable' };
