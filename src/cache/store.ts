@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import cacache from 'cacache';
 import { FragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
+import { shouldTouch } from './policy.js';
 
 /** What we keep beside an entry: enough to revalidate it and to tell where it came from. */
 export interface EntryMetadata {
@@ -21,6 +23,8 @@ export interface CacheHit {
   size: number;
   path: string;
   metadata: EntryMetadata | undefined;
+  /** When the entry was written or last used (ms since the epoch). */
+  time?: number;
 }
 
 /**
@@ -40,6 +44,17 @@ export function contentPath(cacheDir: string, sha256Base64: string): string {
   return join(cacheDir, 'content-v2', 'sha256', hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
 }
 
+/** cacache's index bucket of a key (`index-v5/ab/cd/ef…`, its lib/entry-index.js bucketPath). */
+export function bucketPath(cacheDir: string, key: string): string {
+  const hex = createHash('sha256').update(key).digest('hex');
+  return join(cacheDir, 'index-v5', hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
+}
+
+async function bucketHasBytes(cacheDir: string, key: string): Promise<boolean> {
+  const info = await stat(bucketPath(cacheDir, key)).catch(() => undefined);
+  return (info?.size ?? 0) > 0;
+}
+
 export class CacheStore {
   readonly dir: string;
 
@@ -49,24 +64,38 @@ export class CacheStore {
 
   /**
    * The cached entry of a fragment when its content is present with the right size. A stat, never a
-   * re-hash: content only ever enters the store verified, by cacache or by `insertFile`.
+   * re-hash: content only ever enters the store verified, by cacache or by `insertFile`. Damage found
+   * on the way (a truncated content file, an unreadable index bucket) is a miss, told to `warn`: the
+   * fragment is fetched again and its entry rewritten; `cache verify` repairs the rest.
    */
-  async lookup(fragment: Fragment): Promise<CacheHit | undefined> {
+  async lookup(fragment: Fragment, warn?: (message: string) => void): Promise<CacheHit | undefined> {
     const key = cacheKey(fragment);
     let entry: cacache.CacheObject | null;
     try {
       entry = await cacache.get.info(this.dir, key);
-    } catch {
-      // A damaged index bucket is a miss: the fragment is fetched again and the bucket rewritten.
+    } catch (error) {
+      warn?.(`cache index of ${fragment.id} is unreadable (${(error as Error).message}); fetching it again`);
       return undefined;
     }
-    if (!entry) return undefined;
+    if (!entry) {
+      // cacache skips lines whose checksum fails: a bucket that exists yet yields nothing was damaged.
+      if (warn && (await bucketHasBytes(this.dir, key))) {
+        warn(`cache index of ${fragment.id} is damaged; fetching it again (run \`fragfetch cache verify\`)`);
+      }
+      return undefined;
+    }
     const size = entry.size ?? -1;
     if (fragment.size !== undefined && size !== fragment.size) return undefined;
     try {
       const info = await stat(entry.path);
-      if (info.size !== size) return undefined;
+      if (info.size !== size) {
+        warn?.(
+          `cached content of ${fragment.id} is corrupt (${info.size} bytes, expected ${size}); fetching it again`,
+        );
+        return undefined;
+      }
     } catch {
+      warn?.(`cached content of ${fragment.id} is missing; fetching it again`);
       return undefined;
     }
     return {
@@ -75,7 +104,24 @@ export class CacheStore {
       size,
       path: entry.path,
       metadata: entry.metadata as EntryMetadata | undefined,
+      time: entry.time,
     };
+  }
+
+  /**
+   * Records a use of a hit for least-recently-used pruning by appending a fresh index line (same
+   * content, same metadata, new time), at most once per TOUCH_INTERVAL_MS. Best effort: a read-only
+   * cache still serves hits.
+   */
+  async touch(hit: CacheHit, now = Date.now()): Promise<void> {
+    if (hit.time !== undefined && !shouldTouch(hit.time, now)) return;
+    await cacache.index
+      .insert(this.dir, hit.key, hit.integrity, {
+        size: hit.size,
+        metadata: hit.metadata,
+        time: now,
+      } as cacache.index.InsertOptions)
+      .catch(() => {});
   }
 
   /**

@@ -1,6 +1,9 @@
 import { setMaxListeners } from 'node:events';
-import { PartialFiles } from '../cache/partial.js';
+import { appendHistory, recordOf } from '../cache/history.js';
+import { enforceMaxCacheSize } from '../cache/maintain.js';
+import { type CacheMode, needsRevalidation, type Revalidation, revalidate } from '../cache/revalidate.js';
 import { type CacheHit, CacheStore, cacheKey } from '../cache/store.js';
+import { FragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
 import { HttpClient } from '../net/http.js';
@@ -8,7 +11,7 @@ import { RateLimiter } from '../net/rate-limit.js';
 import { defaultRetryPolicy } from '../net/retry.js';
 import { Slots } from '../schedule/slots.js';
 import type { DownloadContext, RequestRecord } from './context.js';
-import { ObjectDownload } from './object-download.js';
+import { downloadGroup, type JobContext, settleFailed } from './download-one.js';
 import type { FetchReport } from './report.js';
 import { RunStats } from './stats.js';
 
@@ -27,6 +30,12 @@ export interface FetchOptions {
   maxConnectionsPerObject?: number; // 8
   signal?: AbortSignal;
   observer?: FetchObserver;
+  /** How cached entries are trusted (see CacheMode); default: revalidate what has no integrity. */
+  cacheMode?: CacheMode;
+  /** After the run, prune least-recently used content above this many bytes (never this manifest's). */
+  maxCacheSize?: number;
+  /** Append the run to the cache's run history (`cache stats`); default true. */
+  history?: boolean;
   /** Injected by tests to make backoff deterministic. */
   random?: () => number;
   baseDelayMs?: number;
@@ -38,8 +47,13 @@ export interface FetchObserver {
   bytes?(fragment: Fragment, url: string, bytes: number): void;
   request?(record: RequestRecord): void;
   retry?(fragment: Fragment, error: unknown, delayMs: number): void;
-  settled?(fragment: Fragment, outcome: 'downloaded' | 'cached' | 'failed', error?: unknown): void;
+  settled?(fragment: Fragment, outcome: SettledOutcome, error?: unknown): void;
+  /** Something the user should know that is not a failure: a damaged cache entry, a failed revalidation. */
+  warn?(message: string): void;
 }
+
+/** `revalidated`: cached, and a conditional request (304) proved it current. */
+export type SettledOutcome = 'downloaded' | 'cached' | 'revalidated' | 'failed';
 
 export interface FetchPlan {
   ordered: Fragment[];
@@ -62,14 +76,18 @@ export const fetchDefaults = {
 const LOOKUP_CONCURRENCY = 32;
 
 /** Which fragments the cache already holds: index reads and stats, no request, no hashing. */
-export async function planFetch(manifest: Manifest, store: CacheStore): Promise<FetchPlan> {
+export async function planFetch(
+  manifest: Manifest,
+  store: CacheStore,
+  warn?: (message: string) => void,
+): Promise<FetchPlan> {
   const ordered = orderFragments(manifest.fragments);
   const cached = new Map<Fragment, CacheHit>();
   let next = 0;
   const lookup = async () => {
     while (next < ordered.length) {
       const fragment = ordered[next++]!;
-      const hit = await store.lookup(fragment);
+      const hit = await store.lookup(fragment, warn);
       if (hit) cached.set(fragment, hit);
     }
   };
@@ -86,17 +104,15 @@ export async function planFetch(manifest: Manifest, store: CacheStore): Promise<
  */
 export async function fetchManifest(manifest: Manifest, options: FetchOptions): Promise<FetchReport> {
   const settings = { ...fetchDefaults, ...withoutUndefined(options), cacheDir: options.cacheDir };
+  const mode = options.cacheMode ?? 'default';
   const signal = runSignal(options.signal);
   const observer = options.observer ?? {};
+  const warn = (message: string) => observer.warn?.(message);
   const stats = new RunStats();
   const store = new CacheStore(settings.cacheDir);
-  const plan = await planFetch(manifest, store);
+  const plan = await planFetch(manifest, store, warn);
   stats.plan(plan.ordered);
   observer.planned?.(plan);
-  for (const [fragment, hit] of plan.cached) {
-    stats.cached(fragment, hit.size);
-    observer.settled?.(fragment, 'cached');
-  }
 
   const http = new HttpClient({
     timeoutMs: settings.timeoutMs,
@@ -132,73 +148,129 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
       },
     },
   };
+  const stale = new Set<string>();
+  const job: JobContext = { ctx, store, manifest, stats, observer, stale };
 
-  // Content named twice (the same integrity under two ids) is fetched once and settles both.
-  const byKey = new Map<string, Fragment[]>();
-  for (const fragment of plan.missing) {
-    const key = cacheKey(fragment);
-    const group = byKey.get(key);
-    if (group) group.push(fragment);
-    else byKey.set(key, [fragment]);
-  }
+  // Cached entries first: used as they are, or revalidated by one conditional request per content.
+  const changed = await settleCached(plan, mode, job, warn).catch((error: unknown) => {
+    // Interrupted while revalidating: the report says so; anything else is a bug to surface.
+    if (signal.aborted) return [];
+    throw error;
+  });
+  for (const fragment of changed) stale.add(cacheKey(fragment));
+  const missing = orderFragments([...plan.missing, ...changed]);
 
-  const jobs: Promise<void>[] = [];
-  let rank = 0;
-  try {
-    for (const [key, group] of byKey) {
-      const slot = await ctx.slots.acquire(rank, signal);
-      jobs.push(downloadOne(group, key, rank, slot, ctx, store, manifest, stats, observer));
-      rank++;
+  if (mode === 'offline') {
+    for (const fragment of missing) {
+      const error = new FragfetchError('EOFFLINE', `${fragment.id}: not in the cache, and --offline is set`, {
+        url: fragment.urls[0],
+      });
+      settleFailed([fragment], error, job);
     }
-  } catch {
-    // Aborted while waiting for a slot: what is running winds down below.
+  } else {
+    // Content named twice (the same integrity, or the same URL and range) is fetched once for all names.
+    const jobs: Promise<void>[] = [];
+    let rank = 0;
+    try {
+      for (const [key, group] of groupByKey(missing)) {
+        const slot = await ctx.slots.acquire(rank, signal);
+        jobs.push(downloadGroup(group, key, rank, slot, job));
+        rank++;
+      }
+    } catch {
+      // Aborted while waiting for a slot: what is running winds down below.
+    }
+    await Promise.all(jobs);
   }
-  await Promise.all(jobs);
   await http.close().catch(() => http.destroy());
-  return stats.report({
+  const report = stats.report({
     ...(manifest.name === undefined ? {} : { name: manifest.name }),
     source: manifest.source,
     cacheDir: settings.cacheDir,
     interrupted: signal.aborted,
   });
+  if (options.history !== false) await appendHistory(settings.cacheDir, recordOf(report));
+  if (options.maxCacheSize !== undefined && !signal.aborted) {
+    await enforceMaxCacheSize(settings.cacheDir, options.maxCacheSize, [manifest]).catch((error: unknown) =>
+      warn(`cannot prune the cache to --max-cache-size: ${(error as Error).message}`),
+    );
+  }
+  return report;
 }
 
-async function downloadOne(
-  group: Fragment[],
-  key: string,
-  rank: number,
-  slot: () => void,
-  ctx: DownloadContext,
-  store: CacheStore,
-  manifest: Manifest,
-  stats: RunStats,
-  observer: FetchObserver,
-): Promise<void> {
-  const fragment = group[0]!;
-  const partial = new PartialFiles(store.dir, key);
-  try {
-    const result = await new ObjectDownload(fragment, key, partial, ctx, rank).run(slot);
-    await store.insertFile(fragment, result.dataPath, result.sha256, result.size, {
-      id: fragment.id,
-      url: result.url,
-      ...(result.etag === undefined ? {} : { etag: result.etag }),
-      ...(result.lastModified === undefined ? {} : { lastModified: result.lastModified }),
-      ...(fragment.offset === undefined ? {} : { offset: fragment.offset }),
-      ...(manifest.name === undefined ? {} : { manifest: manifest.name }),
-    });
-    await partial.remove();
-    group.forEach((member, i) => {
-      stats.downloaded(member, result.size, i === 0 ? result.resumedBytes : 0);
-      observer.settled?.(member, 'downloaded');
-    });
-  } catch (error) {
-    // An abort is not the fragment's failure: its partial state is kept for the next run.
-    if (ctx.signal.aborted) return;
-    for (const member of group) {
-      stats.failed(member, error);
-      observer.settled?.(member, 'failed', error);
+/**
+ * Settles the cached fragments: hits as they are, or after a conditional request (304: revalidated).
+ * Returns the fragments whose entry the server replaced (200), to be downloaded again.
+ */
+async function settleCached(
+  plan: FetchPlan,
+  mode: CacheMode,
+  job: JobContext,
+  warn: (message: string) => void,
+): Promise<Fragment[]> {
+  const { ctx, store, stats, observer } = job;
+  const toAsk = new Map<string, { hit: CacheHit; group: Fragment[] }>();
+  const touches: Promise<void>[] = [];
+  for (const [fragment, hit] of plan.cached) {
+    if (needsRevalidation(fragment, hit, mode)) {
+      const pending = toAsk.get(hit.key);
+      if (pending) pending.group.push(fragment);
+      else toAsk.set(hit.key, { hit, group: [fragment] });
+      continue;
     }
+    stats.cached(fragment, hit.size);
+    observer.settled?.(fragment, 'cached');
+    touches.push(store.touch(hit));
   }
+  const changed: Fragment[] = [];
+  const asks = [...toAsk.values()].map(async ({ hit, group }, rank) => {
+    const fragment = group[0]!;
+    const release = await ctx.slots.acquire(rank, ctx.signal);
+    const began = performance.now();
+    let answer: Revalidation;
+    try {
+      answer = await revalidate(ctx.http, fragment, hit, ctx.signal);
+    } finally {
+      release();
+    }
+    ctx.events.request({
+      fragment,
+      url: answer.url,
+      status: answer.status,
+      range: undefined,
+      bytes: 0,
+      ms: performance.now() - began,
+      ...(answer.outcome === 'unknown' && answer.error !== undefined ? { error: answer.error } : {}),
+    });
+    if (answer.outcome === 'changed') {
+      changed.push(...group);
+      return;
+    }
+    if (answer.outcome === 'unknown') {
+      const why = answer.error instanceof Error ? answer.error.message : `HTTP ${answer.status}`;
+      warn(`cannot revalidate ${fragment.id} (${why}); using the cached copy`);
+    }
+    for (const member of group) {
+      if (answer.outcome === 'fresh') stats.revalidated(member, hit.size);
+      else stats.cached(member, hit.size);
+      observer.settled?.(member, answer.outcome === 'fresh' ? 'revalidated' : 'cached');
+    }
+    touches.push(store.touch(hit));
+  });
+  await Promise.all(asks);
+  await Promise.all(touches);
+  return changed;
+}
+
+function groupByKey(fragments: readonly Fragment[]): Map<string, Fragment[]> {
+  const byKey = new Map<string, Fragment[]>();
+  for (const fragment of fragments) {
+    const key = cacheKey(fragment);
+    const group = byKey.get(key);
+    if (group) group.push(fragment);
+    else byKey.set(key, [fragment]);
+  }
+  return byKey;
 }
 
 /**

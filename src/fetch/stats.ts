@@ -63,6 +63,14 @@ export class RunStats {
     this.#settled(fragment);
   }
 
+  /** A cached entry that a conditional request (304) proved current: a hit, counted apart. */
+  revalidated(fragment: Fragment, size: number): void {
+    this.#fragments.revalidated++;
+    this.#bytes.fromCache += size;
+    this.#bytes.total += size;
+    this.#settled(fragment);
+  }
+
   downloaded(fragment: Fragment, size: number, resumed: number): void {
     this.#fragments.downloaded++;
     this.#bytes.total += size;
@@ -111,7 +119,11 @@ export class RunStats {
     const average = transferMs === 0 ? 0 : (this.#bytes.downloaded * 1000) / transferMs;
     // A run shorter than one window still has a peak: its average.
     const peak = Math.max(this.#peak, average);
-    const lookups = this.#fragments.cached + this.#fragments.downloaded + this.#fragments.failed;
+    const lookups =
+      this.#fragments.cached +
+      this.#fragments.revalidated +
+      this.#fragments.downloaded +
+      this.#fragments.failed;
     const hits = this.#fragments.cached + this.#fragments.revalidated;
     const endpoints: EndpointReport[] = [...this.#endpoints].map(([url, tally]) => ({
       url,

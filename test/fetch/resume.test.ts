@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import cacache from 'cacache';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -117,15 +117,7 @@ describe('resume across runs', () => {
   it('resumes after the process was killed with SIGKILL', async () => {
     const body = randomBytesSeeded(12 * MiB, 4);
     h.cdn.set('/m/a.bin', body, { limitRate: 3 * MiB });
-    const file = join(h.cacheDir, '..', `manifest-${process.pid}-kill.json`);
-    await writeFile(
-      file,
-      JSON.stringify({
-        version: 1,
-        baseUrls: [h.cdn.url('/m/')],
-        fragments: [{ path: 'a.bin', size: body.length, integrity: sriOf(body) }],
-      }),
-    );
+    const file = await h.manifestFile([{ path: 'a.bin', size: body.length, integrity: sriOf(body) }]);
     const child = spawnCli(['fetch', file, '--cache', h.cacheDir, '--no-progress']);
     await waitFor(async () => (await partialBytes()) > 4 * MiB || child.exitCode !== null);
     expect(child.exitCode).toBeNull();
@@ -146,15 +138,7 @@ describe('resume across runs', () => {
   it('exits 130 on SIGINT, keeping the partial download', async () => {
     const body = randomBytesSeeded(6 * MiB, 5);
     h.cdn.set('/m/a.bin', body, { limitRate: 2 * MiB });
-    const file = join(h.cacheDir, '..', `manifest-${process.pid}-int.json`);
-    await writeFile(
-      file,
-      JSON.stringify({
-        version: 1,
-        baseUrls: [h.cdn.url('/m/')],
-        fragments: [{ path: 'a.bin', size: body.length }],
-      }),
-    );
+    const file = await h.manifestFile([{ path: 'a.bin', size: body.length }]);
     const child = spawnCli(['fetch', file, '--cache', h.cacheDir, '--json']);
     await waitFor(async () => (await partialBytes()) > MiB || child.exitCode !== null);
     expect(child.exitCode).toBeNull();

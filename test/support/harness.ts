@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import type { Manifest } from '../../src/manifest/fragment.js';
 import { parseManifest } from '../../src/manifest/parse.js';
 import { type CdnOptions, startCdn, type TestCdn } from './cdn.js';
@@ -9,6 +9,8 @@ export interface Harness {
   cacheDir: string;
   /** A validated manifest whose base URL is the CDN's `/m/`. */
   manifest(fragments: Record<string, unknown>[], extra?: Record<string, unknown>): Manifest;
+  /** The same manifest written to a file beside the cache, for the CLI; removed by close(). */
+  manifestFile(fragments: Record<string, unknown>[], extra?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -16,17 +18,28 @@ export interface Harness {
 export async function harness(options: CdnOptions = {}): Promise<Harness> {
   const cdn = await startCdn(options);
   const cacheDir = await tempDir('fragfetch-cache-');
+  const json = (fragments: Record<string, unknown>[], extra: Record<string, unknown>) => ({
+    version: 1,
+    name: 'test',
+    baseUrls: [cdn.url('/m/')],
+    fragments,
+    ...extra,
+  });
+  const files: string[] = [];
   return {
     cdn,
     cacheDir,
-    manifest: (fragments, extra = {}) =>
-      parseManifest(
-        { version: 1, name: 'test', baseUrls: [cdn.url('/m/')], fragments, ...extra },
-        'test.json',
-      ),
+    manifest: (fragments, extra = {}) => parseManifest(json(fragments, extra), 'test.json'),
+    manifestFile: async (fragments, extra = {}) => {
+      const file = `${cacheDir}-${files.length}.json`;
+      files.push(file);
+      await writeFile(file, JSON.stringify(json(fragments, extra)));
+      return file;
+    },
     close: async () => {
       await cdn.close();
       await rm(cacheDir, { recursive: true, force: true });
+      for (const file of files) await rm(file, { force: true });
     },
   };
 }

@@ -1,0 +1,101 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { type HeldLock, waitForLock } from '../cache/lock.js';
+import { PartialFiles } from '../cache/partial.js';
+import type { CacheHit, CacheStore } from '../cache/store.js';
+import type { Fragment, Manifest } from '../manifest/fragment.js';
+import type { DownloadContext } from './context.js';
+import type { FetchObserver } from './engine.js';
+import { ObjectDownload } from './object-download.js';
+import type { RunStats } from './stats.js';
+
+/** What one download job of a run needs besides its fragments. */
+export interface JobContext {
+  ctx: DownloadContext;
+  store: CacheStore;
+  manifest: Manifest;
+  stats: RunStats;
+  observer: FetchObserver;
+  /** Entries this run already proved stale (304 failed): another process's copy of them is no hit. */
+  stale: ReadonlySet<string>;
+}
+
+/**
+ * Downloads one piece of content for every fragment that names it (`group`), under a lock on its
+ * partial download: a second process warming the same cache waits for the first, then finds the
+ * content cached, or (if the first failed or died) resumes the partial file itself.
+ */
+export async function downloadGroup(
+  group: Fragment[],
+  key: string,
+  rank: number,
+  slot: () => void,
+  job: JobContext,
+): Promise<void> {
+  const { ctx, store, stats, observer } = job;
+  const fragment = group[0]!;
+  const partial = new PartialFiles(store.dir, key);
+  let releaseSlot: (() => void) | undefined = slot;
+  let lock: HeldLock;
+  try {
+    const lockPath = `${partial.dir}.lock`;
+    await mkdir(dirname(lockPath), { recursive: true });
+    let hit: CacheHit | undefined;
+    const held = await waitForLock(
+      lockPath,
+      async () => {
+        // Waiting costs no request: the slot goes to others meanwhile.
+        releaseSlot?.();
+        releaseSlot = undefined;
+        hit = job.stale.has(key) ? undefined : await store.lookup(fragment);
+        return hit !== undefined;
+      },
+      ctx.signal,
+    );
+    // Another process may have finished it between our plan and our lock: look once more.
+    if (held && !job.stale.has(key)) {
+      hit = await store.lookup(fragment);
+      if (hit) await held.release();
+    }
+    if (hit || !held) {
+      for (const member of group) {
+        stats.cached(member, hit?.size ?? 0);
+        observer.settled?.(member, 'cached');
+      }
+      return;
+    }
+    lock = held;
+  } catch (error) {
+    releaseSlot?.();
+    if (!ctx.signal.aborted) settleFailed(group, error, job);
+    return;
+  }
+  try {
+    const result = await new ObjectDownload(fragment, key, partial, ctx, rank).run(releaseSlot);
+    await store.insertFile(fragment, result.dataPath, result.sha256, result.size, {
+      id: fragment.id,
+      url: result.url,
+      ...(result.etag === undefined ? {} : { etag: result.etag }),
+      ...(result.lastModified === undefined ? {} : { lastModified: result.lastModified }),
+      ...(fragment.offset === undefined ? {} : { offset: fragment.offset }),
+      ...(job.manifest.name === undefined ? {} : { manifest: job.manifest.name }),
+    });
+    await partial.remove();
+    group.forEach((member, i) => {
+      stats.downloaded(member, result.size, i === 0 ? result.resumedBytes : 0);
+      observer.settled?.(member, 'downloaded');
+    });
+  } catch (error) {
+    // An abort is not the fragment's failure: its partial state is kept for the next run.
+    if (!ctx.signal.aborted) settleFailed(group, error, job);
+  } finally {
+    await lock.release();
+  }
+}
+
+export function settleFailed(group: readonly Fragment[], error: unknown, job: JobContext): void {
+  for (const member of group) {
+    job.stats.failed(member, error);
+    job.observer.settled?.(member, 'failed', error);
+  }
+}
