@@ -10,11 +10,14 @@ export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    process.stderr.write(`\nfragfetch: ${signal}, stopping (partial downloads are kept for the next run)\n`);
+    // Abort first: progress bars take themselves down on it, and would otherwise draw over the notice.
     controller.abort(new FragfetchError('EABORT', `interrupted by ${signal}`));
+    process.stderr.write(`\nfragfetch: ${signal}, stopping (partial downloads are kept for the next run)\n`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `fragfetch --help | head`: a reader that went away is not our failure, and no stack trace.
+  process.stdout.on('error', ignoreEpipe);
   try {
     return await run(argv, {
       stdout: process.stdout,
@@ -26,4 +29,8 @@ export async function main(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function ignoreEpipe(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EPIPE') throw error;
 }

@@ -80,6 +80,14 @@ export function transferOptions(): Option[] {
   ];
 }
 
+/** `--dry-run` of the commands that download (`fetch`, `mirror`): plan, print, touch nothing. */
+export function dryRunOption(): Option {
+  return new Option(
+    '-n, --dry-run',
+    'list what would be downloaded and what is cached; send no request, change nothing',
+  );
+}
+
 /** What commander hands an action, typed. */
 export interface TransferFlags {
   cache?: string;
@@ -96,4 +104,6 @@ export interface TransferFlags {
   progress: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  /** Only where `dryRunOption()` was added. */
+  dryRun?: boolean;
 }

@@ -1,56 +1,76 @@
-import type { FetchObserver, FetchPlan } from '../fetch/engine.js';
+import type { FetchObserver, FetchPlan, SettledOutcome } from '../fetch/engine.js';
 import type { Fragment } from '../manifest/fragment.js';
-import { formatBytes, formatRate } from '../units.js';
+import { formatBytes, formatDuration, formatRate } from '../units.js';
+import { type ProgressSnapshot, ProgressState, percentOf } from './progress-state.js';
+
+export const PROGRESS_LINE_INTERVAL_MS = 5000;
 
 /**
  * Progress for logs and pipes: a plain line every few seconds, no `\r`, no colour, so a CI log reads
  * top to bottom (rclone's --stats-one-line is the model).
  */
 export class ProgressLine implements FetchObserver {
-  #write: (line: string) => void;
-  #intervalMs: number;
+  readonly #state: ProgressState;
+  readonly #write: (line: string) => void;
+  readonly #intervalMs: number;
   #timer: NodeJS.Timeout | undefined;
-  #total = 0;
-  #totalBytes = 0;
-  #done = 0;
-  #bytes = 0;
-  #lastBytes = 0;
-  #lastAt = performance.now();
+  #stopped = false;
 
-  constructor(write: (line: string) => void, intervalMs = 5000) {
+  constructor(
+    write: (line: string) => void,
+    intervalMs = PROGRESS_LINE_INTERVAL_MS,
+    state = new ProgressState(),
+  ) {
     this.#write = write;
     this.#intervalMs = intervalMs;
+    this.#state = state;
   }
 
   planned(plan: FetchPlan): void {
-    this.#total = plan.ordered.length;
-    this.#totalBytes = plan.missingBytes;
-    this.#timer = setInterval(() => this.#print(), this.#intervalMs);
+    this.#state.planned(plan);
+    // Nothing to download (the summary says it all), or stopped already.
+    if (plan.missing.length === 0 || this.#stopped) return;
+    this.#timer = setInterval(
+      () => this.#write(`${progressLine(this.#state.snapshot())}\n`),
+      this.#intervalMs,
+    );
     this.#timer.unref();
   }
 
-  bytes(_fragment: Fragment, _url: string, bytes: number): void {
-    this.#bytes += bytes;
+  bytes(fragment: Fragment, url: string, bytes: number): void {
+    this.#state.bytes(fragment, url, bytes);
   }
 
-  settled(): void {
-    this.#done++;
+  retry(): void {
+    this.#state.retry();
+  }
+
+  settled(fragment: Fragment, outcome: SettledOutcome): void {
+    this.#state.settled(fragment, outcome);
+  }
+
+  /** A line to print above everything else (`--verbose`): no bars to step around here. */
+  log(line: string): void {
+    this.#write(line);
   }
 
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
+    this.#timer = undefined;
   }
+}
 
-  #print(): void {
-    const now = performance.now();
-    const rate = ((this.#bytes - this.#lastBytes) * 1000) / Math.max(1, now - this.#lastAt);
-    this.#lastBytes = this.#bytes;
-    this.#lastAt = now;
-    const of = this.#totalBytes > 0 ? ` of ${formatBytes(this.#totalBytes)}` : '';
-    const percent =
-      this.#totalBytes > 0 ? ` (${Math.min(100, Math.floor((this.#bytes / this.#totalBytes) * 100))}%)` : '';
-    this.#write(
-      `fragfetch: ${this.#done}/${this.#total} fragments, ${formatBytes(this.#bytes)}${of}${percent}, ${formatRate(rate)}\n`,
-    );
-  }
+/** `fragfetch: 12/40 fragments (5 cached), 123.4 MiB of 274.0 MiB (45%), 45.2 MiB/s, ETA 3.4 s` */
+export function progressLine(s: ProgressSnapshot): string {
+  const notes = [
+    s.cacheHits > 0 ? `${s.cacheHits} cached` : '',
+    s.failed > 0 ? `${s.failed} failed` : '',
+    s.retries > 0 ? `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}` : '',
+  ].filter(Boolean);
+  const fragments = `${s.fragmentsDone}/${s.fragmentsTotal} fragments${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
+  const percent = s.bytesTotal > 0 ? ` (${percentOf(s.bytesDone, s.bytesTotal)}%)` : '';
+  const bytes = `${formatBytes(s.bytesDone)} of ${formatBytes(s.bytesTotal)}${percent}`;
+  const eta = s.etaMs === undefined ? '' : `, ETA ${formatDuration(s.etaMs)}`;
+  return `fragfetch: ${fragments}, ${bytes}, ${formatRate(s.rate)}${eta}`;
 }

@@ -1,10 +1,28 @@
-import { Chalk } from 'chalk';
+import { Chalk, type ChalkInstance } from 'chalk';
+import { stripUrlAuth } from '../errors.js';
 import type { FetchReport } from '../fetch/report.js';
 import { formatBytes, formatDuration, formatRate } from '../units.js';
 
-/** The closing summary of `fetch` and `mirror`, as lines; colour only when `color` is set. */
-export function formatSummary(report: FetchReport, color: boolean): string {
-  const c = new Chalk({ level: color ? 1 : 0 });
+/**
+ * The closing summary of `fetch` and `mirror`:
+ *
+ *   tiny-llm-q4: done, 40 fragments in 2.4 s
+ *     fragments   35 downloaded, 5 cached, 0 revalidated, 0 failed
+ *     bytes       250.0 MiB downloaded, 12.0 MiB resumed, 24.0 MiB from cache
+ *     bandwidth   104.2 MiB/s average, 130.0 MiB/s peak
+ *     cache       12.5% hit rate (5 of 40) in /home/me/.cache/fragfetch
+ *     requests    52, 3 retries
+ *     time        2.4 s in all, critical fragments ready after 0.8 s
+ *     endpoint    https://cdn-eu.example.com: 30 requests, 150.0 MiB, 0 errors, 60.0 MiB/s
+ *     endpoint    https://cdn-us.example.com: 22 requests, 100.0 MiB, 2 errors, 40.0 MiB/s
+ *   2 failed:
+ *     layer.3  https://cdn-eu.example.com/model.bin  EHTTP  HTTP 404 Not Found
+ *
+ * Failures come last, one line each, so they are what stays on screen. `color` is a chalk instance
+ * (from terminal.ts) or a plain yes/no.
+ */
+export function formatSummary(report: FetchReport, color: ChalkInstance | boolean): string {
+  const c = typeof color === 'boolean' ? new Chalk({ level: color ? 1 : 0 }) : color;
   const { fragments, bytes, bandwidth, cache } = report;
   const name = report.manifest.name ?? report.manifest.source;
   const status = report.interrupted
@@ -12,48 +30,79 @@ export function formatSummary(report: FetchReport, color: boolean): string {
     : report.ok
       ? c.green('done')
       : c.red(`${fragments.failed} failed`);
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   const lines = [
-    `${c.bold(name)}: ${status}, ${fragments.total} fragment${fragments.total === 1 ? '' : 's'} in ${formatDuration(report.durationMs)}`,
+    `${c.bold(name)}: ${status}, ${count(fragments.total, 'fragment')} in ${formatDuration(report.durationMs)}`,
     row(
-      'downloaded',
-      `${fragments.downloaded} (${formatBytes(bytes.downloaded)}${bytes.resumed > 0 ? `, ${formatBytes(bytes.resumed)} resumed` : ''})`,
+      c,
+      'fragments',
+      [
+        `${fragments.downloaded} downloaded`,
+        `${fragments.cached} cached`,
+        `${fragments.revalidated} revalidated`,
+        fragments.failed > 0 ? c.red(`${fragments.failed} failed`) : '0 failed',
+      ].join(', '),
     ),
     row(
-      'from cache',
-      `${fragments.cached + fragments.revalidated} (${formatBytes(bytes.fromCache)})${fragments.revalidated > 0 ? `, ${fragments.revalidated} revalidated` : ''}`,
+      c,
+      'bytes',
+      `${formatBytes(bytes.downloaded)} downloaded, ${formatBytes(bytes.resumed)} resumed, ${formatBytes(bytes.fromCache)} from cache`,
     ),
-    row('failed', fragments.failed > 0 ? c.red(String(fragments.failed)) : '0'),
     row(
+      c,
       'bandwidth',
       `${formatRate(bandwidth.averageBytesPerSecond)} average, ${formatRate(bandwidth.peakBytesPerSecond)} peak`,
     ),
     row(
+      c,
       'cache',
-      `${(cache.hitRate * 100).toFixed(1)}% hit rate (${cache.hits}/${cache.hits + cache.misses}), ${cache.dir}`,
+      `${(cache.hitRate * 100).toFixed(1)}% hit rate (${cache.hits} of ${cache.hits + cache.misses}) in ${cache.dir}`,
     ),
-    row('requests', `${report.requests}, ${report.retries} retr${report.retries === 1 ? 'y' : 'ies'}`),
+    row(c, 'requests', `${report.requests}, ${report.retries} ${report.retries === 1 ? 'retry' : 'retries'}`),
+    row(
+      c,
+      'time',
+      `${formatDuration(report.durationMs)} in all${
+        report.timeToCriticalMs === null
+          ? ''
+          : `, critical fragments ready after ${formatDuration(report.timeToCriticalMs)}`
+      }`,
+    ),
   ];
-  if (report.timeToCriticalMs !== null)
-    lines.push(row('critical', `all ready after ${formatDuration(report.timeToCriticalMs)}`));
   if (report.endpoints.length > 1) {
     for (const endpoint of report.endpoints) {
+      const errors = endpoint.errors > 0 ? c.yellow(count(endpoint.errors, 'error')) : '0 errors';
       lines.push(
         row(
+          c,
           'endpoint',
-          `${endpoint.url}: ${endpoint.requests} requests, ${formatBytes(endpoint.bytes)}, ${endpoint.errors} errors, ${formatRate(endpoint.averageBytesPerSecond)}`,
+          `${endpoint.url}: ${count(endpoint.requests, 'request')}, ${formatBytes(endpoint.bytes)}, ${errors}, ${formatRate(endpoint.averageBytesPerSecond)}`,
         ),
       );
     }
   }
   if (report.failures.length > 0) {
-    lines.push(c.red('failures:'));
+    lines.push(c.red(`${report.failures.length} failed:`));
     for (const failure of report.failures) {
-      lines.push(`  ${failure.id}  ${failure.url}  ${c.red(failure.error.code)}  ${failure.error.message}`);
+      const url = stripUrlAuth(failure.url);
+      lines.push(
+        `  ${failure.id}  ${url}  ${c.red(failure.error.code)}  ${failureMessage(failure.error.message, url)}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;
 }
 
-function row(label: string, value: string): string {
-  return `  ${label.padEnd(11)} ${value}`;
+/**
+ * One line whatever the message holds, without the `GET <url>: ` the engine's messages start with:
+ * the URL is on the line already.
+ */
+function failureMessage(message: string, url: string): string {
+  const oneLine = message.replace(/\s+/g, ' ').trim();
+  const prefix = /^[A-Z]+ (\S+): /.exec(oneLine);
+  return prefix && stripUrlAuth(prefix[1]!) === url ? oneLine.slice(prefix[0].length) : oneLine;
+}
+
+function row(c: ChalkInstance, label: string, value: string): string {
+  return `  ${c.dim(label.padEnd(11))} ${value}`;
 }

@@ -1,10 +1,18 @@
 import type { Command } from 'commander';
 import { type FetchOptions, fetchManifest } from '../../fetch/engine.js';
+import type { FetchReport } from '../../fetch/report.js';
 import { loadManifest } from '../../manifest/load.js';
 import { defaultCacheDir } from '../cache-dir.js';
+import {
+  assertManifestReachable,
+  type CacheFlags,
+  cacheFetchOptions,
+  cacheModeOptions,
+} from '../cache-options.js';
+import { planFor, printFetchPlan } from '../dry-run.js';
 import type { CliIO } from '../io.js';
 import { observersFor } from '../observers.js';
-import { type TransferFlags, transferOptions } from '../options.js';
+import { dryRunOption, type TransferFlags, transferOptions } from '../options.js';
 import { printReport } from '../output.js';
 import type { CommandContext } from './context.js';
 
@@ -25,24 +33,42 @@ export function fetchOptionsOf(flags: TransferFlags, io: CliIO): FetchOptions {
   };
 }
 
-export async function fetchCommand(source: string, flags: TransferFlags, io: CliIO): Promise<number> {
+export async function fetchCommand(
+  source: string,
+  flags: TransferFlags & CacheFlags,
+  io: CliIO,
+): Promise<number> {
   const options = fetchOptionsOf(flags, io);
+  assertManifestReachable(source, flags);
+  const cacheOptions = cacheFetchOptions(flags, io.env);
   const manifest = await loadManifest(source, { headers: options.headers ?? {}, timeoutMs: flags.timeout });
-  const { observer, stop } = observersFor(flags, io);
+  if (flags.dryRun) {
+    const plan = await planFor(manifest, options.cacheDir);
+    return printFetchPlan(manifest, plan, { cacheDir: options.cacheDir, json: flags.json }, io);
+  }
+  const { observer, log, stop } = observersFor(flags, io);
+  observer.warn ??= (message) => log(`fragfetch: warning: ${message}\n`);
+  let report: FetchReport;
   try {
-    const report = await fetchManifest(manifest, { ...options, observer });
-    return printReport(report, flags, io);
+    report = await fetchManifest(manifest, { ...options, ...cacheOptions, observer });
   } finally {
+    // Bars off the screen before anything else is printed.
     stop();
   }
+  return printReport(report, flags, io);
 }
 
 export function registerFetch(program: Command, { io, setExit }: CommandContext): void {
   const command = program
     .command('fetch')
-    .description('download every fragment of a manifest that is not cached yet')
+    .summary('download the fragments of a manifest into the cache')
+    .description(
+      'Download every fragment of a manifest that is not cached yet, most urgent first, and print statistics.',
+    )
     .argument('<manifest>', 'manifest file or http(s) URL');
   for (const option of transferOptions()) command.addOption(option);
+  command.addOption(dryRunOption());
+  for (const option of cacheModeOptions()) command.addOption(option);
   command
     .addHelpText(
       'after',
@@ -52,5 +78,7 @@ Examples:
   $ fragfetch fetch https://cdn.example.com/models/tiny/manifest.json -j 32 --limit-rate 200MiB
   $ fragfetch fetch model.json --json > report.json`,
     )
-    .action(async (source: string, flags: TransferFlags) => setExit(await fetchCommand(source, flags, io)));
+    .action(async (source: string, flags: TransferFlags & CacheFlags) =>
+      setExit(await fetchCommand(source, flags, io)),
+    );
 }

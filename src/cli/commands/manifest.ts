@@ -44,26 +44,45 @@ export async function manifestValidateCommand(
 }
 
 export function registerManifest(program: Command, { io, setExit }: CommandContext): void {
-  const manifest = program.command('manifest').description('create or validate manifests');
+  const manifest = program
+    .command('manifest')
+    .summary('create or validate manifests')
+    .description('Create a manifest for a directory, or validate one without downloading anything.');
   manifest
     .command('create')
-    .description("write a manifest for a directory's files (sizes and sha256 integrity)")
+    .summary("write a manifest for a directory's files")
+    .description(
+      "Write a manifest for a directory's files, with their sizes and sha256 integrity, to stdout or a file.",
+    )
     .argument('<dir>', 'directory to describe')
-    .requiredOption('--base-url <url>', 'URL the directory will be served from')
+    .requiredOption('--base-url <url>', 'URL the directory will be served from (required)')
     .option('--name <name>', 'manifest name (default: the directory name)')
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .addHelpText(
       'after',
-      '\nExample:\n  $ fragfetch manifest create ./models/tiny --base-url https://cdn.example.com/tiny/ -o tiny.json',
+      `
+Examples:
+  $ fragfetch manifest create ./models/tiny --base-url https://cdn.example.com/tiny/ -o tiny.json
+  $ fragfetch manifest create ./dist --base-url https://cdn.example.com/app/ --name app > app.json`,
     )
     .action(async (dir: string, flags: { baseUrl: string; name?: string; output?: string }) =>
       setExit(await manifestCreateCommand(dir, flags, io)),
     );
   manifest
     .command('validate')
-    .description('validate a manifest without downloading anything')
+    .summary('validate a manifest without downloading anything')
+    .description(
+      'Validate a manifest without downloading anything: every problem is one line naming the field, exit code 2.',
+    )
     .argument('<manifest>', 'manifest file or http(s) URL')
     .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ fragfetch manifest validate tiny.json
+  $ fragfetch manifest validate https://cdn.example.com/tiny/manifest.json --json`,
+    )
     .action(async (source: string, flags: { json?: boolean }) =>
       setExit(await manifestValidateCommand(source, flags, io)),
     );

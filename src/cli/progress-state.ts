@@ -1,0 +1,136 @@
+import type { FetchObserver, FetchPlan } from '../fetch/engine.js';
+import type { Fragment } from '../manifest/fragment.js';
+
+/** The current rate is measured over this much recent history: long enough to be steady, short enough to follow. */
+const RATE_WINDOW_MS = 1500;
+
+/** One fragment receiving bytes right now. */
+export interface InFlight {
+  fragment: Fragment;
+  /** Bytes received in this run (a retry that restarts counts its bytes again, so it may pass `size`). */
+  bytes: number;
+}
+
+/** What a progress display shows, computed when it draws. */
+export interface ProgressSnapshot {
+  fragmentsTotal: number;
+  fragmentsDone: number;
+  cacheHits: number;
+  failed: number;
+  retries: number;
+  /** Bytes this run is to download, as far as sizes are declared; failed fragments drop out. */
+  bytesTotal: number;
+  /** Of `bytesTotal`, what has arrived: settled fragments whole, fragments in flight as far as they got. */
+  bytesDone: number;
+  /** Bytes per second over the last ~1.5 s. */
+  rate: number;
+  /** Milliseconds to go at the current rate; undefined when it cannot be told. */
+  etaMs: number | undefined;
+  /** Fragments receiving bytes, largest first. */
+  inFlight: InFlight[];
+}
+
+/**
+ * The counters behind the progress displays. The engine calls `bytes` tens of thousands of times a
+ * second, so events only add to counters; all arithmetic happens in `snapshot()`, which a display
+ * calls on its own timer (a few times a second at most).
+ */
+export class ProgressState implements FetchObserver {
+  #now: () => number;
+  #fragmentsTotal = 0;
+  #fragmentsDone = 0;
+  #cacheHits = 0;
+  #failed = 0;
+  #retries = 0;
+  #bytesTotal = 0;
+  #settledBytes = 0;
+  /** Every body byte received, restarts included: what the network actually carried. */
+  #received = 0;
+  #inFlight = new Map<Fragment, InFlight>();
+  #samples: { at: number; bytes: number }[] = [];
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  planned(plan: FetchPlan): void {
+    this.#fragmentsTotal = plan.ordered.length;
+    this.#bytesTotal = plan.missingBytes;
+    this.#samples = [{ at: this.#now(), bytes: 0 }];
+  }
+
+  bytes(fragment: Fragment, _url: string, bytes: number): void {
+    this.#received += bytes;
+    const entry = this.#inFlight.get(fragment);
+    if (entry) entry.bytes += bytes;
+    else this.#inFlight.set(fragment, { fragment, bytes });
+  }
+
+  retry(): void {
+    this.#retries++;
+  }
+
+  settled(fragment: Fragment, outcome: string): void {
+    const seen = this.#inFlight.get(fragment)?.bytes ?? 0;
+    this.#inFlight.delete(fragment);
+    this.#fragmentsDone++;
+    switch (outcome) {
+      case 'failed':
+        this.#failed++;
+        this.#bytesTotal -= fragment.size ?? 0;
+        break;
+      case 'downloaded':
+        // Whole, even when part of it arrived in an earlier run (resumed) or under another id (shared content).
+        this.#settledBytes += fragment.size ?? seen;
+        // A fragment without a declared size was not in the total: it is now.
+        if (fragment.size === undefined) this.#bytesTotal += seen;
+        break;
+      default:
+        // 'cached', and whatever else the engine reports from the cache ('revalidated').
+        this.#cacheHits++;
+    }
+  }
+
+  /** Records a rate sample and returns what a display shows. */
+  snapshot(): ProgressSnapshot {
+    const at = this.#now();
+    this.#samples.push({ at, bytes: this.#received });
+    while (this.#samples.length > 2 && at - this.#samples[1]!.at >= RATE_WINDOW_MS) this.#samples.shift();
+    const first = this.#samples[0]!;
+    const rate = at - first.at > 0 ? ((this.#received - first.bytes) * 1000) / (at - first.at) : 0;
+
+    const inFlight = [...this.#inFlight.values()].sort(
+      (a, b) => (b.fragment.size ?? b.bytes) - (a.fragment.size ?? a.bytes),
+    );
+    let bytesDone = this.#settledBytes;
+    let bytesTotal = this.#bytesTotal;
+    for (const { fragment, bytes } of inFlight) {
+      if (fragment.size === undefined) {
+        // Not declared, so not in the total either: counted on both sides until it settles.
+        bytesDone += bytes;
+        bytesTotal += bytes;
+      } else bytesDone += Math.min(bytes, fragment.size);
+    }
+    bytesTotal = Math.max(bytesTotal, bytesDone);
+    const remaining = bytesTotal - bytesDone;
+    return {
+      fragmentsTotal: this.#fragmentsTotal,
+      fragmentsDone: this.#fragmentsDone,
+      cacheHits: this.#cacheHits,
+      failed: this.#failed,
+      retries: this.#retries,
+      bytesTotal,
+      bytesDone,
+      rate,
+      etaMs: remaining === 0 ? 0 : rate > 0 ? (remaining * 1000) / rate : undefined,
+      inFlight,
+    };
+  }
+}
+
+/** Whole percent, and 100 only when everything is there: a bar at 100% that is not done reads as a hang. */
+export function percentOf(done: number, total: number): number {
+  if (total <= 0) return 0;
+  if (done >= total) return 100;
+  return Math.min(99, Math.floor((done / total) * 100));
+}
