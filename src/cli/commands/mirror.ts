@@ -1,0 +1,199 @@
+import { type Command, Option } from 'commander';
+import { stripUrlAuth } from '../../errors.js';
+import { loadManifest } from '../../manifest/load.js';
+import { type MirrorPlan, planMirror } from '../../mirror/plan.js';
+import type { MirrorReport } from '../../mirror/report.js';
+import { mirrorManifest } from '../../mirror/run.js';
+import { enforceMaxCacheSize } from '../../cache/maintain.js';
+import { formatBytes } from '../../units.js';
+import {
+  assertManifestReachable,
+  type CacheFlags,
+  cacheFetchOptions,
+  cacheModeOptions,
+} from '../cache-options.js';
+import { formatPlan, planFor, planReport } from '../dry-run.js';
+import { type CliIO, EXIT } from '../io.js';
+import { observersFor } from '../observers.js';
+import { dryRunOption, type TransferFlags, transferOptions } from '../options.js';
+import { exitCodeOf, writeJson } from '../output.js';
+import { formatSummary } from '../summary.js';
+import { chalkFor } from '../terminal.js';
+import type { CommandContext } from './context.js';
+import { fetchOptionsOf } from './fetch.js';
+
+export interface MirrorFlags extends TransferFlags, CacheFlags {
+  hardlink?: boolean;
+  delete?: boolean;
+  checksum?: boolean;
+}
+
+export async function mirrorCommand(
+  source: string,
+  dir: string,
+  flags: MirrorFlags,
+  io: CliIO,
+): Promise<number> {
+  const options = fetchOptionsOf(flags, io);
+  assertManifestReachable(source, flags);
+  // The size bound is applied here, after the files are written, so it keeps the whole manifest.
+  const { maxCacheSize, ...cacheOptions } = cacheFetchOptions(flags, io.env);
+  const manifest = await loadManifest(source, { headers: options.headers ?? {}, timeoutMs: flags.timeout });
+  if (flags.dryRun) return dryRun(manifest, dir, flags, options.cacheDir, io);
+  const { observer, log, stop } = observersFor(flags, io);
+  observer.warn ??= (message) => log(`fragfetch: warning: ${message}\n`);
+  let report: MirrorReport;
+  try {
+    report = await mirrorManifest(manifest, dir, {
+      ...options,
+      ...cacheOptions,
+      observer,
+      ...(flags.hardlink ? { hardlink: true } : {}),
+      ...(flags.delete ? { delete: true } : {}),
+      ...(flags.checksum ? { checksum: true } : {}),
+      // The list comes before anything is fetched, written or removed, as `rsync --delete` shows it.
+      onDeletePlan: (paths) => {
+        if (flags.quiet || paths.length === 0) return;
+        log(`will delete ${paths.length} file${paths.length === 1 ? '' : 's'} not in the manifest:\n`);
+        for (const path of paths) log(`  ${path}\n`);
+      },
+    });
+    if (maxCacheSize !== undefined && !io.signal.aborted) {
+      await enforceMaxCacheSize(options.cacheDir, maxCacheSize, [manifest]).catch((error: unknown) =>
+        observer.warn?.(`cannot prune the cache to --max-cache-size: ${(error as Error).message}`),
+      );
+    }
+  } finally {
+    stop();
+  }
+  if (flags.json) writeJson(io, report);
+  else io.stdout.write(formatSummary(report, chalkFor(io.stdout, io.env)) + formatMirror(report));
+  return exitCodeOf(report);
+}
+
+/** `mirror: 3 files written (12.0 MiB), 5 up to date (1.2 GiB), 1 deleted, in /srv/models/tiny` */
+export function formatMirror(report: MirrorReport): string {
+  const m = report.mirror;
+  const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
+  const parts = [
+    `${files(m.files.written)} written (${formatBytes(m.bytes.written)}${m.hardlinked > 0 ? `, ${m.hardlinked} hard-linked` : ''})`,
+    `${m.files.upToDate} up to date (${formatBytes(m.bytes.upToDate)})`,
+  ];
+  if (m.files.failed > 0) parts.push(`${m.files.failed} failed`);
+  if (m.files.deleted > 0) parts.push(`${m.files.deleted} deleted`);
+  const lines = [`mirror: ${parts.join(', ')}, in ${m.dir}`];
+  if (m.deleteSkipped) lines.push(`mirror: --delete skipped: ${m.deleteSkipped}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** `--dry-run`: the fetch plan of what the files to write need, and what would change under `<dir>`. */
+async function dryRun(
+  manifest: Awaited<ReturnType<typeof loadManifest>>,
+  dir: string,
+  flags: MirrorFlags,
+  cacheDir: string,
+  io: CliIO,
+): Promise<number> {
+  const plan = await planMirror(manifest, dir, {
+    cacheDir,
+    create: false,
+    ...(flags.delete ? { delete: true } : {}),
+    ...(flags.checksum ? { checksum: true } : {}),
+    signal: io.signal,
+  });
+  const fetchPlan = planReport(plan.needed, await planFor(plan.needed, cacheDir), cacheDir);
+  const mirror = mirrorPlan(plan);
+  if (flags.json) writeJson(io, { ...fetchPlan, mirror });
+  else io.stdout.write(formatPlan(fetchPlan, chalkFor(io.stdout, io.env)) + formatMirrorPlan(mirror));
+  // A file that a real run would refuse is reported as the failure it would be.
+  return mirror.refused.length > 0 ? EXIT.failed : EXIT.ok;
+}
+
+interface MirrorPlanReport {
+  dir: string;
+  exists: boolean;
+  write: { path: string; reason: string; fragments: number; bytes: number }[];
+  upToDate: string[];
+  delete: string[];
+  refused: { path: string; error: { code: string; message: string } }[];
+}
+
+function mirrorPlan(plan: MirrorPlan): MirrorPlanReport {
+  const report: MirrorPlanReport = {
+    dir: plan.root,
+    exists: plan.exists,
+    write: [],
+    upToDate: [],
+    delete: [],
+    refused: [],
+  };
+  for (const decision of plan.decisions) {
+    const path = decision.file.path;
+    if (decision.action === 'unchanged') report.upToDate.push(path);
+    else if (decision.action === 'refused') {
+      report.refused.push({
+        path,
+        error: { code: decision.error.code, message: stripUrlAuth(decision.error.message) },
+      });
+    } else {
+      const bytes = decision.needed.reduce((sum, f) => sum + (f.size ?? 0), 0);
+      report.write.push({ path, reason: decision.reason, fragments: decision.needed.length, bytes });
+    }
+  }
+  report.delete = plan.toDelete;
+  return report;
+}
+
+function formatMirrorPlan(plan: MirrorPlanReport): string {
+  const lines = ['', `mirror into ${plan.dir}${plan.exists ? '' : ' (would be created)'}:`];
+  lines.push(
+    `  ${plan.write.length} to write, ${plan.upToDate.length} up to date, ${plan.delete.length} to delete`,
+  );
+  const width = Math.min(60, Math.max(0, ...plan.write.map((w) => w.path.length)));
+  for (const w of plan.write) {
+    const what = w.reason === 'missing' ? 'write' : 'replace';
+    const why = w.reason === 'differs' ? ' (differs)' : w.reason === 'replace' ? ' (not a regular file)' : '';
+    lines.push(`    ${what.padEnd(7)}  ${w.path.padEnd(width)}  ${formatBytes(w.bytes)}${why}`);
+  }
+  for (const path of plan.delete) lines.push(`    delete   ${path}`);
+  for (const r of plan.refused) lines.push(`    refuse   ${r.path}: ${r.error.message}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerMirror(program: Command, { io, setExit }: CommandContext): void {
+  const command = program
+    .command('mirror')
+    .summary('fetch a manifest and materialise its files in a directory')
+    .description(
+      'Fetch the fragments of a manifest into the cache, then write every file under <dir> at its path, ' +
+        'assembling byte-range fragments at their offsets. Files that already match are left alone and cost no request.',
+    )
+    .argument('<manifest>', 'manifest file or http(s) URL')
+    .argument('<dir>', 'directory to write the files in (created if missing)');
+  for (const option of transferOptions()) command.addOption(option);
+  command.addOption(dryRunOption());
+  for (const option of cacheModeOptions()) command.addOption(option);
+  command.addOption(
+    new Option('--hardlink', 'hard-link whole files to the cache instead of copying (do not edit them!)'),
+  );
+  command.addOption(new Option('--delete', 'remove files under <dir> that the manifest does not name'));
+  command.addOption(
+    new Option('--checksum', 're-hash local files even when they look unchanged since the last mirror'),
+  );
+  command
+    .addHelpText(
+      'after',
+      `
+Files are written under a temporary name, synced and renamed: a file never appears half written.
+With --hardlink, a mirrored file and the cache share their bytes (and are made read-only): editing
+the file in place would corrupt the cache entry.
+
+Examples:
+  $ fragfetch mirror model.json ./models/tiny
+  $ fragfetch mirror model.json ./models/tiny --delete --dry-run
+  $ fragfetch mirror model.json /srv/models/tiny --hardlink --json > report.json`,
+    )
+    .action(async (source: string, dir: string, flags: MirrorFlags) =>
+      setExit(await mirrorCommand(source, dir, flags, io)),
+    );
+}

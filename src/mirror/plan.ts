@@ -1,0 +1,86 @@
+import { CacheStore } from '../cache/store.js';
+import type { Fragment, Manifest } from '../manifest/fragment.js';
+import { type FileLayout, fragmentsOf, planLayout } from './layout.js';
+import { prepareRoot } from './paths.js';
+import { unnamedFiles } from './prune.js';
+import { type FileDecision, scanFile } from './scan.js';
+import { MirrorState } from './state.js';
+
+export interface PlanMirrorOptions {
+  cacheDir: string;
+  /** Create `<dir>` if missing (a real run); a dry run only looks. */
+  create: boolean;
+  /** List what `--delete` would remove. */
+  delete?: boolean;
+  /** Re-hash local files even when the state says they are unchanged. */
+  checksum?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface MirrorPlan {
+  /** `<dir>` as a realpath (as given when it does not exist yet). */
+  root: string;
+  exists: boolean;
+  files: FileLayout[];
+  state: MirrorState;
+  /** One per file, in the order of `files`. */
+  decisions: FileDecision[];
+  /** The manifest restricted to the fragments the files to write need: what the engine is given. */
+  needed: Manifest;
+  /** With `delete`: entries under `<dir>` the manifest does not name, sorted. */
+  toDelete: string[];
+}
+
+/** Files inspected at once: each costs a few stats, and a hash when the state cannot vouch for it. */
+const SCAN_CONCURRENCY = 8;
+
+/**
+ * Decides, before any request, what a mirror of `manifest` into `dir` has to do: the layout is
+ * checked first (an invalid one is an EMANIFEST error, nothing touched), then each file under `dir`
+ * is compared with the manifest. What already matches is left out of `needed`, so it costs no
+ * request even when the cache is empty.
+ */
+export async function planMirror(
+  manifest: Manifest,
+  dir: string,
+  options: PlanMirrorOptions,
+): Promise<MirrorPlan> {
+  const files = planLayout(manifest);
+  const { root, exists } = await prepareRoot(dir, options.create);
+  const state = exists ? await MirrorState.load(root) : MirrorState.empty(root);
+  const store = new CacheStore(options.cacheDir);
+  const decisions: FileDecision[] = new Array<FileDecision>(files.length);
+  const scanOptions = {
+    ...(options.checksum ? { checksum: true } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  await forEachLimit(files, SCAN_CONCURRENCY, async (file, i) => {
+    decisions[i] = exists
+      ? await scanFile(root, file, state, store, scanOptions)
+      : { action: 'write', file, reason: 'missing', needed: fragmentsOf(file), kept: {}, base: false };
+  });
+
+  const wanted = new Set<Fragment>();
+  for (const decision of decisions)
+    if (decision.action === 'write') for (const f of decision.needed) wanted.add(f);
+  const needed: Manifest = { ...manifest, fragments: manifest.fragments.filter((f) => wanted.has(f)) };
+  const toDelete =
+    options.delete && exists ? await unnamedFiles(root, new Set(files.map((f) => f.path))) : [];
+  return { root, exists, files, state, decisions, needed, toDelete };
+}
+
+/** Runs `task` over `items` with at most `limit` at once; rejects with the first error. */
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      await task(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
