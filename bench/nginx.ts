@@ -1,0 +1,168 @@
+/**
+ * A private nginx on loopback for the benchmark: its own prefix under the temp dir, its own
+ * nginx.conf, a free port, `sendfile`, no access log, and `/throttled/` rate-limited per connection
+ * with `limit_rate` (as a CDN edge that caps each connection would be).
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, waitForHttp } from './net.js';
+
+const run = promisify(execFile);
+
+export interface NginxOptions {
+  /** Folder served at `/`. */
+  root: string;
+  /** Served again at `/throttled/`, each connection limited to `throttleBytesPerSecond`. */
+  throttledDir: string;
+  throttleBytesPerSecond: number;
+  /** A path that must answer 200 before the server counts as ready. */
+  probePath: string;
+  workers?: number;
+}
+
+export interface NginxServer {
+  origin: string;
+  version: string;
+  prefix: string;
+  stop(): Promise<void>;
+}
+
+/** The nginx binary on PATH or in the usual sbin folders, or undefined. */
+export async function findNginx(): Promise<string | undefined> {
+  for (const candidate of [
+    'nginx',
+    '/usr/sbin/nginx',
+    '/usr/local/sbin/nginx',
+    '/usr/local/nginx/sbin/nginx',
+  ]) {
+    try {
+      await run(candidate, ['-v']);
+      return candidate;
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
+}
+
+/** `nginx -V` says which temp paths were compiled in; each must point into our prefix (no root needed). */
+async function buildInfo(binary: string): Promise<{ version: string; tempPathDirectives: string[] }> {
+  const { stderr, stdout } = await run(binary, ['-V']);
+  const text = `${stderr}${stdout}`;
+  const version = /nginx version: (\S+)/.exec(text)?.[1] ?? 'nginx';
+  const directives = ['client_body'];
+  for (const module of ['proxy', 'fastcgi', 'uwsgi', 'scgi']) {
+    if (!text.includes(`--without-http_${module}_module`)) directives.push(module);
+  }
+  return { version, tempPathDirectives: directives.map((name) => `${name}_temp_path`) };
+}
+
+export function nginxConf(options: {
+  prefix: string;
+  port: number;
+  root: string;
+  throttledDir: string;
+  throttleBytesPerSecond: number;
+  workers: number;
+  tempPathDirectives: string[];
+}): string {
+  const { prefix, port, root, throttledDir, throttleBytesPerSecond, workers } = options;
+  const temp = options.tempPathDirectives
+    .map((directive) => `    ${directive} ${path.join(prefix, 'temp', directive.replace('_temp_path', ''))};`)
+    .join('\n');
+  const slash = (dir: string) => (dir.endsWith('/') ? dir : `${dir}/`);
+  return `# Written by fragfetch's benchmark (bench/nginx.ts); removed when it stops.
+daemon off;
+master_process on;
+worker_processes ${workers};
+pid ${path.join(prefix, 'nginx.pid')};
+error_log ${path.join(prefix, 'error.log')} warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65s;
+    keepalive_requests 100000;
+    default_type application/octet-stream;
+${temp}
+
+    server {
+        listen 127.0.0.1:${port};
+        root ${root};
+
+        # limit_rate is per connection, in bytes per second: ${throttleBytesPerSecond} B/s
+        # (nginx's "32m" would mean 32 MiB/s).
+        location /throttled/ {
+            alias ${slash(throttledDir)};
+            limit_rate ${throttleBytesPerSecond};
+        }
+    }
+}
+`;
+}
+
+export async function startNginx(binary: string, options: NginxOptions): Promise<NginxServer> {
+  const { version, tempPathDirectives } = await buildInfo(binary);
+  const prefix = await mkdtemp(path.join(tmpdir(), 'fragfetch-bench-nginx-'));
+  await mkdir(path.join(prefix, 'temp'), { recursive: true });
+  const port = await freePort();
+  const conf = path.join(prefix, 'nginx.conf');
+  await writeFile(
+    conf,
+    nginxConf({
+      prefix,
+      port,
+      root: options.root,
+      throttledDir: options.throttledDir,
+      throttleBytesPerSecond: options.throttleBytesPerSecond,
+      workers: options.workers ?? 2,
+      tempPathDirectives,
+    }),
+  );
+  // -e: the error log from the very start (before the conf is read), so nothing goes to /var/log.
+  const child = spawn(binary, ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'error.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const origin = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    await stopChild(child, exited);
+    await rm(prefix, { recursive: true, force: true });
+  };
+  try {
+    await Promise.race([
+      waitForHttp(`${origin}/${options.probePath}`, 10_000),
+      exited.then(async (code) => {
+        const log = await readFile(path.join(prefix, 'error.log'), 'utf8').catch(() => '');
+        throw new Error(
+          `nginx exited (${code}) at start: ${(stderr + log).trim().split('\n').slice(-3).join(' | ')}`,
+        );
+      }),
+    ]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { origin, version, prefix, stop };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM'); // nginx: fast shutdown
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
