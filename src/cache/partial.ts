@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Span } from '../net/coverage.js';
@@ -23,25 +23,49 @@ export interface PartialState {
   spans: Span[];
 }
 
+/** Folders known to exist: the shared `partial/` folder is made once per process, not per object. */
+const prepared = new Set<string>();
+
 /** `<cache>/partial/<hash of key>/{data,state.json}`: outside cacache's own folders, cleaned by prune. */
 export class PartialFiles {
   readonly dir: string;
   readonly dataPath: string;
   readonly statePath: string;
+  /** A throwaway data file with no saved state: see `PartialFiles.ephemeral`. */
+  readonly ephemeral: boolean;
 
-  constructor(cacheDir: string, key: string) {
-    const name = createHash('sha256').update(key).digest('hex').slice(0, 32);
-    this.dir = join(cacheDir, 'partial', name);
-    this.dataPath = join(this.dir, 'data');
+  constructor(cacheDir: string, key: string, ephemeral = false) {
+    this.ephemeral = ephemeral;
+    if (ephemeral) {
+      this.dir = join(cacheDir, 'partial');
+      this.dataPath = join(this.dir, `tmp-${process.pid}-${randomUUID()}`);
+    } else {
+      const name = createHash('sha256').update(key).digest('hex').slice(0, 32);
+      this.dir = join(cacheDir, 'partial', name);
+      this.dataPath = join(this.dir, 'data');
+    }
     this.statePath = join(this.dir, 'state.json');
   }
 
+  /**
+   * For small objects, where resuming saves little and the bookkeeping (a folder, a state file, a
+   * lock) costs more file-system calls than the transfer: a uniquely named data file, never shared,
+   * never resumed. Two processes fetching the same small object each get their own file, and both
+   * renames into the content store put the same verified bytes in the same place.
+   */
+  static ephemeral(cacheDir: string): PartialFiles {
+    return new PartialFiles(cacheDir, '', true);
+  }
+
   async prepare(): Promise<void> {
+    if (prepared.has(this.dir)) return;
     await mkdir(this.dir, { recursive: true });
+    if (this.ephemeral) prepared.add(this.dir);
   }
 
   /** The saved state, or undefined when there is none or it is unreadable (then we start over). */
   async load(key: string): Promise<PartialState | undefined> {
+    if (this.ephemeral) return undefined;
     try {
       const state = JSON.parse(await readFile(this.statePath, 'utf8')) as PartialState;
       if (state.version !== 1 || state.key !== key || !Array.isArray(state.spans)) return undefined;
@@ -53,12 +77,13 @@ export class PartialFiles {
 
   /** Written to a temporary name and renamed, so a kill mid-write leaves the previous state intact. */
   async save(state: PartialState): Promise<void> {
+    if (this.ephemeral) return;
     const temp = `${this.statePath}.${process.pid}.tmp`;
     await writeFile(temp, JSON.stringify(state));
     await rename(temp, this.statePath);
   }
 
   async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
+    await rm(this.ephemeral ? this.dataPath : this.dir, { recursive: true, force: true });
   }
 }

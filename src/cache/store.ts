@@ -58,6 +58,9 @@ async function bucketHasBytes(cacheDir: string, key: string): Promise<boolean> {
 export class CacheStore {
   readonly dir: string;
 
+  /** Content folders this store has made: at most 65,536 of them, each made once per run. */
+  readonly #folders = new Set<string>();
+
   constructor(dir: string) {
     this.dir = dir;
   }
@@ -139,7 +142,11 @@ export class CacheStore {
     const integrity = `sha256-${sha256Base64}`;
     const destination = contentPath(this.dir, sha256Base64);
     try {
-      await mkdir(dirname(destination), { recursive: true });
+      const folder = dirname(destination);
+      if (!this.#folders.has(folder)) {
+        await mkdir(folder, { recursive: true });
+        this.#folders.add(folder);
+      }
       const existing = await stat(destination).catch(() => undefined);
       if (existing?.size === size) await rm(file, { force: true });
       else await rename(file, destination);

@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import cacache from 'cacache';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/cache/store.js';
@@ -40,6 +42,28 @@ describe('fetch', () => {
     }
     expect(report.bytes.downloaded).toBe(bodies.reduce((sum, b) => sum + b.length, 0));
     expect(report.timeToCriticalMs).not.toBeNull();
+  });
+
+  it('fetches small objects without partial state or locks, and leaves no temporary file', async () => {
+    const good = randomBytesSeeded(200 * 1024, 'small-good');
+    const bad = randomBytesSeeded(100 * 1024, 'small-bad');
+    const big = randomBytesSeeded(300 * 1024, 'not-small');
+    h.cdn.set('/m/good.bin', good);
+    h.cdn.set('/m/bad.bin', bad);
+    h.cdn.set('/m/big.bin', big);
+    h.cdn.fault('/m/bad.bin', { kind: 'corrupt' }, { times: 10 });
+    const manifest = h.manifest([
+      { path: 'good.bin', size: good.length, integrity: sriOf(good) },
+      { path: 'bad.bin', size: bad.length, integrity: sriOf(bad) },
+      { path: 'big.bin', size: big.length, integrity: sriOf(big) },
+    ]);
+    const report = await fetchManifest(manifest, { cacheDir: h.cacheDir });
+    expect(report.fragments).toMatchObject({ downloaded: 2, failed: 1 });
+    expect(report.failures[0]).toMatchObject({ id: 'bad.bin', error: { code: 'EINTEGRITY' } });
+    expect((await cached(manifest.fragments[0]!)).equals(good)).toBe(true);
+    expect((await cached(manifest.fragments[2]!)).equals(big)).toBe(true);
+    // Neither the verified nor the corrupt small download left a file or a lock in partial/.
+    expect(await readdir(join(h.cacheDir, 'partial'))).toEqual([]);
   });
 
   it('sends no request on a warm re-run and does not re-hash', async () => {
