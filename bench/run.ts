@@ -51,7 +51,7 @@ Benchmarks fragfetch fetch against curl --parallel and aria2c on loopback (issue
 Options:
   --rounds N            rounds per scenario, tools alternating within each (default 3)
   --scenarios LIST      comma-separated, from: ${SCENARIO_NAMES.join(', ')} (default: all)
-  --out FILE            results JSON (default bench/results.json; a .md beside it)
+  --out FILE            results JSON (default bench/results/latest.json; a .md beside it)
   --keep                keep the fixtures for the next run (default: delete them at the end)
   --fixtures DIR        fixture folder (default ${defaultFixtureRoot()})
   --server KIND         auto (nginx if installed, else the test CDN), nginx, or cdn (default auto)
@@ -77,7 +77,7 @@ function parseOptions(argv: string[]): Options | undefined {
     options: {
       rounds: { type: 'string', default: '3' },
       scenarios: { type: 'string', default: SCENARIO_NAMES.join(',') },
-      out: { type: 'string', default: path.join(projectRoot, 'bench', 'results.json') },
+      out: { type: 'string', default: path.join(projectRoot, 'bench', 'results', 'latest.json') },
       keep: { type: 'boolean', default: false },
       fixtures: { type: 'string', default: defaultFixtureRoot() },
       server: { type: 'string', default: 'auto' },

@@ -70,7 +70,9 @@ export const fetchDefaults = {
   stallTimeoutMs: 30_000,
   splitThreshold: 16 * 1024 * 1024,
   chunkSize: 8 * 1024 * 1024,
-  maxConnectionsPerObject: 8,
+  // 16, as aria2c -x16, hf_xet and ollama: CDNs cap each connection, and the run-wide limit
+  // (--concurrency) still bounds the total.
+  maxConnectionsPerObject: 16,
 } as const;
 
 const LOOKUP_CONCURRENCY = 32;

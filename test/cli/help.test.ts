@@ -71,7 +71,7 @@ describe('help', () => {
       '(default: 30s)',
       '(default: 8MiB)',
       '(default: 16MiB)',
-      '(default: 8)',
+      'connections for one large object (default: 16)',
       '(default: $FRAGFETCH_CACHE, else the user cache folder)',
     ]) {
       expect(flat).toContain(option);
