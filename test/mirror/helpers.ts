@@ -1,22 +1,15 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli, type Captured } from '../support/cli.js';
-import { tempDir } from '../support/fixtures.js';
 import type { Harness } from '../support/harness.js';
 
-/** A manifest file served from the harness CDN's `/m/`, written next to the cache. */
-export async function writeManifest(
+/** A manifest file served from the harness CDN's `/m/`, written beside the cache and removed with it. */
+export function writeManifest(
   h: Harness,
   fragments: Record<string, unknown>[],
   extra: Record<string, unknown> = {},
 ): Promise<string> {
-  const dir = await tempDir('fragfetch-manifest-');
-  const file = join(dir, 'manifest.json');
-  await writeFile(
-    file,
-    JSON.stringify({ version: 1, name: 'mirror-test', baseUrls: [h.cdn.url('/m/')], fragments, ...extra }),
-  );
-  return file;
+  return h.manifestFile(fragments, { name: 'mirror-test', ...extra });
 }
 
 /** `fragfetch mirror <manifest> <dir> --cache <cache> --json --no-progress ...extra`, parsed. */

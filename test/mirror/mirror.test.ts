@@ -148,7 +148,9 @@ describe('fragfetch mirror', () => {
     await expectMirrored();
     h.cdn.reset();
     // The manifest's own fragments stayed (no request to mirror them again); the stranger was pruned.
-    const again = await mirror(manifest, await tempDir('fragfetch-mirror-'), h.cacheDir, ['--offline']);
+    const elsewhere = await tempDir('fragfetch-mirror-');
+    cleanup.push(elsewhere);
+    const again = await mirror(manifest, elsewhere, h.cacheDir, ['--offline']);
     expect(again.code, again.stderr).toBe(0);
     const gone = await runCli(['fetch', strangerManifest, '--cache', h.cacheDir, '--offline', '--quiet']);
     expect(gone.code).toBe(1);
