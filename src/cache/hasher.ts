@@ -1,8 +1,22 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Coverage } from '../net/coverage.js';
+import { type HashJob, openHashJob } from './hash-pool.js';
 
 const READ_BLOCK = 4 * 1024 * 1024;
+
+/**
+ * Files at least this large are hashed by a worker (see hash-pool.ts); smaller ones from memory on
+ * the main thread, where a message round trip would cost more than the hash.
+ */
+export const OFFLOAD_MIN_BYTES = 2 * 1024 * 1024;
+
+export interface HasherOptions {
+  /** The file's path, for a worker to read it back; without it everything is hashed here. */
+  path?: string;
+  /** Expected size, when known: small files are hashed here. */
+  size?: number;
+}
 
 /**
  * Hashes a file that is written out of order, in one pass, while it is being written.
@@ -13,6 +27,9 @@ const READ_BLOCK = 4 * 1024 * 1024;
  *
  *   file:   [ hashed ][ frontier segment → ][  hole  ][ segment done, waiting ][ hole ]
  *                    ^ hashed               ^ pump stops here until the hole is filled
+ *
+ * Large files (`OFFLOAD_MIN_BYTES`) are hashed by a worker instead: the same frontier, but every span
+ * that joins it is sent to the worker, which reads it back and hashes it off the main thread.
  */
 export class ProgressiveHasher {
   readonly algorithms: readonly string[];
@@ -23,11 +40,20 @@ export class ProgressiveHasher {
   #pump: Promise<void> | undefined;
   #generation = 0;
   #failure: unknown;
+  /** Set in worker mode; the job is replaced after a digest or a reset. */
+  #path: string | undefined;
+  #job: HashJob | undefined;
+  /** Worker mode: the digests of the job that was closed by `digests`, until a reset. */
+  #digested: Promise<string[]> | undefined;
 
-  constructor(file: FileHandle, algorithms: readonly string[]) {
+  constructor(file: FileHandle, algorithms: readonly string[], options: HasherOptions = {}) {
     this.#file = file;
     this.algorithms = algorithms;
     this.#hashes = algorithms.map((algorithm) => createHash(algorithm));
+    const offload = options.path !== undefined && (options.size ?? Infinity) >= OFFLOAD_MIN_BYTES;
+    // No worker to be had (a restricted runtime): everything is hashed here, as for small files.
+    this.#job = offload ? openHashJob(options.path!, algorithms) : undefined;
+    this.#path = this.#job ? options.path : undefined;
   }
 
   get hashed(): number {
@@ -37,6 +63,11 @@ export class ProgressiveHasher {
   /** Reports bytes that are now on disk at `offset`; `chunks` are those bytes, if still at hand. */
   written(offset: number, length: number, chunks?: readonly Buffer[]): void {
     if (length === 0) return;
+    if (this.#path !== undefined) {
+      this.#pending.add(offset, offset + length);
+      this.#send();
+      return;
+    }
     if (chunks && this.#pump === undefined && offset === this.#hashed) {
       for (const chunk of chunks) for (const hash of this.#hashes) hash.update(chunk);
       this.#hashed += length;
@@ -49,11 +80,22 @@ export class ProgressiveHasher {
   /** Bytes already on disk from an earlier run: hashed by reading them back. */
   resumeFrom(spans: Coverage): void {
     for (const span of spans.spans) this.#pending.add(span.start, span.end);
-    this.#kick();
+    if (this.#path !== undefined) this.#send();
+    else this.#kick();
+  }
+
+  /** Worker mode: hands what joined the frontier to the worker, which hashes in the order sent. */
+  #send(): void {
+    const end = this.#pending.contiguousEnd(this.#hashed);
+    if (end <= this.#hashed) return;
+    if (!this.#job) throw new Error('bytes written after the digest, without a reset');
+    this.#job.update(this.#hashed, end - this.#hashed);
+    this.#hashed = end;
   }
 
   /** Waits until `total` bytes are hashed and returns the digests (base64), by algorithm. */
   async digests(total: number): Promise<Map<string, string>> {
+    if (this.#path !== undefined) return this.#workerDigests(total);
     this.#kick();
     while (this.#pump) await this.#pump;
     if (this.#failure !== undefined) throw this.#failure;
@@ -67,8 +109,33 @@ export class ProgressiveHasher {
     return out;
   }
 
+  async #workerDigests(total: number): Promise<Map<string, string>> {
+    this.#send();
+    if (this.#hashed !== total) {
+      throw new Error(`hashed ${this.#hashed} of ${total} bytes: a hole remained in the file`);
+    }
+    const job = this.#job;
+    this.#job = undefined;
+    if (job) this.#digested = job.digest();
+    if (!this.#digested) throw new Error('no hash job: digests after a dispose');
+    const digests = await this.#digested;
+    return new Map(this.algorithms.map((algorithm, i) => [algorithm, digests[i]!]));
+  }
+
+  /** Frees the worker's side of an abandoned file; a later `reset` starts afresh. */
+  dispose(): void {
+    this.#job?.close();
+    this.#job = undefined;
+  }
+
   /** Forgets everything: the file is being restarted from byte 0. */
   reset(): void {
+    if (this.#path !== undefined) {
+      this.dispose();
+      this.#digested = undefined;
+      this.#job = openHashJob(this.#path, this.algorithms);
+      if (!this.#job) this.#path = undefined;
+    }
     this.#generation++;
     this.#hashes = this.algorithms.map((algorithm) => createHash(algorithm));
     this.#hashed = 0;

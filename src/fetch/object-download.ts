@@ -134,7 +134,10 @@ export class ObjectDownload {
     const algorithms = ['sha256'];
     const declared = this.#fragment.integrity?.algorithm;
     if (declared && declared !== 'sha256') algorithms.push(declared);
-    this.#hasher = new ProgressiveHasher(this.#file, algorithms);
+    this.#hasher = new ProgressiveHasher(this.#file, algorithms, {
+      path: this.#partial.dataPath,
+      ...(this.#size === undefined ? {} : { size: this.#size }),
+    });
     if (!state) return 0;
     this.#coverage = new Coverage(state.spans);
     this.#size ??= state.size;
@@ -353,6 +356,7 @@ export class ObjectDownload {
   }
 
   async #closeFile(): Promise<void> {
+    this.#hasher?.dispose();
     await this.#file?.close().catch(() => {});
   }
 }

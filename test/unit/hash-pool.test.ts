@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { OFFLOAD_MIN_BYTES, ProgressiveHasher } from '../../src/cache/hasher.js';
+import { Coverage } from '../../src/net/coverage.js';
+import { randomBytesSeeded, tempDir } from '../support/fixtures.js';
+
+const digest = (data: Buffer, algorithm = 'sha256') => createHash(algorithm).update(data).digest('base64');
+
+// Files of OFFLOAD_MIN_BYTES and more are hashed by a worker that reads them back.
+describe('ProgressiveHasher on a hash worker', () => {
+  it('hashes a resumed prefix and out-of-order writes, and starts over after a reset', async () => {
+    const dir = await tempDir('hash-pool-');
+    const path = join(dir, 'data');
+    const file = await open(path, 'w+');
+    const data = randomBytesSeeded(OFFLOAD_MIN_BYTES * 3 + 11, 3);
+    const third = OFFLOAD_MIN_BYTES;
+    await file.write(data, 0, 1000, 0);
+    const hasher = new ProgressiveHasher(file, ['sha256', 'sha512'], { path, size: data.length });
+    hasher.resumeFrom(new Coverage([{ start: 0, end: 1000 }]));
+    for (const [start, end] of [
+      [2 * third, data.length],
+      [1000, third],
+      [third, 2 * third],
+    ] as const) {
+      await file.write(data, start, end - start, start);
+      hasher.written(start, end - start);
+    }
+    const digests = await hasher.digests(data.length);
+    expect(digests.get('sha256')).toBe(digest(data));
+    expect(digests.get('sha512')).toBe(digest(data, 'sha512'));
+
+    hasher.reset();
+    await file.truncate(0);
+    const other = randomBytesSeeded(OFFLOAD_MIN_BYTES + 5, 4);
+    await file.write(other, 0, other.length, 0);
+    hasher.written(0, other.length);
+    expect((await hasher.digests(other.length)).get('sha256')).toBe(digest(other));
+    await expect(hasher.digests(other.length + 1)).rejects.toThrow(/hole/);
+    await file.close();
+    await rm(dir, { recursive: true });
+  });
+
+  it('fails the digest when the file is shorter than what was reported', async () => {
+    const dir = await tempDir('hash-pool-');
+    const path = join(dir, 'data');
+    const file = await open(path, 'w+');
+    const hasher = new ProgressiveHasher(file, ['sha256'], { path, size: OFFLOAD_MIN_BYTES });
+    await file.write(Buffer.alloc(100), 0, 100, 0);
+    hasher.written(0, OFFLOAD_MIN_BYTES);
+    await expect(hasher.digests(OFFLOAD_MIN_BYTES)).rejects.toThrow(/hashing failed: short read/);
+    hasher.dispose();
+    await file.close();
+    await rm(dir, { recursive: true });
+  });
+});
