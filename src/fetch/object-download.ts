@@ -99,7 +99,8 @@ export class ObjectDownload {
           throw integrityError(fragment, found);
         }
         await this.#stopSaving();
-        await this.#file.truncate(size);
+        // A fresh throwaway file holds exactly the window (writes are clipped to it): no truncate.
+        if (!this.#partial.ephemeral) await this.#file.truncate(size);
         await this.#closeFile();
         return {
           dataPath: this.#partial.dataPath,
