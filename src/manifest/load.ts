@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { getGlobalDispatcher, interceptors, request } from 'undici';
+import type { request } from 'undici';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
 import { formatBytes, formatDuration } from '../units.js';
 import type { Manifest } from './fragment.js';
@@ -51,6 +51,8 @@ async function fetchText(url: string, options: LoadManifestOptions): Promise<str
   const headers: Record<string, string> = { 'user-agent': 'fragfetch', ...options.headers };
   let response: Awaited<ReturnType<typeof request>>;
   try {
+    // Loaded here, not at startup: most runs read a local manifest (see net/http.ts).
+    const { getGlobalDispatcher, interceptors, request } = await import('undici');
     response = await request(url, {
       method: 'GET',
       headers,

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { type Dispatcher, EnvHttpProxyAgent, interceptors } from 'undici';
+import type { Dispatcher } from 'undici';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
 
 export interface HttpOptions {
@@ -26,17 +26,27 @@ const USER_AGENT = 'fragfetch/0.1 (+undici)';
  */
 export class HttpClient {
   readonly options: HttpOptions;
-  #dispatcher: Dispatcher;
+  #dispatcher: Promise<Dispatcher> | undefined;
 
   constructor(options: HttpOptions) {
     this.options = options;
-    const agent = new EnvHttpProxyAgent({
-      connect: { timeout: options.timeoutMs },
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.stallTimeoutMs,
-      keepAliveTimeout: 30_000,
-    });
-    this.#dispatcher = agent.compose(interceptors.redirect({ maxRedirections: 5 }));
+  }
+
+  /**
+   * undici is loaded with the first request: a run served from the cache sends none, and loading
+   * undici is ~70 ms of such a run's ~0.3 s (`npm run bench`, warm).
+   */
+  #dispatcherOnce(): Promise<Dispatcher> {
+    const { timeoutMs, stallTimeoutMs } = this.options;
+    this.#dispatcher ??= import('undici').then(({ EnvHttpProxyAgent, interceptors }) =>
+      new EnvHttpProxyAgent({
+        connect: { timeout: timeoutMs },
+        headersTimeout: timeoutMs,
+        bodyTimeout: stallTimeoutMs,
+        keepAliveTimeout: 30_000,
+      }).compose(interceptors.redirect({ maxRedirections: 5 })),
+    );
+    return this.#dispatcher;
   }
 
   async request(
@@ -47,7 +57,8 @@ export class HttpClient {
   ): Promise<HttpResponse> {
     const { origin, pathname, search } = new URL(url);
     try {
-      const response = await this.#dispatcher.request({
+      const dispatcher = await this.#dispatcherOnce();
+      const response = await dispatcher.request({
         origin,
         path: pathname + search,
         method,
@@ -71,11 +82,11 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
-    await this.#dispatcher.close();
+    if (this.#dispatcher) await (await this.#dispatcher).close();
   }
 
   destroy(): void {
-    void this.#dispatcher.destroy().catch(() => {});
+    void this.#dispatcher?.then((dispatcher) => dispatcher.destroy()).catch(() => {});
   }
 }
 
