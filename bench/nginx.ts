@@ -27,6 +27,8 @@ export interface NginxServer {
   origin: string;
   version: string;
   prefix: string;
+  /** Lines in the access log: one per request answered. */
+  requests(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -86,7 +88,9 @@ events {
 }
 
 http {
-    access_log off;
+    # One short unbuffered line per request: the harness counts them (the warm run must send none).
+    log_format bench '$status $request_length';
+    access_log ${path.join(prefix, 'access.log')} bench;
     sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
@@ -156,7 +160,13 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
     await stop();
     throw error;
   }
-  return { origin, version, prefix, stop };
+  const requests = async () => {
+    const log = await readFile(path.join(prefix, 'access.log')).catch(() => Buffer.alloc(0));
+    let lines = 0;
+    for (let at = log.indexOf(10); at !== -1; at = log.indexOf(10, at + 1)) lines++;
+    return lines;
+  };
+  return { origin, version, prefix, requests, stop };
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {

@@ -12,6 +12,8 @@ export interface RunRecord {
   ok: boolean;
   problem?: string;
   requests?: number;
+  /** Requests the server logged during the run (the warm run's independent check). */
+  serverRequests?: number;
   downloadedBytes?: number;
   cachedFragments?: number;
   retries?: number;
@@ -64,6 +66,8 @@ export interface MachineInfo {
   curl: string;
   aria2c: string;
   gnuTime: boolean;
+  /** 1, 5 and 15 minute load averages when the run began and ended. */
+  load?: { before: number[]; after: number[] };
 }
 
 export interface BenchResults {
@@ -234,10 +238,19 @@ export function markdownReport(results: BenchResults): string {
     `Run of ${results.date}: fragfetch ${results.fragfetch}, ${results.rounds} rounds, medians.`,
     `Machine: ${m.hostname}, ${m.cpus} × ${m.cpuModel}, ${fixed(m.memTotalGiB, 1)} GiB RAM, ${m.os}, node ${m.node}.`,
     `Server: ${results.server.description}${results.server.note ? ` (${results.server.note})` : ''}. curl: ${m.curl}. aria2c: ${m.aria2c}.`,
+    ...(m.load
+      ? [
+          `Load average (1, 5, 15 min): ${loadText(m.load.before)} at the start, ${loadText(m.load.after)} at the end.`,
+        ]
+      : []),
     '',
     ...results.scenarios.map((s) => `- **${s.name}**: ${s.description}`),
     '',
   ];
   const notes = results.notes.length ? ['', ...results.notes.map((note) => `- ${note}`), ''] : [];
   return `${head.join('\n')}\n${markdownTables(results)}${notes.join('\n')}`;
+}
+
+function loadText(load: number[]): string {
+  return load.map((value) => value.toFixed(2)).join(' ');
 }

@@ -5,13 +5,12 @@
  *
  *   npm run bench -- --rounds 3 --scenarios bulk,small,throttled,warm,ranges --out results.json --keep
  */
-import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import {
   defaultFixtureRoot,
   type FixtureGroup,
@@ -20,11 +19,9 @@ import {
   removeFixtures,
 } from './fixtures.js';
 import { hasGnuTime, killRunning, measure } from './measure.js';
-import { findNginx } from './nginx.js';
 import {
   type BenchResults,
   evaluate,
-  type MachineInfo,
   markdownReport,
   type RunRecord,
   type ScenarioResult,
@@ -38,10 +35,10 @@ import {
   type ScenarioName,
   THROTTLE_BYTES_PER_SECOND,
 } from './scenarios.js';
-import { type BenchServer, type ServerChoice, startServer } from './server.js';
+import { type ServerChoice, startServer } from './server.js';
+import { ensureTools, fragfetchVersion, machineInfo, sync } from './setup.js';
 import { probeTools } from './tools.js';
 
-const execFileAsync = promisify(execFile);
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 const HELP = `Usage: npm run bench -- [options]
@@ -49,8 +46,10 @@ const HELP = `Usage: npm run bench -- [options]
 Benchmarks fragfetch fetch against curl --parallel and aria2c on loopback (issue 7).
 
 Options:
-  --rounds N            rounds per scenario, tools alternating within each (default 3)
-  --scenarios LIST      comma-separated, from: ${SCENARIO_NAMES.join(', ')} (default: all)
+  --rounds N            rounds per scenario, tools alternating within each (default
+                        $BENCH_ROUNDS, else 3)
+  --scenarios LIST      comma-separated, from: ${SCENARIO_NAMES.join(', ')} (default
+                        $BENCH_SCENARIOS, else all)
   --out FILE            results JSON (default bench/results/latest.json; a .md beside it)
   --keep                keep the fixtures for the next run (default: delete them at the end)
   --fixtures DIR        fixture folder (default ${defaultFixtureRoot()})
@@ -75,8 +74,8 @@ function parseOptions(argv: string[]): Options | undefined {
   const { values } = parseArgs({
     args: argv,
     options: {
-      rounds: { type: 'string', default: '3' },
-      scenarios: { type: 'string', default: SCENARIO_NAMES.join(',') },
+      rounds: { type: 'string', default: process.env.BENCH_ROUNDS || '3' },
+      scenarios: { type: 'string', default: process.env.BENCH_SCENARIOS || SCENARIO_NAMES.join(',') },
       out: { type: 'string', default: path.join(projectRoot, 'bench', 'results', 'latest.json') },
       keep: { type: 'boolean', default: false },
       fixtures: { type: 'string', default: defaultFixtureRoot() },
@@ -116,111 +115,23 @@ function parseOptions(argv: string[]): Options | undefined {
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-async function commandExists(command: string, args: string[] = ['--version']): Promise<boolean> {
-  try {
-    await execFileAsync(command, args);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** As root, installs what is missing with apt-get; otherwise says what the run will do without it. */
-async function ensureTools(allowInstall: boolean, notes: string[]): Promise<void> {
-  const missing: string[] = [];
-  if (!(await findNginx())) missing.push('nginx-light');
-  if (!(await commandExists('aria2c'))) missing.push('aria2');
-  if (!(await hasGnuTime())) missing.push('time');
-  if (!(await commandExists('curl'))) missing.push('curl');
-  if (missing.length === 0) return;
-  const root = process.getuid?.() === 0;
-  const apt = await commandExists('apt-get', ['--version']);
-  if (!allowInstall || !root || !apt) {
-    const why = !allowInstall ? '--no-install' : !root ? 'not root' : 'no apt-get';
-    notes.push(`not installed (${why}): ${missing.join(', ')}; the comparisons that need them are skipped`);
-    log(`missing ${missing.join(', ')} and not installing them (${why})`);
-    return;
-  }
-  const install = (args: string[]) =>
-    new Promise<number>((resolve) => {
-      const child = spawn('apt-get', args, {
-        stdio: ['ignore', 'ignore', 'inherit'],
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-      child.once('error', () => resolve(1));
-      child.once('close', (code) => resolve(code ?? 1));
-    });
-  log(`installing ${missing.join(', ')} with apt-get`);
-  let code = await install(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
-  if (code !== 0) {
-    await install(['update', '-qq']);
-    code = await install(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
-  }
-  if (code !== 0)
-    notes.push(`apt-get install ${missing.join(' ')} failed; the comparisons that need them are skipped`);
-}
-
-async function fragfetchVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(path.join(projectRoot, 'package.json'), 'utf8')) as {
-    version: string;
-  };
-  try {
-    const { stdout: head } = await execFileAsync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: projectRoot,
-    });
-    const { stdout: status } = await execFileAsync('git', ['status', '--porcelain', '--', 'src'], {
-      cwd: projectRoot,
-    });
-    return `${pkg.version} (${head.trim()}${status.trim() ? ' + uncommitted changes in src/' : ''})`;
-  } catch {
-    return pkg.version;
-  }
-}
-
-function machineInfo(
-  server: BenchServer,
-  tools: Awaited<ReturnType<typeof probeTools>>,
-  gnuTime: boolean,
-): MachineInfo {
-  return {
-    hostname: os.hostname(),
-    cpus: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
-    memTotalGiB: os.totalmem() / 1024 ** 3,
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    server: server.description,
-    curl: tools.curl.version,
-    aria2c: tools.aria2c.version,
-    gnuTime,
-  };
-}
-
-/** Lets writeback of the previous run's files finish, so it is not billed to the next run. */
-function sync(): Promise<void> {
-  return new Promise((resolve) => {
-    const child = spawn('sync', { stdio: 'ignore' });
-    child.once('error', () => resolve());
-    child.once('close', () => resolve());
-  });
-}
-
 async function runScenario(
   name: ScenarioName,
   ctx: ScenarioContext,
   options: Options,
   gnuTime: boolean,
+  stopped: () => boolean,
 ): Promise<ScenarioResult> {
   const scenario = await buildScenario(ctx, name);
   log(`[${name}] ${scenario.description}`);
   const runs = new Map<string, RunRecord[]>(scenario.rows.map((row) => [row.id, []]));
   const commands = new Map<string, string>();
   for (const row of scenario.rows) if (row.skip) log(`[${name}] ${row.label}: skipped (${row.skip})`);
-  for (let round = 1; round <= options.rounds; round++) {
+  for (let round = 1; round <= options.rounds && !stopped(); round++) {
     const dir = await mkdtemp(path.join(ctx.workDir, `${name}-r${round}-`));
     try {
       for (const row of scenario.rows) {
-        if (row.skip) continue;
+        if (row.skip || stopped()) continue;
         const prepared = await row.prepare({ dir });
         commands.set(row.id, prepared.argv.join(' '));
         await sync();
@@ -241,7 +152,8 @@ async function runScenario(
           ...facts,
         });
         const rss = result.rssKiB === null ? '' : `, peak RSS ${(result.rssKiB / 1024).toFixed(0)} MiB`;
-        const extra = verdict.requests === undefined ? '' : `, ${verdict.requests} requests`;
+        const server = verdict.serverRequests === undefined ? '' : ` (server: ${verdict.serverRequests})`;
+        const extra = verdict.requests === undefined ? '' : `, ${verdict.requests} requests${server}`;
         log(
           `[${name}] round ${round}/${options.rounds} ${row.label}: ${result.seconds.toFixed(2)} s${rss}${extra}${ok ? '' : ` — FAILED: ${problem}`}`,
         );
@@ -274,7 +186,7 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   await ensureTools(options.install, notes);
   const gnuTime = await hasGnuTime();
-  const tools = await probeTools(await fragfetchVersion());
+  const tools = await probeTools(await fragfetchVersion(projectRoot));
 
   const groups = [...new Set(options.scenarios.flatMap((name) => FIXTURES_NEEDED[name]))] as FixtureGroup[];
   const fixtures = await prepareFixtures(options.fixtures, groups, log);
@@ -309,11 +221,20 @@ async function main(): Promise<number> {
 
   const scenarios: ScenarioResult[] = [];
   const date = new Date().toISOString();
+  // Other work on the machine skews absolute times (and, less, ratios): recorded with the results.
+  const loadBefore = os.loadavg();
   try {
-    const ctx: ScenarioContext = { projectRoot, origin: server.origin, fixtures, tools, workDir };
+    const ctx: ScenarioContext = {
+      projectRoot,
+      origin: server.origin,
+      fixtures,
+      tools,
+      workDir,
+      serverRequests: () => server.requests(),
+    };
     for (const name of options.scenarios) {
       if (interrupted) break;
-      scenarios.push(await runScenario(name, ctx, options, gnuTime));
+      scenarios.push(await runScenario(name, ctx, options, gnuTime, () => interrupted));
     }
   } finally {
     await server.stop().catch(() => {});
@@ -333,7 +254,7 @@ async function main(): Promise<number> {
   const results: BenchResults = {
     date,
     fragfetch: tools.fragfetch.version,
-    machine: machineInfo(server, tools, gnuTime),
+    machine: { ...machineInfo(server, tools, gnuTime), load: { before: loadBefore, after: os.loadavg() } },
     server: {
       kind: server.kind,
       description: server.description,

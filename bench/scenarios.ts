@@ -2,7 +2,7 @@
  * The scenarios of issue 7, each as rows (tool invocations) run alternately in every round, and the
  * targets that compare their medians.
  */
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type FixtureFile, type FixtureGroup, type Fixtures, formatBytes } from './fixtures.js';
 import type { RunResult } from './measure.js';
@@ -16,6 +16,9 @@ import {
   type ToolInfo,
   type Transfer,
 } from './tools.js';
+import { fragfetchVerdict, outputVerdict, type Verdict } from './verdict.js';
+
+export type { Verdict } from './verdict.js';
 
 export const SCENARIO_NAMES = ['bulk', 'small', 'throttled', 'warm', 'ranges'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -33,16 +36,6 @@ export const FIXTURES_NEEDED: Record<ScenarioName, FixtureGroup[]> = {
   warm: ['bulk'],
   ranges: ['big'],
 };
-
-export interface Verdict {
-  ok: boolean;
-  problem?: string;
-  /** From fragfetch's JSON report. */
-  requests?: number;
-  downloadedBytes?: number;
-  cachedFragments?: number;
-  retries?: number;
-}
 
 export interface PreparedRun {
   argv: string[];
@@ -90,6 +83,8 @@ export interface ScenarioContext {
   fixtures: Fixtures;
   tools: Record<ToolId, ToolInfo>;
   workDir: string;
+  /** Requests the server has answered so far. */
+  serverRequests(): Promise<number>;
 }
 
 interface Workload {
@@ -179,96 +174,6 @@ async function workload(ctx: ScenarioContext, name: ScenarioName): Promise<Workl
       };
     }
   }
-}
-
-function describeFailure(result: RunResult): string | undefined {
-  if (result.timedOut) return 'timed out';
-  if (result.signal) return `killed by ${result.signal}`;
-  if (result.exitCode !== 0) {
-    return `exit ${result.exitCode}${result.stderrTail ? `: ${result.stderrTail.split('\n').at(-1)}` : ''}`;
-  }
-  return undefined;
-}
-
-interface FragfetchJson {
-  ok: boolean;
-  fragments: { total: number; downloaded: number; cached: number; failed: number };
-  bytes: { downloaded: number };
-  requests: number;
-  retries: number;
-  failures: { id: string; error: { code: string; message: string } }[];
-}
-
-function parseReport(result: RunResult): { report?: FragfetchJson; problem?: string } {
-  try {
-    return { report: JSON.parse(result.stdout) as FragfetchJson };
-  } catch {
-    return {
-      problem: `no JSON report on stdout (${describeFailure(result) ?? 'exit 0'}; ${result.stderrTail})`,
-    };
-  }
-}
-
-function fragfetchVerdict(
-  result: RunResult,
-  expect: { fragments: number; bytes: number; warm: boolean },
-): Verdict {
-  const { report, problem } = parseReport(result);
-  if (!report) return { ok: false, problem: problem ?? 'no report' };
-  const facts = {
-    requests: report.requests,
-    downloadedBytes: report.bytes.downloaded,
-    cachedFragments: report.fragments.cached,
-    retries: report.retries,
-  };
-  const failure = describeFailure(result);
-  if (failure || !report.ok || report.fragments.failed > 0) {
-    const first = report.failures[0];
-    const why = first ? `${first.id}: ${first.error.code} ${first.error.message}` : (failure ?? 'not ok');
-    return { ok: false, problem: `${report.fragments.failed} failed (${why})`, ...facts };
-  }
-  if (report.fragments.total !== expect.fragments) {
-    return {
-      ok: false,
-      problem: `${report.fragments.total} fragments, expected ${expect.fragments}`,
-      ...facts,
-    };
-  }
-  if (expect.warm) {
-    if (report.requests !== 0 || report.fragments.cached !== expect.fragments) {
-      return {
-        ok: false,
-        problem: `warm run sent ${report.requests} requests, ${report.fragments.cached}/${expect.fragments} from cache`,
-        ...facts,
-      };
-    }
-  } else if (report.fragments.downloaded !== expect.fragments || report.bytes.downloaded < expect.bytes) {
-    return {
-      ok: false,
-      problem: `downloaded ${report.fragments.downloaded} fragments / ${report.bytes.downloaded} bytes, expected ${expect.fragments} / ${expect.bytes}`,
-      ...facts,
-    };
-  }
-  return { ok: true, ...facts };
-}
-
-/** Every output file is there with its size (the other tools verify nothing, we check that much). */
-async function outputVerdict(
-  result: RunResult,
-  outDir: string,
-  transfers: readonly Transfer[],
-): Promise<Verdict> {
-  const failure = describeFailure(result);
-  if (failure) return { ok: false, problem: failure };
-  const present = new Set(await readdir(outDir).catch(() => [] as string[]));
-  for (const transfer of transfers) {
-    if (!present.has(transfer.name)) return { ok: false, problem: `${transfer.name} missing` };
-    const info = await stat(path.join(outDir, transfer.name));
-    if (info.size !== transfer.size) {
-      return { ok: false, problem: `${transfer.name}: ${info.size} bytes, expected ${transfer.size}` };
-    }
-  }
-  return { ok: true };
 }
 
 function fragfetchRow(ctx: ScenarioContext, load: Workload, fragments: number): Row {
@@ -411,10 +316,21 @@ export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): P
         label: 'fragfetch fetch (warm, same cache)',
         prepare: async (round) => {
           const cache = path.join(round.dir, 'warm-cache');
+          const before = await ctx.serverRequests();
           return {
             argv: fragfetchArgv(ctx.projectRoot, load.manifestPath, cache),
-            verify: async (result) =>
-              fragfetchVerdict(result, { fragments: count, bytes: load.bytes, warm: true }),
+            verify: async (result) => {
+              // fragfetch's own count, and the server's: neither may see a request.
+              const verdict = fragfetchVerdict(result, { fragments: count, bytes: load.bytes, warm: true });
+              const serverRequests = (await ctx.serverRequests()) - before;
+              if (serverRequests === 0 || !verdict.ok) return { ...verdict, serverRequests };
+              return {
+                ...verdict,
+                ok: false,
+                problem: `the server logged ${serverRequests} requests`,
+                serverRequests,
+              };
+            },
             cleanup: () => rm(cache, { recursive: true, force: true }),
           };
         },

@@ -15,6 +15,8 @@ export interface BenchServer {
   origin: string;
   /** Why the preferred server was not used, if it was not. */
   note?: string;
+  /** Requests the server has answered so far (nginx's access log, the CDN's request log). */
+  requests(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -35,7 +37,13 @@ export async function startServer(options: ServerOptions): Promise<BenchServer> 
     if (binary) {
       try {
         const nginx = await startNginx(binary, options);
-        return { kind: 'nginx', description: nginx.version, origin: nginx.origin, stop: nginx.stop };
+        return {
+          kind: 'nginx',
+          description: nginx.version,
+          origin: nginx.origin,
+          requests: nginx.requests,
+          stop: nginx.stop,
+        };
       } catch (error) {
         if (options.choice === 'nginx') throw error;
         note = `nginx failed to start (${(error as Error).message}); serving from the test CDN instead`;
@@ -53,6 +61,7 @@ export async function startServer(options: ServerOptions): Promise<BenchServer> 
     description: `fragfetch test CDN (node ${process.version})`,
     origin: cdn.origin,
     ...(note === undefined ? {} : { note }),
+    requests: () => Promise.resolve(cdn.requests.length),
     stop: () => cdn.close(),
   };
 }
