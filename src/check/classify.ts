@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { FragfetchError } from '../errors.js';
+import { isConnectTimeout } from '../net/http.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { formatDuration } from '../units.js';
 import type { Finding, FindingCode, Observation } from './types.js';
@@ -124,7 +125,7 @@ export function describeError(error: unknown, timeoutMs: number): { code: Findin
   const limit = formatDuration(timeoutMs);
   switch (error.code) {
     case 'ETIMEOUT':
-      return causeCode === 'UND_ERR_CONNECT_TIMEOUT'
+      return isConnectTimeout(causeCode)
         ? { code: 'ETIMEOUT', message: `unreachable: could not connect within ${limit}` }
         : { code: 'ETIMEOUT', message: `unreachable: no response within ${limit}` };
     case 'ESTALL':
@@ -148,6 +149,11 @@ const NETWORK_REASONS: Record<string, string> = {
 
 const TLS_CODE = /^ERR_(TLS|SSL)_|CERT|SELF_SIGNED|DEPTH_ZERO/;
 
+/** Node's own client reports a failed handshake as a socket error (EPROTO) carrying OpenSSL's text. */
+function isTlsFailure(code: string, message: string): boolean {
+  return TLS_CODE.test(code) || message.includes('SSL routines');
+}
+
 function networkReason(cause: unknown): string {
   const root = firstCause(cause);
   const code = codeOf(root) ?? '';
@@ -155,7 +161,8 @@ function networkReason(cause: unknown): string {
   const known = NETWORK_REASONS[code];
   if (known !== undefined) return known;
   // OpenSSL's own text is `<hex>:error:<hex>:SSL routines:<function>:<reason>:<file>:<line>:`.
-  if (TLS_CODE.test(code)) return `TLS error: ${/routines:[^:]*:([^:]+)/.exec(message)?.[1] ?? message}`;
+  if (isTlsFailure(code, message))
+    return `TLS error: ${/routines:[^:]*:([^:]+)/.exec(message)?.[1] ?? message}`;
   return message || code || 'network error';
 }
 
@@ -171,8 +178,9 @@ function firstCause(cause: unknown): unknown {
  */
 export function isDefinitive(error: unknown): boolean {
   if (!(error instanceof FragfetchError) || error.code !== 'ENETWORK') return false;
-  const code = codeOf(firstCause(error.cause)) ?? '';
-  return code === 'ENOTFOUND' || TLS_CODE.test(code);
+  const root = firstCause(error.cause);
+  const code = codeOf(root) ?? '';
+  return code === 'ENOTFOUND' || isTlsFailure(code, root instanceof Error ? root.message : '');
 }
 
 function codeOf(error: unknown): string | undefined {

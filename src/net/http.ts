@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { DIRECT_CODES, DirectTransport } from './direct.js';
+import { type ProxyEnv, proxyFor } from './proxy-env.js';
 
 export interface HttpOptions {
   /** Connect and response-headers timeout, ms. */
@@ -9,6 +11,8 @@ export interface HttpOptions {
   stallTimeoutMs: number;
   /** Extra request headers (`--header`). */
   headers: Record<string, string>;
+  /** Where the proxy variables are read; tests pass their own. */
+  env?: ProxyEnv;
 }
 
 export interface HttpResponse {
@@ -17,36 +21,43 @@ export interface HttpResponse {
   body: Readable & AsyncIterable<Buffer>;
 }
 
-const USER_AGENT = 'fragfetch/0.1 (+undici)';
+const USER_AGENT = 'fragfetch/0.1';
 
 /**
- * One keep-alive dispatcher for the whole run: undici keeps a pool per origin inside it. The proxy
- * variables (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) are honoured, as users of curl and npm expect, and
- * redirects (which hubs use to send clients to their CDN) are followed.
+ * The run's HTTP client: keep-alive pools per origin, redirects (which hubs use to send clients to
+ * their CDN) followed. Direct requests go through Node's own client (see direct.ts, for speed); a
+ * request the proxy variables (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) send to a proxy goes through
+ * undici's ProxyAgent, as users of curl and npm expect.
  */
 export class HttpClient {
   readonly options: HttpOptions;
-  #dispatcher: Promise<Dispatcher> | undefined;
+  readonly #proxies = new Map<string, Promise<Dispatcher>>();
+  #direct: DirectTransport | undefined;
 
   constructor(options: HttpOptions) {
     this.options = options;
   }
 
   /**
-   * undici is loaded with the first request: a run served from the cache sends none, and loading
-   * undici is ~70 ms of such a run's ~0.3 s (`npm run bench`, warm).
+   * One undici ProxyAgent per proxy, made with the first request that needs it: undici is ~70 ms to
+   * load, and most runs use no proxy.
    */
-  #dispatcherOnce(): Promise<Dispatcher> {
+  #proxied(proxy: string): Promise<Dispatcher> {
     const { timeoutMs, stallTimeoutMs } = this.options;
-    this.#dispatcher ??= import('undici').then(({ EnvHttpProxyAgent, interceptors }) =>
-      new EnvHttpProxyAgent({
-        connect: { timeout: timeoutMs },
-        headersTimeout: timeoutMs,
-        bodyTimeout: stallTimeoutMs,
-        keepAliveTimeout: 30_000,
-      }).compose(interceptors.redirect({ maxRedirections: 5 })),
-    );
-    return this.#dispatcher;
+    let dispatcher = this.#proxies.get(proxy);
+    if (!dispatcher) {
+      dispatcher = import('undici').then(({ ProxyAgent, interceptors }) =>
+        new ProxyAgent({
+          uri: proxy,
+          connect: { timeout: timeoutMs },
+          headersTimeout: timeoutMs,
+          bodyTimeout: stallTimeoutMs,
+          keepAliveTimeout: 30_000,
+        }).compose(interceptors.redirect({ maxRedirections: 5 })),
+      );
+      this.#proxies.set(proxy, dispatcher);
+    }
+    return dispatcher;
   }
 
   async request(
@@ -55,20 +66,31 @@ export class HttpClient {
     headers: Record<string, string>,
     signal?: AbortSignal,
   ): Promise<HttpResponse> {
-    const { origin, pathname, search } = new URL(url);
+    const parsed = new URL(url);
+    const allHeaders = {
+      'user-agent': USER_AGENT,
+      // Identity keeps byte offsets meaningful: ranges are of the stored bytes, not of a re-encoding.
+      'accept-encoding': 'identity',
+      ...this.options.headers,
+      ...headers,
+    };
     try {
-      const dispatcher = await this.#dispatcherOnce();
+      const proxy = proxyFor(parsed, this.options.env);
+      if (proxy === undefined) {
+        this.#direct ??= new DirectTransport(this.options);
+        const response = await this.#direct.request(method, parsed, allHeaders, signal);
+        return {
+          status: response.status,
+          headers: flattenHeaders(response.headers),
+          body: response.body as HttpResponse['body'],
+        };
+      }
+      const dispatcher = await this.#proxied(proxy);
       const response = await dispatcher.request({
-        origin,
-        path: pathname + search,
+        origin: parsed.origin,
+        path: parsed.pathname + parsed.search,
         method,
-        headers: {
-          'user-agent': USER_AGENT,
-          // Identity keeps byte offsets meaningful: ranges are of the stored bytes, not of a re-encoding.
-          'accept-encoding': 'identity',
-          ...this.options.headers,
-          ...headers,
-        },
+        headers: allHeaders,
         signal,
       });
       return {
@@ -82,11 +104,14 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
-    if (this.#dispatcher) await (await this.#dispatcher).close();
+    this.#direct?.close();
+    await Promise.all([...this.#proxies.values()].map(async (dispatcher) => (await dispatcher).close()));
   }
 
   destroy(): void {
-    void this.#dispatcher?.then((dispatcher) => dispatcher.destroy()).catch(() => {});
+    this.#direct?.close();
+    for (const dispatcher of this.#proxies.values())
+      void dispatcher.then((proxied) => proxied.destroy()).catch(() => {});
   }
 }
 
@@ -99,12 +124,20 @@ function flattenHeaders(
   return out;
 }
 
-/** undici's error codes, mapped to ours: which of them is a stall, a timeout, or a lost connection. */
-const UNDICI_CODES: Record<string, 'ESTALL' | 'ETIMEOUT' | 'ENETWORK'> = {
+/** The transports' error codes, mapped to ours: which is a stall, a timeout, or a lost connection. */
+const TRANSPORT_CODES: Record<string, 'ESTALL' | 'ETIMEOUT' | 'ENETWORK'> = {
   UND_ERR_BODY_TIMEOUT: 'ESTALL',
   UND_ERR_HEADERS_TIMEOUT: 'ETIMEOUT',
   UND_ERR_CONNECT_TIMEOUT: 'ETIMEOUT',
+  [DIRECT_CODES.bodyTimeout]: 'ESTALL',
+  [DIRECT_CODES.headersTimeout]: 'ETIMEOUT',
+  [DIRECT_CODES.connectTimeout]: 'ETIMEOUT',
 };
+
+/** A connect timeout, from either transport (for messages that say which stage timed out). */
+export function isConnectTimeout(code: string | undefined): boolean {
+  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === DIRECT_CODES.connectTimeout;
+}
 
 /**
  * Any failure below HTTP becomes a FragfetchError that says what happened and where; an abort by the
@@ -114,7 +147,7 @@ export function toNetworkError(error: unknown, url: string, signal?: AbortSignal
   if (signal?.aborted) return signal.reason;
   if (error instanceof FragfetchError) return error;
   const code = (error as { code?: string }).code ?? '';
-  const mapped = UNDICI_CODES[code] ?? 'ENETWORK';
+  const mapped = TRANSPORT_CODES[code] ?? 'ENETWORK';
   const reason = describe(error);
   const what = mapped === 'ESTALL' ? 'stalled' : mapped === 'ETIMEOUT' ? 'timed out' : 'failed';
   return new FragfetchError(mapped, `GET ${stripUrlAuth(url)} ${what}: ${reason}`, { cause: error, url });
@@ -124,7 +157,7 @@ function describe(error: unknown): string {
   const err = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const parts = [err.message ?? String(error)];
   if (err.cause?.code && !parts[0]?.includes(err.cause.code)) parts.push(`(${err.cause.code})`);
-  else if (err.code && !parts[0]?.includes(err.code) && !err.code.startsWith('UND_ERR'))
+  else if (err.code && !parts[0]?.includes(err.code) && !/^(UND_ERR|FF_)/.test(err.code))
     parts.push(`(${err.code})`);
   return parts.join(' ');
 }

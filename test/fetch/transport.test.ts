@@ -1,0 +1,195 @@
+import cacache from 'cacache';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cacheKey } from '../../src/cache/store.js';
+import { fetchManifest } from '../../src/fetch/engine.js';
+import { HttpClient } from '../../src/net/http.js';
+import { proxyFor } from '../../src/net/proxy-env.js';
+import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
+import { type Harness, harness } from '../support/harness.js';
+
+const KiB = 1024;
+let h: Harness;
+
+beforeEach(async () => {
+  h = await harness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+const client = (env: Record<string, string> = {}) =>
+  new HttpClient({ timeoutMs: 2000, stallTimeoutMs: 2000, headers: {}, env });
+
+async function text(response: { body: AsyncIterable<Buffer> }): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response.body) chunks.push(chunk);
+  return Buffer.concat(chunks).toString();
+}
+
+const sockets = new WeakMap<net.Server, Set<net.Socket>>();
+
+async function listen(server: net.Server): Promise<string> {
+  const open = new Set<net.Socket>();
+  sockets.set(server, open);
+  server.on('connection', (socket: net.Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function shut(server: net.Server): Promise<void> {
+  for (const socket of sockets.get(server) ?? []) socket.destroy();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+describe('proxy variables', () => {
+  const target = (url: string) => proxyFor(new URL(url), env);
+  let env: Record<string, string> = {};
+
+  it('uses HTTP_PROXY for http and HTTPS_PROXY, else HTTP_PROXY, for https', () => {
+    env = { HTTP_PROXY: 'http://p:1' };
+    expect(target('http://cdn.example.com/a')).toBe('http://p:1');
+    expect(target('https://cdn.example.com/a')).toBe('http://p:1');
+    env = { http_proxy: 'http://lower:1', HTTP_PROXY: 'http://upper:1', HTTPS_PROXY: 'http://s:1' };
+    expect(target('http://cdn.example.com/a')).toBe('http://lower:1');
+    expect(target('https://cdn.example.com/a')).toBe('http://s:1');
+    env = {};
+    expect(target('http://cdn.example.com/a')).toBeUndefined();
+  });
+
+  it('exempts NO_PROXY hosts, their subdomains, host:port entries and *', () => {
+    env = { HTTP_PROXY: 'http://p:1', NO_PROXY: 'example.com, .internal,*.corp:8080 [::1]' };
+    expect(target('http://example.com/a')).toBeUndefined();
+    expect(target('http://cdn.example.com/a')).toBeUndefined();
+    expect(target('http://notexample.com/a')).toBe('http://p:1');
+    expect(target('http://a.internal/a')).toBeUndefined();
+    expect(target('http://x.corp:8080/a')).toBeUndefined();
+    expect(target('http://x.corp/a')).toBe('http://p:1');
+    expect(target('http://[::1]:3000/a')).toBeUndefined();
+    env = { HTTP_PROXY: 'http://p:1', no_proxy: '*' };
+    expect(target('http://anything/a')).toBeUndefined();
+  });
+});
+
+describe('HTTP transport', () => {
+  it('sends requests through the proxy the environment names, and past it for NO_PROXY hosts', async () => {
+    h.cdn.set('/m/a.txt', Buffer.from('through the proxy'));
+    const seen: string[] = [];
+    // A forward proxy: absolute-form request targets, relayed to the origin.
+    const proxy = http.createServer((req, res) => {
+      seen.push(req.url ?? '');
+      const upstream = http.request(req.url!, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    // undici tunnels through CONNECT, for http: targets too.
+    proxy.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      seen.push(`CONNECT ${req.url}`);
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = net.connect(Number(port), host, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(socket);
+        socket.pipe(upstream);
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    const proxyUrl = await listen(proxy);
+    try {
+      const viaProxy = client({ HTTP_PROXY: proxyUrl });
+      const response = await viaProxy.request('GET', h.cdn.url('/m/a.txt'), {});
+      expect(response.status).toBe(200);
+      expect(await text(response)).toBe('through the proxy');
+      expect(seen).toEqual([`CONNECT ${new URL(h.cdn.origin).host}`]);
+      expect(h.cdn.requestsFor('/m/a.txt')).toHaveLength(1);
+      await viaProxy.close();
+
+      const exempt = client({ HTTP_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' });
+      expect(await text(await exempt.request('GET', h.cdn.url('/m/a.txt'), {}))).toBe('through the proxy');
+      expect(seen).toHaveLength(1);
+      expect(h.cdn.requestsFor('/m/a.txt')).toHaveLength(2);
+      await exempt.close();
+    } finally {
+      await shut(proxy);
+    }
+  });
+
+  it('keeps connections alive across requests', async () => {
+    h.cdn.set('/m/a.txt', Buffer.from('again'));
+    const http = client();
+    for (let i = 0; i < 5; i++)
+      expect(await text(await http.request('GET', h.cdn.url('/m/a.txt'), {}))).toBe('again');
+    expect(h.cdn.connections).toBe(1);
+    await http.close();
+  });
+
+  it('sends a request again at once when a kept-alive connection was closed under it', async () => {
+    // Answers the first request of each connection, then resets the connection on its second.
+    const perSocket = new Map<net.Socket, number>();
+    const server = net.createServer((socket) => {
+      socket.on('data', () => {
+        const n = (perSocket.get(socket) ?? 0) + 1;
+        perSocket.set(socket, n);
+        if (n > 1) socket.resetAndDestroy();
+        else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+      });
+      socket.on('error', () => {});
+    });
+    const origin = await listen(server);
+    const http = client();
+    try {
+      expect(await text(await http.request('GET', `${origin}/a`, {}))).toBe('ok');
+      expect(await text(await http.request('GET', `${origin}/a`, {}))).toBe('ok');
+      expect(perSocket.size).toBe(2);
+    } finally {
+      await http.close();
+      await shut(server);
+    }
+  });
+
+  it('times out a server that accepts but never answers, as ETIMEOUT', async () => {
+    const server = net.createServer(() => {});
+    const origin = await listen(server);
+    const http = new HttpClient({ timeoutMs: 200, stallTimeoutMs: 2000, headers: {}, env: {} });
+    try {
+      const began = performance.now();
+      const error = await http.request('GET', `${origin}/a`, {}).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ETIMEOUT' });
+      expect((error as Error).message).toMatch(/timed out: no response headers within 200 ms/);
+      expect(performance.now() - began).toBeLessThan(1500);
+    } finally {
+      http.destroy();
+      await shut(server);
+    }
+  });
+
+  it('follows redirects on a fetch, and gives up after five with a clear error', async () => {
+    const body = randomBytesSeeded(300 * KiB, 'redirect');
+    h.cdn.set('/m/real.bin', body);
+    h.cdn.set('/m/a.bin', Buffer.alloc(0));
+    h.cdn.fault('/m/a.bin', { kind: 'status', status: 302, headers: { location: '/m/real.bin' } });
+    const manifest = h.manifest([{ path: 'a.bin', size: body.length, integrity: sriOf(body) }]);
+    const report = await fetchManifest(manifest, { cacheDir: h.cacheDir, baseDelayMs: 1 });
+    expect(report.ok).toBe(true);
+    expect((await cacache.get(h.cacheDir, cacheKey(manifest.fragments[0]!))).data.equals(body)).toBe(true);
+
+    h.cdn.fault(
+      '/m/b.bin',
+      { kind: 'status', status: 301, headers: { location: '/m/b.bin' } },
+      { times: Infinity },
+    );
+    const loop = h.manifest([{ path: 'b.bin', size: 10 }]);
+    const failed = await fetchManifest(loop, { cacheDir: h.cacheDir, baseDelayMs: 1, retries: 0 });
+    expect(failed.ok).toBe(false);
+    expect(failed.failures[0]!.error.message).toMatch(/more than 5 redirections/);
+    expect(h.cdn.requestsFor('/m/b.bin')).toHaveLength(6);
+  });
+});
