@@ -60,10 +60,20 @@ export class ProgressiveHasher {
     return this.#hashed;
   }
 
-  /** Reports bytes that are now on disk at `offset`; `chunks` are those bytes, if still at hand. */
+  /**
+   * Reports bytes that are now on disk at `offset`; `chunks` are those bytes, if still at hand. In
+   * worker mode, chunks at the frontier are handed over to the worker (moved, not copied) when each
+   * owns its whole memory; the caller must not touch them afterwards.
+   */
   written(offset: number, length: number, chunks?: readonly Buffer[]): void {
     if (length === 0) return;
     if (this.#path !== undefined) {
+      this.#send();
+      if (chunks && offset === this.#hashed && this.#job?.transfer(chunks)) {
+        this.#hashed += length;
+        this.#send();
+        return;
+      }
       this.#pending.add(offset, offset + length);
       this.#send();
       return;
