@@ -33,6 +33,7 @@ export class PartialFiles {
   readonly statePath: string;
   /** A throwaway data file with no saved state: see `PartialFiles.ephemeral`. */
   readonly ephemeral: boolean;
+  #moved = false;
 
   constructor(cacheDir: string, key: string, ephemeral = false) {
     this.ephemeral = ephemeral;
@@ -83,9 +84,15 @@ export class PartialFiles {
     await rename(temp, this.statePath);
   }
 
+  /** The data file was renamed into the content store: there is nothing left to remove. */
+  moved(): void {
+    this.#moved = true;
+  }
+
   async remove(): Promise<void> {
     if (!this.ephemeral) return rm(this.dir, { recursive: true, force: true });
-    // One unlink: rm() lstat()s first, several times, and this runs twice per small object.
+    if (this.#moved) return;
+    // One unlink: rm() lstat()s first, several times.
     await unlink(this.dataPath).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });

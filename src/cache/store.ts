@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import cacache from 'cacache';
 import { FragfetchError } from '../errors.js';
@@ -63,6 +63,14 @@ export class CacheStore {
 
   constructor(dir: string) {
     this.dir = dir;
+  }
+
+  /**
+   * False when the cache has no index at all (a cold cache): then every lookup is a miss, and a plan
+   * of 2000 fragments need not try to open 2000 index buckets that are not there.
+   */
+  async hasIndex(): Promise<boolean> {
+    return (await stat(join(this.dir, 'index-v5')).catch(() => undefined))?.isDirectory() ?? false;
   }
 
   /**
@@ -147,9 +155,9 @@ export class CacheStore {
         await mkdir(folder, { recursive: true });
         this.#folders.add(folder);
       }
-      const existing = await stat(destination).catch(() => undefined);
-      if (existing?.size === size) await rm(file, { force: true });
-      else await rename(file, destination);
+      // Over any copy already there: the same verified bytes (its name is their hash), and a rename
+      // is atomic. No stat first: on 2000 small objects every saved call shows.
+      await rename(file, destination);
       await cacache.index.insert(this.dir, key, integrity, { size, metadata });
     } catch (error) {
       throw new FragfetchError(

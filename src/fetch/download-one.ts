@@ -125,6 +125,7 @@ async function downloadAndStore(
       ...(fragment.offset === undefined ? {} : { offset: fragment.offset }),
       ...(manifest.name === undefined ? {} : { manifest: manifest.name }),
     });
+    partial.moved();
     await partial.remove();
     group.forEach((member, i) => {
       stats.downloaded(member, result.size, i === 0 ? result.resumedBytes : 0);

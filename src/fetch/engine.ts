@@ -85,7 +85,7 @@ export async function planFetch(
 ): Promise<FetchPlan> {
   const ordered = orderFragments(manifest.fragments);
   const cached = new Map<Fragment, CacheHit>();
-  let next = 0;
+  let next = (await store.hasIndex()) ? 0 : ordered.length;
   const lookup = async () => {
     while (next < ordered.length) {
       const fragment = ordered[next++]!;
