@@ -127,9 +127,15 @@ async function runScenario(
   const runs = new Map<string, RunRecord[]>(scenario.rows.map((row) => [row.id, []]));
   const commands = new Map<string, string>();
   for (const row of scenario.rows) if (row.skip) log(`[${name}] ${row.label}: skipped (${row.skip})`);
-  for (let round = 1; round <= options.rounds && !stopped(); round++) {
-    const dir = await mkdtemp(path.join(ctx.workDir, `${name}-r${round}-`));
-    try {
+  // What the runs wrote is deleted when the scenario ends, not after each run. On this machine's ext4
+  // (no journal) an inode freed less than 30 s ago is skipped, one by one, when a new one is allocated:
+  // deleting one run's files just before the next run billed that run for the previous tool's
+  // cleanup, quadratically in the number of files (`perf`: recently_deleted, find_inode_bit).
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    for (let round = 1; round <= options.rounds && !stopped(); round++) {
+      const dir = await mkdtemp(path.join(ctx.workDir, `${name}-r${round}-`));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
       for (const row of scenario.rows) {
         if (row.skip || stopped()) continue;
         const prepared = await row.prepare({ dir });
@@ -141,7 +147,7 @@ async function runScenario(
           gnuTime,
         });
         const verdict = await prepared.verify(result);
-        await prepared.cleanup();
+        cleanups.push(() => prepared.cleanup());
         const { ok, problem, ...facts } = verdict;
         runs.get(row.id)!.push({
           round,
@@ -158,9 +164,9 @@ async function runScenario(
           `[${name}] round ${round}/${options.rounds} ${row.label}: ${result.seconds.toFixed(2)} s${rss}${extra}${ok ? '' : ` — FAILED: ${problem}`}`,
         );
       }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
     }
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup();
   }
   const rows = scenario.rows.map((row) => summariseRow(row, runs.get(row.id) ?? [], commands.get(row.id)));
   return evaluate(scenario, rows);
