@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { WorkerReplies } from './worker-replies.js';
 
 /**
  * Hashing off the main thread. On 1 GiB of 16 MiB objects, sha256 on the main thread took ~0.6 s of
@@ -91,11 +92,6 @@ parentPort.on('message', (m) => {
 
 type Reply = { id: number; digests?: string[]; error?: string };
 
-interface Waiter {
-  resolve(digests: string[]): void;
-  reject(error: Error): void;
-}
-
 /** One file hashed by a worker: updates are applied in the order sent. */
 export interface HashJob {
   /** Hashes `[offset, offset + length)` of the file, which must already be written. */
@@ -122,39 +118,36 @@ class HashWorker {
   readonly #worker: Worker;
   readonly #shared = new BigInt64Array(new SharedArrayBuffer(16));
   #movedBytes = 0;
-  readonly #waiting = new Map<number, Waiter>();
-  #broken: Error | undefined;
+  readonly #replies: WorkerReplies<string[]>;
 
   constructor() {
     this.#worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { shared: this.#shared.buffer },
     });
-    this.#worker.on('message', (reply: Reply) => {
-      const waiter = this.#waiting.get(reply.id);
-      if (!waiter) return;
-      this.#settled(reply.id);
-      if (reply.digests) waiter.resolve(reply.digests);
-      else waiter.reject(new Error(`hashing failed: ${reply.error ?? 'no digest'}`));
-    });
-    this.#worker.on('error', (error) => this.#fail(error));
-    this.#worker.on('exit', (code) => this.#fail(new Error(`hash worker exited (${code})`)));
-    // Idle workers never keep the process alive; a pending digest does (see wait). After the
-    // listeners: adding a 'message' listener refs the worker's port again.
-    this.#worker.unref();
+    this.#worker.on('message', (reply: Reply) =>
+      this.#replies.settle(
+        reply.id,
+        reply.digests
+          ? { value: reply.digests }
+          : { error: new Error(`hashing failed: ${reply.error ?? 'no digest'}`) },
+      ),
+    );
+    // Idle workers never keep the process alive; a pending digest does.
+    this.#replies = new WorkerReplies(this.#worker, 'hash worker');
   }
 
   get broken(): boolean {
-    return this.#broken !== undefined;
+    return this.#replies.broken !== undefined;
   }
 
   post(message: object): void {
-    if (!this.#broken) this.#worker.postMessage(message);
+    if (!this.broken) this.#worker.postMessage(message);
   }
 
   /** Moves chunks to the worker unless its backlog is full; false if nothing was sent. */
   move(id: number, chunks: readonly Buffer[]): boolean {
-    if (this.#broken) return false;
+    if (this.broken) return false;
     const owned = chunks.every(
       (chunk) =>
         chunk.byteOffset === 0 &&
@@ -175,24 +168,7 @@ class HashWorker {
   }
 
   wait(id: number): Promise<string[]> {
-    if (this.#broken) return Promise.reject(this.#broken);
-    return new Promise<string[]>((resolve, reject) => {
-      if (this.#waiting.size === 0) this.#worker.ref();
-      this.#waiting.set(id, { resolve, reject });
-    });
-  }
-
-  #settled(id: number): void {
-    this.#waiting.delete(id);
-    if (this.#waiting.size === 0) this.#worker.unref();
-  }
-
-  #fail(error: Error): void {
-    this.#broken ??= error;
-    for (const [id, waiter] of this.#waiting) {
-      this.#settled(id);
-      waiter.reject(error);
-    }
+    return this.#replies.wait(id);
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
 import { Coverage } from '../net/coverage.js';
+import type { DataFile } from './data-file.js';
 import { type HashJob, openHashJob } from './hash-pool.js';
 
 const READ_BLOCK = 4 * 1024 * 1024;
@@ -33,7 +33,7 @@ export interface HasherOptions {
  */
 export class ProgressiveHasher {
   readonly algorithms: readonly string[];
-  #file: FileHandle;
+  #file: DataFile;
   #hashes: Hash[];
   #hashed = 0;
   #pending = new Coverage();
@@ -46,7 +46,7 @@ export class ProgressiveHasher {
   /** Worker mode: the digests of the job that was closed by `digests`, until a reset. */
   #digested: Promise<string[]> | undefined;
 
-  constructor(file: FileHandle, algorithms: readonly string[], options: HasherOptions = {}) {
+  constructor(file: DataFile, algorithms: readonly string[], options: HasherOptions = {}) {
     this.#file = file;
     this.algorithms = algorithms;
     this.#hashes = algorithms.map((algorithm) => createHash(algorithm));

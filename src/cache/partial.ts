@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Span } from '../net/coverage.js';
 
@@ -23,23 +23,19 @@ export interface PartialState {
   spans: Span[];
 }
 
-/** Folders known to exist: the shared `partial/` folder is made once per process, not per object. */
-const prepared = new Set<string>();
-
 /** `<cache>/partial/<hash of key>/{data,state.json}`: outside cacache's own folders, cleaned by prune. */
 export class PartialFiles {
   readonly dir: string;
   readonly dataPath: string;
   readonly statePath: string;
-  /** A throwaway data file with no saved state: see `PartialFiles.ephemeral`. */
+  /** Bytes in memory, no saved state: see `PartialFiles.ephemeral`. */
   readonly ephemeral: boolean;
-  #moved = false;
 
   constructor(cacheDir: string, key: string, ephemeral = false) {
     this.ephemeral = ephemeral;
     if (ephemeral) {
       this.dir = join(cacheDir, 'partial');
-      this.dataPath = join(this.dir, `tmp-${process.pid}-${randomUUID()}`);
+      this.dataPath = '';
     } else {
       const name = createHash('sha256').update(key).digest('hex').slice(0, 32);
       this.dir = join(cacheDir, 'partial', name);
@@ -50,18 +46,17 @@ export class PartialFiles {
 
   /**
    * For small objects, where resuming saves little and the bookkeeping (a folder, a state file, a
-   * lock) costs more file-system calls than the transfer: a uniquely named data file, never shared,
-   * never resumed. Two processes fetching the same small object each get their own file, and both
-   * renames into the content store put the same verified bytes in the same place.
+   * lock, a data file) costs more file-system calls than the transfer: nothing on disk. The bytes are
+   * held in memory (data-file.ts `MemoryFile`), never shared, never resumed. Two processes fetching
+   * the same small object each store the same verified bytes in the same place, atomically.
    */
   static ephemeral(cacheDir: string): PartialFiles {
     return new PartialFiles(cacheDir, '', true);
   }
 
   async prepare(): Promise<void> {
-    if (prepared.has(this.dir)) return;
+    if (this.ephemeral) return;
     await mkdir(this.dir, { recursive: true });
-    if (this.ephemeral) prepared.add(this.dir);
   }
 
   /** The saved state, or undefined when there is none or it is unreadable (then we start over). */
@@ -84,17 +79,7 @@ export class PartialFiles {
     await rename(temp, this.statePath);
   }
 
-  /** The data file was renamed into the content store: there is nothing left to remove. */
-  moved(): void {
-    this.#moved = true;
-  }
-
   async remove(): Promise<void> {
-    if (!this.ephemeral) return rm(this.dir, { recursive: true, force: true });
-    if (this.#moved) return;
-    // One unlink: rm() lstat()s first, several times.
-    await unlink(this.dataPath).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
+    if (!this.ephemeral) await rm(this.dir, { recursive: true, force: true });
   }
 }

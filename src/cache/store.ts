@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import cacache from 'cacache';
 import { FragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { shouldTouch } from './policy.js';
+import { storeSmall } from './store-writer.js';
 
 /** What we keep beside an entry: enough to revalidate it and to tell where it came from. */
 export interface EntryMetadata {
@@ -48,6 +49,31 @@ export function contentPath(cacheDir: string, sha256Base64: string): string {
 export function bucketPath(cacheDir: string, key: string): string {
   const hex = createHash('sha256').update(key).digest('hex');
   return join(cacheDir, 'index-v5', hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
+}
+
+/**
+ * A line of an index bucket, as cacache's `index.insert` appends it (its lib/entry-index.js): the
+ * entry's JSON after its sha1, which cacache checks when it reads the bucket.
+ */
+export function indexLine(entry: {
+  key: string;
+  integrity: string;
+  time: number;
+  size: number;
+  metadata: EntryMetadata;
+}): string {
+  const json = JSON.stringify(entry);
+  return `\n${createHash('sha1').update(json).digest('hex')}\t${json}`;
+}
+
+function storeError(fragment: Fragment, error: unknown): FragfetchError {
+  return new FragfetchError(
+    'ECACHE',
+    `cannot store ${fragment.id} in the cache: ${(error as Error).message}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 async function bucketHasBytes(cacheDir: string, key: string): Promise<boolean> {
@@ -136,6 +162,34 @@ export class CacheStore {
   }
 
   /**
+   * Stores a small object's verified bytes (held in memory): a temporary file beside the content
+   * store, renamed into place, then the index entry — on the store worker (store-writer.ts).
+   */
+  async insertBytes(
+    fragment: Fragment,
+    bytes: Buffer,
+    sha256Base64: string,
+    metadata: EntryMetadata,
+  ): Promise<CacheHit> {
+    const key = cacheKey(fragment);
+    const integrity = `sha256-${sha256Base64}`;
+    const destination = contentPath(this.dir, sha256Base64);
+    const size = bytes.length;
+    try {
+      await storeSmall({
+        temp: join(this.dir, 'partial', `tmp-${process.pid}-${randomUUID()}`),
+        destination,
+        bytes,
+        bucket: bucketPath(this.dir, key),
+        line: indexLine({ key, integrity, time: Date.now(), size, metadata }),
+      });
+    } catch (error) {
+      throw storeError(fragment, error);
+    }
+    return { key, integrity, size, path: destination, metadata };
+  }
+
+  /**
    * Moves an already verified file into cacache's content store and indexes it, so its bytes are
    * written to disk once. The index entry is written only after the content has landed.
    */
@@ -160,13 +214,7 @@ export class CacheStore {
       await rename(file, destination);
       await cacache.index.insert(this.dir, key, integrity, { size, metadata });
     } catch (error) {
-      throw new FragfetchError(
-        'ECACHE',
-        `cannot store ${fragment.id} in the cache: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      throw storeError(fragment, error);
     }
     return { key, integrity, size, path: destination, metadata };
   }

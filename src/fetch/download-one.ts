@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type HeldLock, waitForLock } from '../cache/lock.js';
 import { PartialFiles } from '../cache/partial.js';
+import type { SmallBuffers } from '../cache/small-buffers.js';
 import type { CacheHit, CacheStore } from '../cache/store.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import type { DownloadContext } from './context.js';
@@ -18,6 +19,8 @@ export interface JobContext {
   observer: FetchObserver;
   /** Entries this run already proved stale (304 failed): another process's copy of them is no hit. */
   stale: ReadonlySet<string>;
+  /** Memory for objects up to SMALL_OBJECT_BYTES, received and stored without a partial file. */
+  smallBuffers: SmallBuffers;
 }
 
 /**
@@ -89,19 +92,19 @@ export async function downloadGroup(
 export const SMALL_OBJECT_BYTES = 256 * 1024;
 
 async function downloadSmall(group: Fragment[], rank: number, slot: () => void, job: JobContext) {
-  const partial = PartialFiles.ephemeral(job.store.dir);
+  let memory: Awaited<ReturnType<SmallBuffers['acquire']>>;
   try {
-    await partial.prepare();
+    // Holding the request slot while waiting: the backpressure of a disk slower than the network.
+    memory = await job.smallBuffers.acquire(rank, job.ctx.signal);
   } catch (error) {
     slot();
     if (!job.ctx.signal.aborted) settleFailed(group, error, job);
     return;
   }
   try {
-    await downloadAndStore(group, '', partial, rank, slot, job);
+    await downloadAndStore(group, '', PartialFiles.ephemeral(job.store.dir), rank, slot, job, memory.buffer);
   } finally {
-    // Moved into the content store on success; anything else is not worth keeping.
-    await partial.remove();
+    memory.release();
   }
 }
 
@@ -112,20 +115,22 @@ async function downloadAndStore(
   rank: number,
   slot: (() => void) | undefined,
   job: JobContext,
+  memory?: Buffer,
 ): Promise<void> {
   const { ctx, store, stats, observer, manifest } = job;
   const fragment = group[0]!;
   try {
-    const result = await new ObjectDownload(fragment, key, partial, ctx, rank).run(slot);
-    await store.insertFile(fragment, result.dataPath, result.sha256, result.size, {
+    const result = await new ObjectDownload(fragment, key, partial, ctx, rank, memory).run(slot);
+    const metadata = {
       id: fragment.id,
       url: result.url,
       ...(result.etag === undefined ? {} : { etag: result.etag }),
       ...(result.lastModified === undefined ? {} : { lastModified: result.lastModified }),
       ...(fragment.offset === undefined ? {} : { offset: fragment.offset }),
       ...(manifest.name === undefined ? {} : { manifest: manifest.name }),
-    });
-    partial.moved();
+    };
+    if ('bytes' in result.data) await store.insertBytes(fragment, result.data.bytes, result.sha256, metadata);
+    else await store.insertFile(fragment, result.data.path, result.sha256, result.size, metadata);
     await partial.remove();
     group.forEach((member, i) => {
       stats.downloaded(member, result.size, i === 0 ? result.resumedBytes : 0);

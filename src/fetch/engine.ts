@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { appendHistory, recordOf } from '../cache/history.js';
 import { enforceMaxCacheSize } from '../cache/maintain.js';
 import { type CacheMode, needsRevalidation, type Revalidation, revalidate } from '../cache/revalidate.js';
+import { SmallBuffers } from '../cache/small-buffers.js';
 import { type CacheHit, CacheStore, cacheKey } from '../cache/store.js';
 import { FragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
@@ -11,7 +12,7 @@ import { RateLimiter } from '../net/rate-limit.js';
 import { defaultRetryPolicy } from '../net/retry.js';
 import { Slots } from '../schedule/slots.js';
 import type { DownloadContext, RequestRecord } from './context.js';
-import { downloadGroup, type JobContext, settleFailed } from './download-one.js';
+import { downloadGroup, type JobContext, SMALL_OBJECT_BYTES, settleFailed } from './download-one.js';
 import type { FetchReport } from './report.js';
 import { RunStats } from './stats.js';
 
@@ -151,7 +152,16 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     },
   };
   const stale = new Set<string>();
-  const job: JobContext = { ctx, store, manifest, stats, observer, stale };
+  const job: JobContext = {
+    ctx,
+    store,
+    manifest,
+    stats,
+    observer,
+    stale,
+    // Twice the requests in flight: as many objects being stored as being received.
+    smallBuffers: new SmallBuffers(2 * settings.concurrency, SMALL_OBJECT_BYTES),
+  };
 
   // Cached entries first: used as they are, or revalidated by one conditional request per content.
   const changed = await settleCached(plan, mode, job, warn).catch((error: unknown) => {

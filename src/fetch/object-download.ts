@@ -1,4 +1,4 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import { type DataFile, MemoryFile, openDataFile } from '../cache/data-file.js';
 import { ProgressiveHasher } from '../cache/hasher.js';
 import type { PartialFiles, PartialState } from '../cache/partial.js';
 import { FragfetchError, isFragfetchError } from '../errors.js';
@@ -10,8 +10,8 @@ import type { DownloadContext } from './context.js';
 import { fetchSegment, type ObjectFacts, type SegmentOutcome } from './segment.js';
 
 export interface DownloadResult {
-  /** The verified data file, ready to be moved into the cache. */
-  dataPath: string;
+  /** The verified data file, ready to be moved into the cache; or the bytes, for a small object. */
+  data: { path: string } | { bytes: Buffer };
   sha256: string;
   size: number;
   url: string;
@@ -43,7 +43,7 @@ export class ObjectDownload {
   readonly #rank: number;
   #heldSlot: (() => void) | undefined;
 
-  #file!: FileHandle;
+  #file!: DataFile;
   #hasher!: ProgressiveHasher;
   #coverage = new Coverage();
   #facts: ObjectFacts = {};
@@ -54,7 +54,18 @@ export class ObjectDownload {
   #saveTimer: NodeJS.Timeout | undefined;
   #saving: Promise<void> = Promise.resolve();
 
-  constructor(fragment: Fragment, key: string, partial: PartialFiles, ctx: DownloadContext, rank: number) {
+  readonly #memory: Buffer | undefined;
+
+  /** `memory`: receive into it instead of the partial file (small objects: see download-one.ts). */
+  constructor(
+    fragment: Fragment,
+    key: string,
+    partial: PartialFiles,
+    ctx: DownloadContext,
+    rank: number,
+    memory?: Buffer,
+  ) {
+    this.#memory = memory;
     this.#fragment = fragment;
     this.#key = key;
     this.#partial = partial;
@@ -99,11 +110,11 @@ export class ObjectDownload {
           throw integrityError(fragment, found);
         }
         await this.#stopSaving();
-        // A fresh throwaway file holds exactly the window (writes are clipped to it): no truncate.
-        if (!this.#partial.ephemeral) await this.#file.truncate(size);
+        await this.#file.truncate(size);
         await this.#closeFile();
         return {
-          dataPath: this.#partial.dataPath,
+          data:
+            this.#file instanceof MemoryFile ? { bytes: this.#file.data } : { path: this.#partial.dataPath },
           sha256,
           size,
           url: this.#facts.url ?? fragment.urls[0]!,
@@ -123,18 +134,23 @@ export class ObjectDownload {
 
   /** Opens or creates the partial file and loads what an earlier run saved; returns the bytes kept. */
   async #openPartial(): Promise<number> {
+    const algorithms = ['sha256'];
+    const declared = this.#fragment.integrity?.algorithm;
+    if (declared && declared !== 'sha256') algorithms.push(declared);
+    if (this.#memory) {
+      this.#file = new MemoryFile(this.#memory);
+      this.#hasher = new ProgressiveHasher(this.#file, algorithms);
+      return 0;
+    }
     await this.#partial.prepare();
     let state = await this.#partial.load(this.#key);
     if (state && this.#fragment.size !== undefined && state.size !== this.#fragment.size) state = undefined;
     try {
-      this.#file = await open(this.#partial.dataPath, state ? 'r+' : 'w+');
+      this.#file = await openDataFile(this.#partial.dataPath, state ? 'r+' : 'w+');
     } catch {
       state = undefined;
-      this.#file = await open(this.#partial.dataPath, 'w+');
+      this.#file = await openDataFile(this.#partial.dataPath, 'w+');
     }
-    const algorithms = ['sha256'];
-    const declared = this.#fragment.integrity?.algorithm;
-    if (declared && declared !== 'sha256') algorithms.push(declared);
     this.#hasher = new ProgressiveHasher(this.#file, algorithms, {
       path: this.#partial.dataPath,
       ...(this.#size === undefined ? {} : { size: this.#size }),

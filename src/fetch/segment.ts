@@ -1,4 +1,4 @@
-import type { FileHandle } from 'node:fs/promises';
+import type { DataFile } from '../cache/data-file.js';
 import type { ProgressiveHasher } from '../cache/hasher.js';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
@@ -37,7 +37,7 @@ export interface SegmentRequest {
 }
 
 export interface SegmentSink {
-  file: FileHandle;
+  file: DataFile;
   coverage: Coverage;
   hasher: ProgressiveHasher;
   limiter: RateLimiter | undefined;
