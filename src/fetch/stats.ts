@@ -24,6 +24,7 @@ export class RunStats {
   #requests = 0;
   #retries = 0;
   #endpoints = new Map<string, EndpointTally>();
+  #byUrl = new Map<string, EndpointTally>();
   #failures: FailureReport[] = [];
   #criticalPending = 0;
   #criticalDoneAt: number | undefined;
@@ -160,13 +161,17 @@ export class RunStats {
     if (--this.#criticalPending === 0) this.#criticalDoneAt = this.#now();
   }
 
+  /** By URL, then by origin: `bytes` runs per received chunk, and parsing a URL each time showed. */
   #endpoint(url: string): EndpointTally {
+    let tally = this.#byUrl.get(url);
+    if (tally) return tally;
     const key = endpointOf(url);
-    let tally = this.#endpoints.get(key);
+    tally = this.#endpoints.get(key);
     if (!tally) {
       tally = { requests: 0, bytes: 0, errors: 0 };
       this.#endpoints.set(key, tally);
     }
+    this.#byUrl.set(url, tally);
     return tally;
   }
 }

@@ -1,11 +1,15 @@
-import http, { type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { Http1Client } from './http1.js';
+import { TRANSPORT_CODES, transportFailure } from './transport-errors.js';
 
 /**
- * Requests without a proxy, on Node's own HTTP client. Its parser is native and hands the body on
- * as the socket's own buffers, where undici parses in wasm and copies every chunk out: draining and
- * writing 1 GiB of 16 MiB objects took 1.8–2.1 s here against undici's 2.8–3.4 s, with half the
- * user CPU (`npm run bench`, bulk; issue 7). Proxied requests still go through undici (http.ts).
+ * Requests without a proxy: `http:` on our own HTTP/1.1 client (http1.ts), `https:` on Node's.
+ * Node's parser is native where undici parses in wasm and copies every chunk out: draining and
+ * writing 1 GiB of 16 MiB objects took 1.8–2.1 s with node:http against undici's 2.8–3.4 s, with
+ * half the user CPU; http1.ts halves that again (`npm run bench`, bulk; issue 7). Proxied requests
+ * go through undici (http.ts).
  */
 export interface DirectOptions {
   /** Until the response headers have arrived, connection included, ms. */
@@ -16,36 +20,23 @@ export interface DirectOptions {
 
 export interface DirectResponse {
   status: number;
-  headers: IncomingMessage['headers'];
-  body: IncomingMessage;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
 }
-
-/** Our own failures below HTTP, told apart by code (see http.ts, check/classify.ts). */
-export const DIRECT_CODES = {
-  connectTimeout: 'FF_CONNECT_TIMEOUT',
-  headersTimeout: 'FF_HEADERS_TIMEOUT',
-  bodyTimeout: 'FF_BODY_TIMEOUT',
-  redirects: 'FF_TOO_MANY_REDIRECTS',
-} as const;
 
 const MAX_REDIRECTIONS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Idle keep-alive sockets are closed after this long, below common servers' own limits (nginx 75 s). */
 const IDLE_SOCKET_MS = 30_000;
 
-function failure(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
 export class DirectTransport {
   readonly #options: DirectOptions;
-  readonly #agents = {
-    'http:': new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' }),
-    'https:': new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' }),
-  };
+  readonly #https = new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' });
+  readonly #http1: Http1Client;
 
   constructor(options: DirectOptions) {
     this.#options = options;
+    this.#http1 = new Http1Client(options);
   }
 
   /** Follows up to five redirects, as curl -L and undici's redirect interceptor do. */
@@ -63,11 +54,11 @@ export class DirectTransport {
       // The body of a redirect is a few bytes: read it, so the socket goes back to the pool.
       response.body.resume();
       if (hop === MAX_REDIRECTIONS) {
-        throw failure(DIRECT_CODES.redirects, `more than ${MAX_REDIRECTIONS} redirections`);
+        throw transportFailure(TRANSPORT_CODES.redirects, `more than ${MAX_REDIRECTIONS} redirections`);
       }
       target = new URL(location, target);
       if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-        throw failure(DIRECT_CODES.redirects, `redirected to a ${target.protocol} URL`);
+        throw transportFailure(TRANSPORT_CODES.redirects, `redirected to a ${target.protocol} URL`);
       }
     }
   }
@@ -79,6 +70,8 @@ export class DirectTransport {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
   ): Promise<DirectResponse> {
+    // http1.ts resends on a stale connection itself.
+    if (url.protocol === 'http:') return this.#http1.request(method, url, headers, signal);
     try {
       return await this.#send(method, url, headers, signal);
     } catch (error) {
@@ -94,17 +87,20 @@ export class DirectTransport {
     signal: AbortSignal | undefined,
   ): Promise<DirectResponse> {
     const { timeoutMs, stallTimeoutMs } = this.#options;
-    const agent = url.protocol === 'https:' ? this.#agents['https:'] : this.#agents['http:'];
-    const client = url.protocol === 'https:' ? https : http;
     return new Promise<DirectResponse>((resolve, reject) => {
-      const request = client.request(url, { method, headers, agent, ...(signal ? { signal } : {}) });
+      const request = https.request(url, {
+        method,
+        headers,
+        agent: this.#https,
+        ...(signal ? { signal } : {}),
+      });
       // Connection and headers share one deadline, as the timeout the user gave says.
       const deadline = setTimeout(() => {
         const connecting = request.socket === null || request.socket.connecting;
         request.destroy(
           connecting
-            ? failure(DIRECT_CODES.connectTimeout, `could not connect within ${timeoutMs} ms`)
-            : failure(DIRECT_CODES.headersTimeout, `no response headers within ${timeoutMs} ms`),
+            ? transportFailure(TRANSPORT_CODES.connectTimeout, `could not connect within ${timeoutMs} ms`)
+            : transportFailure(TRANSPORT_CODES.headersTimeout, `no response headers within ${timeoutMs} ms`),
         );
       }, timeoutMs);
       request.on('error', (error: Error) => {
@@ -125,7 +121,8 @@ export class DirectTransport {
 
   /** Closes the pooled sockets: every request of the run has finished. */
   close(): void {
-    for (const agent of Object.values(this.#agents)) agent.destroy();
+    this.#https.destroy();
+    this.#http1.close();
   }
 }
 
@@ -137,7 +134,7 @@ function watchStall(response: IncomingMessage, ms: number): void {
   const socket = response.socket;
   if (!socket || response.complete) return;
   const onTimeout = () =>
-    response.destroy(failure(DIRECT_CODES.bodyTimeout, `no data for ${ms} ms within the body`));
+    response.destroy(transportFailure(TRANSPORT_CODES.bodyTimeout, `no data for ${ms} ms within the body`));
   socket.setTimeout(ms);
   socket.on('timeout', onTimeout);
   response.once('close', () => socket.off('timeout', onTimeout));

@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
-import { DIRECT_CODES, DirectTransport } from './direct.js';
+import { DirectTransport } from './direct.js';
 import { type ProxyEnv, proxyFor } from './proxy-env.js';
+import { TRANSPORT_CODES } from './transport-errors.js';
 
 export interface HttpOptions {
   /** Connect and response-headers timeout, ms. */
@@ -125,18 +126,18 @@ function flattenHeaders(
 }
 
 /** The transports' error codes, mapped to ours: which is a stall, a timeout, or a lost connection. */
-const TRANSPORT_CODES: Record<string, 'ESTALL' | 'ETIMEOUT' | 'ENETWORK'> = {
+const ERROR_CODES: Record<string, 'ESTALL' | 'ETIMEOUT' | 'ENETWORK'> = {
   UND_ERR_BODY_TIMEOUT: 'ESTALL',
   UND_ERR_HEADERS_TIMEOUT: 'ETIMEOUT',
   UND_ERR_CONNECT_TIMEOUT: 'ETIMEOUT',
-  [DIRECT_CODES.bodyTimeout]: 'ESTALL',
-  [DIRECT_CODES.headersTimeout]: 'ETIMEOUT',
-  [DIRECT_CODES.connectTimeout]: 'ETIMEOUT',
+  [TRANSPORT_CODES.bodyTimeout]: 'ESTALL',
+  [TRANSPORT_CODES.headersTimeout]: 'ETIMEOUT',
+  [TRANSPORT_CODES.connectTimeout]: 'ETIMEOUT',
 };
 
 /** A connect timeout, from either transport (for messages that say which stage timed out). */
 export function isConnectTimeout(code: string | undefined): boolean {
-  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === DIRECT_CODES.connectTimeout;
+  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === TRANSPORT_CODES.connectTimeout;
 }
 
 /**
@@ -147,7 +148,7 @@ export function toNetworkError(error: unknown, url: string, signal?: AbortSignal
   if (signal?.aborted) return signal.reason;
   if (error instanceof FragfetchError) return error;
   const code = (error as { code?: string }).code ?? '';
-  const mapped = TRANSPORT_CODES[code] ?? 'ENETWORK';
+  const mapped = ERROR_CODES[code] ?? 'ENETWORK';
   const reason = describe(error);
   const what = mapped === 'ESTALL' ? 'stalled' : mapped === 'ETIMEOUT' ? 'timed out' : 'failed';
   return new FragfetchError(mapped, `GET ${stripUrlAuth(url)} ${what}: ${reason}`, { cause: error, url });

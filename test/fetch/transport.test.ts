@@ -192,4 +192,106 @@ describe('HTTP transport', () => {
     expect(failed.failures[0]!.error.message).toMatch(/more than 5 redirections/);
     expect(h.cdn.requestsFor('/m/b.bin')).toHaveLength(6);
   });
+
+  describe('plain HTTP/1.1 on raw sockets', () => {
+    /** A server that answers each request on a connection with the next of `answers`, as raw bytes. */
+    async function rawServer(answers: (string | Buffer)[][]) {
+      let next = 0;
+      const connections: number[] = [];
+      const server = net.createServer((socket) => {
+        connections.push(0);
+        const id = connections.length - 1;
+        let buffered = '';
+        socket.on('data', (data) => {
+          buffered += data.toString('latin1');
+          while (buffered.includes('\r\n\r\n')) {
+            buffered = buffered.slice(buffered.indexOf('\r\n\r\n') + 4);
+            connections[id]!++;
+            const parts = answers[next++] ?? [];
+            let delay = 0;
+            for (const part of parts) {
+              setTimeout(() => {
+                if (part === 'CLOSE') socket.end();
+                else socket.write(part);
+              }, delay);
+              delay += 5;
+            }
+          }
+        });
+        socket.on('error', () => {});
+      });
+      return { server, origin: await listen(server), connections };
+    }
+
+    it('reads a chunked body split across packets, and reuses the connection after it', async () => {
+      const chunked = [
+        'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel',
+        'lo\r\n6\r\n world\r\n',
+        '0\r\n\r\n',
+      ];
+      const { server, origin, connections } = await rawServer([chunked, chunked]);
+      const http = client();
+      try {
+        expect(await text(await http.request('GET', `${origin}/a`, {}))).toBe('hello world');
+        expect(await text(await http.request('GET', `${origin}/a`, {}))).toBe('hello world');
+        expect(connections).toEqual([2]);
+      } finally {
+        await http.close();
+        await shut(server);
+      }
+    });
+
+    it('reads a body delimited by the close of the connection, and skips an interim 100', async () => {
+      const { server, origin } = await rawServer([
+        ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil ', 'the end', 'CLOSE'],
+      ]);
+      const http = client();
+      try {
+        const response = await http.request('GET', `${origin}/a`, {});
+        expect(response.status).toBe(200);
+        expect(await text(response)).toBe('until the end');
+      } finally {
+        await http.close();
+        await shut(server);
+      }
+    });
+
+    it('fails a body cut short by the server, and does not reuse a connection that sent too much', async () => {
+      const { server, origin, connections } = await rawServer([
+        ['HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort', 'CLOSE'],
+        ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA'],
+        ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'],
+      ]);
+      const http = client();
+      try {
+        const cut = await http.request('GET', `${origin}/a`, {});
+        await expect(text(cut)).rejects.toThrow(/closed the connection/);
+        expect(await text(await http.request('GET', `${origin}/b`, {}))).toBe('ok');
+        expect(await text(await http.request('GET', `${origin}/c`, {}))).toBe('ok');
+        // One connection each: the cut one is gone, and the one that over-answered is not reused.
+        expect(connections).toEqual([1, 1, 1]);
+      } finally {
+        await http.close();
+        await shut(server);
+      }
+    });
+
+    it('refuses a response that is not HTTP, and a header that would smuggle a line', async () => {
+      const { server, origin } = await rawServer([['SSH-2.0-OpenSSH_9.2\r\n\r\n']]);
+      const http = client();
+      try {
+        await expect(http.request('GET', `${origin}/a`, {})).rejects.toMatchObject({
+          code: 'ENETWORK',
+          message: expect.stringMatching(/not an HTTP\/1.x status line/),
+        });
+        await expect(http.request('GET', `${origin}/a`, { 'x-a': 'b\r\nx-c: d' })).rejects.toMatchObject({
+          code: 'ENETWORK',
+          message: expect.stringMatching(/invalid request header/),
+        });
+      } finally {
+        await http.close();
+        await shut(server);
+      }
+    });
+  });
 });
