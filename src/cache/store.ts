@@ -1,9 +1,16 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import cacache from 'cacache';
 import { FragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
+import {
+  appendEntry,
+  type BucketRead,
+  bucketPath,
+  contentPathOf,
+  indexLine,
+  readBucket,
+} from './index-bucket.js';
 import { shouldTouch } from './policy.js';
 import { storeSmall } from './store-writer.js';
 
@@ -45,27 +52,6 @@ export function contentPath(cacheDir: string, sha256Base64: string): string {
   return join(cacheDir, 'content-v2', 'sha256', hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
 }
 
-/** cacache's index bucket of a key (`index-v5/ab/cd/ef…`, its lib/entry-index.js bucketPath). */
-export function bucketPath(cacheDir: string, key: string): string {
-  const hex = createHash('sha256').update(key).digest('hex');
-  return join(cacheDir, 'index-v5', hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
-}
-
-/**
- * A line of an index bucket, as cacache's `index.insert` appends it (its lib/entry-index.js): the
- * entry's JSON after its sha1, which cacache checks when it reads the bucket.
- */
-export function indexLine(entry: {
-  key: string;
-  integrity: string;
-  time: number;
-  size: number;
-  metadata: EntryMetadata;
-}): string {
-  const json = JSON.stringify(entry);
-  return `\n${createHash('sha1').update(json).digest('hex')}\t${json}`;
-}
-
 function storeError(fragment: Fragment, error: unknown): FragfetchError {
   return new FragfetchError(
     'ECACHE',
@@ -74,11 +60,6 @@ function storeError(fragment: Fragment, error: unknown): FragfetchError {
       cause: error,
     },
   );
-}
-
-async function bucketHasBytes(cacheDir: string, key: string): Promise<boolean> {
-  const info = await stat(bucketPath(cacheDir, key)).catch(() => undefined);
-  return (info?.size ?? 0) > 0;
 }
 
 export class CacheStore {
@@ -107,24 +88,27 @@ export class CacheStore {
    */
   async lookup(fragment: Fragment, warn?: (message: string) => void): Promise<CacheHit | undefined> {
     const key = cacheKey(fragment);
-    let entry: cacache.CacheObject | null;
+    let read: BucketRead;
     try {
-      entry = await cacache.get.info(this.dir, key);
+      read = await readBucket(bucketPath(this.dir, key), key);
     } catch (error) {
       warn?.(`cache index of ${fragment.id} is unreadable (${(error as Error).message}); fetching it again`);
       return undefined;
     }
-    if (!entry) {
-      // cacache skips lines whose checksum fails: a bucket that exists yet yields nothing was damaged.
-      if (warn && (await bucketHasBytes(this.dir, key))) {
-        warn(`cache index of ${fragment.id} is damaged; fetching it again (run \`fragfetch cache verify\`)`);
+    const entry = read.entry;
+    const path = entry?.integrity ? contentPathOf(this.dir, entry.integrity) : undefined;
+    if (!entry || !path) {
+      if (read.damaged > 0) {
+        warn?.(
+          `cache index of ${fragment.id} is damaged; fetching it again (run \`fragfetch cache verify\`)`,
+        );
       }
       return undefined;
     }
     const size = entry.size ?? -1;
     if (fragment.size !== undefined && size !== fragment.size) return undefined;
     try {
-      const info = await stat(entry.path);
+      const info = await stat(path);
       if (info.size !== size) {
         warn?.(
           `cached content of ${fragment.id} is corrupt (${info.size} bytes, expected ${size}); fetching it again`,
@@ -137,9 +121,9 @@ export class CacheStore {
     }
     return {
       key,
-      integrity: entry.integrity,
+      integrity: entry.integrity!,
       size,
-      path: entry.path,
+      path,
       metadata: entry.metadata as EntryMetadata | undefined,
       time: entry.time,
     };
@@ -152,13 +136,13 @@ export class CacheStore {
    */
   async touch(hit: CacheHit, now = Date.now()): Promise<void> {
     if (hit.time !== undefined && !shouldTouch(hit.time, now)) return;
-    await cacache.index
-      .insert(this.dir, hit.key, hit.integrity, {
-        size: hit.size,
-        metadata: hit.metadata,
-        time: now,
-      } as cacache.index.InsertOptions)
-      .catch(() => {});
+    await appendEntry(bucketPath(this.dir, hit.key), {
+      key: hit.key,
+      integrity: hit.integrity,
+      time: now,
+      size: hit.size,
+      metadata: hit.metadata,
+    }).catch(() => {});
   }
 
   /**
@@ -212,7 +196,7 @@ export class CacheStore {
       // Over any copy already there: the same verified bytes (its name is their hash), and a rename
       // is atomic. No stat first: on 2000 small objects every saved call shows.
       await rename(file, destination);
-      await cacache.index.insert(this.dir, key, integrity, { size, metadata });
+      await appendEntry(bucketPath(this.dir, key), { key, integrity, time: Date.now(), size, metadata });
     } catch (error) {
       throw storeError(fragment, error);
     }

@@ -52,7 +52,7 @@ export class DirectTransport {
       const location = response.headers.location;
       if (!REDIRECTS.has(response.status) || location === undefined) return response;
       // The body of a redirect is a few bytes: read it, so the socket goes back to the pool.
-      response.body.resume();
+      response.body.on('error', () => {}).resume();
       if (hop === MAX_REDIRECTIONS) {
         throw transportFailure(TRANSPORT_CODES.redirects, `more than ${MAX_REDIRECTIONS} redirections`);
       }

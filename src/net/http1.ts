@@ -249,6 +249,9 @@ export class Http1Client {
               callback(error);
             },
           });
+          // Consumers read the body with for-await, which sees its errors; this listener only keeps a
+          // body nobody reads any more (a redirect drained, a probe done) from crashing the process.
+          body.on('error', () => {});
           socket.setTimeout(stallTimeoutMs);
           resolve({ status: head.status, headers: head.headers, body });
           if (frame.kind === 'none' || (frame.kind === 'length' && frame.length === 0)) {

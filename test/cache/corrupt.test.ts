@@ -1,7 +1,8 @@
 import { appendFile, truncate, writeFile } from 'node:fs/promises';
 import cacache from 'cacache';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bucketPath, cacheKey } from '../../src/cache/store.js';
+import { bucketPath } from '../../src/cache/index-bucket.js';
+import { cacheKey } from '../../src/cache/store.js';
 import { fetchManifest } from '../../src/fetch/engine.js';
 import { runCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';

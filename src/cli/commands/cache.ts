@@ -1,14 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { type Command, Option } from 'commander';
 import { readHistory } from '../../cache/history.js';
-import {
-  clearCache,
-  keysOf,
-  listEntries,
-  partialUsage,
-  pruneCache,
-  verifyCache,
-} from '../../cache/maintain.js';
 import { summarizeCache } from '../../cache/summary.js';
 import { FragfetchError } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
@@ -19,6 +11,9 @@ import { parseAgeOption } from '../cache-options.js';
 import { parseSizeOption } from '../options.js';
 import { writeJson } from '../output.js';
 import type { CommandContext } from './context.js';
+
+/** cacache is loaded by the commands that use it, not by every run of the CLI (~80 ms). */
+const maintain = () => import('../../cache/maintain.js');
 
 interface CacheDirFlags {
   cache?: string;
@@ -38,9 +33,9 @@ const when = (time: number | string | null) => (time === null ? '-' : new Date(t
 export async function cacheStatsCommand(flags: CacheDirFlags, io: CliIO): Promise<number> {
   const dir = cacheDirOf(flags, io);
   const [entries, runs, partials] = await Promise.all([
-    listEntries(dir),
+    (await maintain()).listEntries(dir),
     readHistory(dir),
-    partialUsage(dir),
+    (await maintain()).partialUsage(dir),
   ]);
   const summary = summarizeCache(dir, entries, runs, partials);
   if (flags.json) {
@@ -64,7 +59,7 @@ export async function cacheStatsCommand(flags: CacheDirFlags, io: CliIO): Promis
 }
 
 export async function cacheLsCommand(flags: CacheDirFlags, io: CliIO): Promise<number> {
-  const entries = await listEntries(cacheDirOf(flags, io));
+  const entries = await (await maintain()).listEntries(cacheDirOf(flags, io));
   if (flags.json) {
     writeJson(
       io,
@@ -80,7 +75,7 @@ export async function cacheLsCommand(flags: CacheDirFlags, io: CliIO): Promise<n
 }
 
 export async function cacheVerifyCommand(flags: CacheDirFlags, io: CliIO): Promise<number> {
-  const result = await verifyCache(cacheDirOf(flags, io));
+  const result = await (await maintain()).verifyCache(cacheDirOf(flags, io));
   if (flags.json) writeJson(io, result);
   else {
     io.stdout.write(
@@ -98,6 +93,7 @@ export async function cacheVerifyCommand(flags: CacheDirFlags, io: CliIO): Promi
 export async function cachePruneCommand(flags: PruneFlags, io: CliIO): Promise<number> {
   const dir = cacheDirOf(flags, io);
   const manifests = await Promise.all((flags.keep ?? []).map((source) => loadManifest(source)));
+  const { keysOf, pruneCache } = await maintain();
   const result = await pruneCache(
     dir,
     {
@@ -138,7 +134,7 @@ export async function cacheClearCommand(
       return EXIT.ok;
     }
   }
-  await clearCache(dir);
+  await (await maintain()).clearCache(dir);
   io.stdout.write(`cleared ${dir}\n`);
   return EXIT.ok;
 }

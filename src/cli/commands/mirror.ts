@@ -4,7 +4,6 @@ import { loadManifest } from '../../manifest/load.js';
 import { type MirrorPlan, planMirror } from '../../mirror/plan.js';
 import type { MirrorReport } from '../../mirror/report.js';
 import { mirrorManifest } from '../../mirror/run.js';
-import { enforceMaxCacheSize } from '../../cache/maintain.js';
 import { formatBytes } from '../../units.js';
 import {
   assertManifestReachable,
@@ -59,6 +58,7 @@ export async function mirrorCommand(
       },
     });
     if (maxCacheSize !== undefined && !io.signal.aborted) {
+      const { enforceMaxCacheSize } = await import('../../cache/maintain.js');
       await enforceMaxCacheSize(options.cacheDir, maxCacheSize, [manifest]).catch((error: unknown) =>
         observer.warn?.(`cannot prune the cache to --max-cache-size: ${(error as Error).message}`),
       );
