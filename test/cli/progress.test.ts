@@ -269,7 +269,7 @@ describe('observersFor', () => {
   it('gives --quiet and --no-progress no display at all', async () => {
     for (const extra of [{ quiet: true }, { progress: false }]) {
       const { err, cliIO } = io(false);
-      const { observer, stop } = observersFor(flags(extra), cliIO);
+      const { observer, stop } = await observersFor(flags(extra), cliIO);
       expect(observer.planned).toBeUndefined();
       expect(observer.bytes).toBeUndefined();
       expect(observer.request).toBeUndefined();
@@ -279,10 +279,10 @@ describe('observersFor', () => {
     }
   });
 
-  it('writes --verbose request lines to stderr even with --quiet', () => {
+  it('writes --verbose request lines to stderr even with --quiet', async () => {
     const { err, cliIO } = io(false);
     const [f] = fragments([100]) as [Fragment];
-    const { observer } = observersFor(flags({ quiet: true, verbose: true }), cliIO);
+    const { observer } = await observersFor(flags({ quiet: true, verbose: true }), cliIO);
     observer.request?.({
       fragment: f,
       url: 'https://u:p@cdn.example.com/m/f0.bin',

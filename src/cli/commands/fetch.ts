@@ -46,7 +46,7 @@ export async function fetchCommand(
     const plan = await planFor(manifest, options.cacheDir);
     return printFetchPlan(manifest, plan, { cacheDir: options.cacheDir, json: flags.json }, io);
   }
-  const { observer, log, stop } = observersFor(flags, io);
+  const { observer, log, stop } = await observersFor(flags, io);
   observer.warn ??= (message) => log(`fragfetch: warning: ${message}\n`);
   let report: FetchReport;
   try {

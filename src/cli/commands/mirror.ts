@@ -39,7 +39,7 @@ export async function mirrorCommand(
   const { maxCacheSize, ...cacheOptions } = cacheFetchOptions(flags, io.env);
   const manifest = await loadManifest(source, { headers: options.headers ?? {}, timeoutMs: flags.timeout });
   if (flags.dryRun) return dryRun(manifest, dir, flags, options.cacheDir, io);
-  const { observer, log, stop } = observersFor(flags, io);
+  const { observer, log, stop } = await observersFor(flags, io);
   observer.warn ??= (message) => log(`fragfetch: warning: ${message}\n`);
   let report: MirrorReport;
   try {
