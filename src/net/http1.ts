@@ -35,6 +35,7 @@ export interface Http1Response {
 const IDLE_SOCKET_MS = 30_000;
 
 const IDLE_EVENTS = ['data', 'end', 'error', 'timeout'] as const;
+const BODY_BUFFER_BYTES = 256 * 1024;
 /** How a connection closed under a request looks: reset, broken pipe, or closed without an answer. */
 const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
@@ -127,6 +128,8 @@ export class Http1Client {
     this.#onIdleEvent.set(socket, drop);
     socket.setTimeout(IDLE_SOCKET_MS);
     socket.unref();
+    // Backpressure may have paused it on its last chunk: flowing, a close by the server is seen.
+    socket.resume();
     list.push(socket);
   }
 
@@ -238,6 +241,9 @@ export class Http1Client {
           remaining = frame.kind === 'length' ? frame.length : 0;
           if (frame.kind === 'chunked') decoder = new ChunkedDecoder();
           body = new Readable({
+            // As much as the consumer writes at once (segment.ts): the socket is not paused and
+            // resumed (an epoll_ctl each) for every 64 KiB chunk.
+            highWaterMark: BODY_BUFFER_BYTES,
             read: () => socket.resume(),
             destroy: (error, callback) => {
               // Given up before its end (a range cut from a 200, an error): the connection goes too.
