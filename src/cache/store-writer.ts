@@ -12,7 +12,7 @@ import { WorkerReplies } from './worker-replies.js';
  * message per object, while the main thread goes on with the network.
  */
 export interface StoreJob {
-  /** Beside the content store (same file system), renamed into place once written. */
+  /** Beside the content store (same file system): to replace a short leftover atomically. */
   temp: string;
   destination: string;
   bytes: Uint8Array;
@@ -23,7 +23,7 @@ export interface StoreJob {
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const { appendFileSync, mkdirSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
+const { appendFileSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } = require('node:fs');
 const { dirname } = require('node:path');
 const made = new Set();
 function folder(path) {
@@ -31,12 +31,26 @@ function folder(path) {
   mkdirSync(path, { recursive: true });
   made.add(path);
 }
+// New content is created in place ('wx'): no index entry names it before it is whole, so no reader
+// sees it early, and a temporary file and a rename per object are saved. Content already there is
+// the same bytes (its name is their hash), unless an interrupted write left it short: then it is
+// replaced atomically, through a temporary file.
+function writeContent(job) {
+  try {
+    writeFileSync(job.destination, job.bytes, { flag: 'wx' });
+    return;
+  } catch (error) {
+    if (error.code !== 'EEXIST') throw error;
+  }
+  if (statSync(job.destination).size === job.bytes.length) return;
+  folder(dirname(job.temp));
+  writeFileSync(job.temp, job.bytes);
+  renameSync(job.temp, job.destination);
+}
 parentPort.on('message', ({ id, job }) => {
   try {
-    folder(dirname(job.temp));
     folder(dirname(job.destination));
-    writeFileSync(job.temp, job.bytes);
-    renameSync(job.temp, job.destination);
+    writeContent(job);
     folder(dirname(job.bucket));
     appendFileSync(job.bucket, job.line);
     parentPort.postMessage({ id });
@@ -96,6 +110,7 @@ async function storeHere(job: StoreJob): Promise<void> {
   try {
     await mkdir(dirname(job.temp), { recursive: true });
     await mkdir(dirname(job.destination), { recursive: true });
+    // Through a temporary file, always: this fallback is not the fast path.
     await writeFile(job.temp, job.bytes);
     await rename(job.temp, job.destination);
     await mkdir(dirname(job.bucket), { recursive: true });

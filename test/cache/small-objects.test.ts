@@ -1,5 +1,5 @@
 import cacache from 'cacache';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryFile } from '../../src/cache/data-file.js';
@@ -111,6 +111,28 @@ describe('CacheStore.insertBytes', () => {
     expect((error as Error).message).toMatch(/^cannot store b\.bin in the cache: /);
     const leftovers = await readdir(join(dir, 'partial')).catch(() => []);
     expect(leftovers).toEqual([]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('replaces a short leftover of an interrupted write, and leaves whole content where it is', async () => {
+    const dir = await tempDir('small-store-');
+    const data = randomBytesSeeded(64 * 1024, 'leftover');
+    const manifest = parseManifest(
+      { version: 1, baseUrls: ['http://cdn.test/'], fragments: [{ path: 'c.bin', size: data.length }] },
+      'm.json',
+    );
+    const fragment = manifest.fragments[0]!;
+    const store = new CacheStore(dir);
+    const meta = { id: 'c.bin', url: 'http://cdn.test/c.bin' };
+    const path = (await store.insertBytes(fragment, data, sha256(data), meta)).path;
+    const whole = await stat(path);
+    await store.insertBytes(fragment, data, sha256(data), meta);
+    expect((await stat(path)).ino).toBe(whole.ino);
+
+    await writeFile(path, data.subarray(0, 1000));
+    await store.insertBytes(fragment, data, sha256(data), meta);
+    expect((await readFile(path)).equals(data)).toBe(true);
+    expect(await readdir(join(dir, 'partial'))).toEqual([]);
     await rm(dir, { recursive: true, force: true });
   });
 });
