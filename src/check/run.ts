@@ -38,7 +38,9 @@ export interface CheckOptions {
   baseDelayMs?: number;
 }
 
-export const checkDefaults = { concurrency: 16, retries: 2, timeoutMs: 10_000, baseDelayMs: 200 } as const;
+import { checkDefaults } from './defaults.js';
+
+export { checkDefaults };
 
 /** A check is a quick verdict: short backoffs, and a Retry-After longer than this is not waited out. */
 const CHECK_RETRY: Omit<RetryPolicy, 'retries' | 'baseDelayMs'> = {

@@ -3,9 +3,8 @@ import { access, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { type CheckOptions, checkDefaults, checkManifest } from '../../check/run.js';
-import { renderJunit } from '../../check/junit.js';
-import { formatCheck } from '../../check/table.js';
+import { checkDefaults } from '../../check/defaults.js';
+import type { CheckOptions } from '../../check/run.js';
 import type { ProbeResult } from '../../check/types.js';
 import { outcomeOf } from '../../check/types.js';
 import { FragfetchError, stripUrlAuth } from '../../errors.js';
@@ -93,6 +92,12 @@ export async function checkCommand(source: string, flags: CheckFlags, io: CliIO)
     ...(flags.seed === undefined ? {} : { seed: flags.seed }),
     ...(flags.verbose ? { onResult: (result: ProbeResult) => io.stderr.write(probeLine(result)) } : {}),
   };
+  // Loaded by the command that runs them, not by every start of the CLI.
+  const [{ checkManifest }, { renderJunit }, { formatCheck }] = await Promise.all([
+    import('../../check/run.js'),
+    import('../../check/junit.js'),
+    import('../../check/table.js'),
+  ]);
   const report = await checkManifest(manifest, options);
 
   if (junit !== undefined) {

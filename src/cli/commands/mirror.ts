@@ -1,9 +1,8 @@
 import { type Command, Option } from 'commander';
 import { stripUrlAuth } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
-import { type MirrorPlan, planMirror } from '../../mirror/plan.js';
+import type { MirrorPlan } from '../../mirror/plan.js';
 import type { MirrorReport } from '../../mirror/report.js';
-import { mirrorManifest } from '../../mirror/run.js';
 import { formatBytes } from '../../units.js';
 import {
   assertManifestReachable,
@@ -43,6 +42,8 @@ export async function mirrorCommand(
   observer.warn ??= (message) => log(`fragfetch: warning: ${message}\n`);
   let report: MirrorReport;
   try {
+    // Loaded by the command that runs it, not by every start of the CLI.
+    const { mirrorManifest } = await import('../../mirror/run.js');
     report = await mirrorManifest(manifest, dir, {
       ...options,
       ...cacheOptions,
@@ -94,6 +95,7 @@ async function dryRun(
   cacheDir: string,
   io: CliIO,
 ): Promise<number> {
+  const { planMirror } = await import('../../mirror/plan.js');
   const plan = await planMirror(manifest, dir, {
     cacheDir,
     create: false,
