@@ -29,7 +29,8 @@ export interface HasherOptions {
  *                    ^ hashed               ^ pump stops here until the hole is filled
  *
  * Large files (`OFFLOAD_MIN_BYTES`) are hashed by a worker instead: the same frontier, but every span
- * that joins it is sent to the worker, which reads it back and hashes it off the main thread.
+ * that joins it goes to the worker — as the received chunks themselves when they can be moved, else
+ * as a range it reads back — and is hashed off the main thread.
  */
 export class ProgressiveHasher {
   readonly algorithms: readonly string[];

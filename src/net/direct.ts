@@ -2,7 +2,14 @@ import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { Http1Client } from './http1.js';
-import { TRANSPORT_CODES, transportFailure } from './transport-errors.js';
+import {
+  deadlineFailure,
+  IDLE_SOCKET_MS,
+  stallFailure,
+  TRANSPORT_CODES,
+  type TransportOptions,
+  transportFailure,
+} from './transport-errors.js';
 
 /**
  * Requests without a proxy: `http:` on our own HTTP/1.1 client (http1.ts), `https:` on Node's.
@@ -11,13 +18,6 @@ import { TRANSPORT_CODES, transportFailure } from './transport-errors.js';
  * half the user CPU; http1.ts halves that again (`npm run bench`, bulk; issue 7). Proxied requests
  * go through undici (http.ts).
  */
-export interface DirectOptions {
-  /** Until the response headers have arrived, connection included, ms. */
-  timeoutMs: number;
-  /** Longest silence within a body, ms. */
-  stallTimeoutMs: number;
-}
-
 export interface DirectResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -26,15 +26,13 @@ export interface DirectResponse {
 
 const MAX_REDIRECTIONS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-/** Idle keep-alive sockets are closed after this long, below common servers' own limits (nginx 75 s). */
-const IDLE_SOCKET_MS = 30_000;
 
 export class DirectTransport {
-  readonly #options: DirectOptions;
+  readonly #options: TransportOptions;
   readonly #https = new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' });
   readonly #http1: Http1Client;
 
-  constructor(options: DirectOptions) {
+  constructor(options: TransportOptions) {
     this.#options = options;
     this.#http1 = new Http1Client(options);
   }
@@ -97,11 +95,7 @@ export class DirectTransport {
       // Connection and headers share one deadline, as the timeout the user gave says.
       const deadline = setTimeout(() => {
         const connecting = request.socket === null || request.socket.connecting;
-        request.destroy(
-          connecting
-            ? transportFailure(TRANSPORT_CODES.connectTimeout, `could not connect within ${timeoutMs} ms`)
-            : transportFailure(TRANSPORT_CODES.headersTimeout, `no response headers within ${timeoutMs} ms`),
-        );
+        request.destroy(deadlineFailure(connecting, timeoutMs));
       }, timeoutMs);
       request.on('error', (error: Error) => {
         clearTimeout(deadline);
@@ -133,8 +127,7 @@ export class DirectTransport {
 function watchStall(response: IncomingMessage, ms: number): void {
   const socket = response.socket;
   if (!socket || response.complete) return;
-  const onTimeout = () =>
-    response.destroy(transportFailure(TRANSPORT_CODES.bodyTimeout, `no data for ${ms} ms within the body`));
+  const onTimeout = () => response.destroy(stallFailure(ms));
   socket.setTimeout(ms);
   socket.on('timeout', onTimeout);
   response.once('close', () => socket.off('timeout', onTimeout));

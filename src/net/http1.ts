@@ -9,7 +9,14 @@ import {
   parseHead,
   requestHead,
 } from './http1-wire.js';
-import { TRANSPORT_CODES, transportFailure } from './transport-errors.js';
+import {
+  deadlineFailure,
+  IDLE_SOCKET_MS,
+  stallFailure,
+  TRANSPORT_CODES,
+  type TransportOptions,
+  transportFailure,
+} from './transport-errors.js';
 
 /**
  * A plain-HTTP/1.1 client on raw sockets, for direct `http:` requests: the body arrives as the
@@ -18,21 +25,11 @@ import { TRANSPORT_CODES, transportFailure } from './transport-errors.js';
  * CPU this way, against 2.2–2.6 s and ~1.6 s with Node's `http` (`npm run bench`, bulk; issue 7).
  * https: stays on Node's `https` (direct.ts), proxies on undici (http.ts).
  */
-export interface Http1Options {
-  /** Until the response head has arrived, connection included, ms. */
-  timeoutMs: number;
-  /** Longest silence within a body, ms. */
-  stallTimeoutMs: number;
-}
-
 export interface Http1Response {
   status: number;
   headers: Headers;
   body: Readable;
 }
-
-/** Idle keep-alive connections are closed after this long, below common servers' limits (nginx 75 s). */
-const IDLE_SOCKET_MS = 30_000;
 
 const IDLE_EVENTS = ['data', 'end', 'error', 'timeout'] as const;
 const BODY_BUFFER_BYTES = 256 * 1024;
@@ -43,14 +40,14 @@ const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 class StaleConnection extends Error {}
 
 export class Http1Client {
-  readonly #options: Http1Options;
+  readonly #options: TransportOptions;
   readonly #idle = new Map<string, net.Socket[]>();
   readonly #all = new Set<net.Socket>();
   /** What ends an idle connection's use, to be taken off again when it is reused. */
   readonly #onIdleEvent = new WeakMap<net.Socket, () => void>();
   #closed = false;
 
-  constructor(options: Http1Options) {
+  constructor(options: TransportOptions) {
     this.#options = options;
   }
 
@@ -154,13 +151,7 @@ export class Http1Client {
       let reusable = false;
       let finished = false;
 
-      const deadline = setTimeout(() => {
-        fail(
-          socket.connecting
-            ? transportFailure(TRANSPORT_CODES.connectTimeout, `could not connect within ${timeoutMs} ms`)
-            : transportFailure(TRANSPORT_CODES.headersTimeout, `no response headers within ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
+      const deadline = setTimeout(() => fail(deadlineFailure(socket.connecting, timeoutMs)), timeoutMs);
       const onAbort = () => fail(signal?.reason);
 
       const detach = () => {
@@ -277,10 +268,7 @@ export class Http1Client {
           fail(transportFailure(TRANSPORT_CODES.closed, 'the server closed the connection'));
         }
       };
-      const onStall = () =>
-        fail(
-          transportFailure(TRANSPORT_CODES.bodyTimeout, `no data for ${stallTimeoutMs} ms within the body`),
-        );
+      const onStall = () => fail(stallFailure(stallTimeoutMs));
 
       if (signal?.aborted) {
         clearTimeout(deadline);
