@@ -22,12 +22,16 @@ export function bucketPath(cacheDir: string, key: string): string {
   return join(cacheDir, 'index-v5', hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
 }
 
-/** cacache's content address of an integrity (`content-v2/sha256/ab/cd/ef…`, its content/path.js). */
+/** cacache's content address of a digest (`content-v2/sha256/ab/cd/ef…`, its content/path.js). */
+export function contentAddress(cacheDir: string, algorithm: string, digestBase64: string): string {
+  const hex = Buffer.from(digestBase64, 'base64').toString('hex');
+  return join(cacheDir, 'content-v2', algorithm, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
+}
+
+/** The content address of an integrity naming one sha digest; undefined for anything else. */
 export function contentPathOf(cacheDir: string, integrity: string): string | undefined {
   const single = /^(sha(?:1|256|384|512))-([A-Za-z0-9+/]+={0,2})$/.exec(integrity.trim());
-  if (!single) return undefined;
-  const hex = Buffer.from(single[2]!, 'base64').toString('hex');
-  return join(cacheDir, 'content-v2', single[1]!, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
+  return single ? contentAddress(cacheDir, single[1]!, single[2]!) : undefined;
 }
 
 export function indexLine(entry: IndexEntry): string {

@@ -7,6 +7,7 @@ import {
   appendEntry,
   type BucketRead,
   bucketPath,
+  contentAddress,
   contentPathOf,
   indexLine,
   readBucket,
@@ -46,10 +47,9 @@ export function cacheKey(fragment: Fragment): string {
   return `fragfetch:url:${url}${range}`;
 }
 
-/** cacache's content address for a sha256 digest (`content-v2/sha256/ab/cd/ef…`, its lib/content/path.js). */
+/** cacache's content address for a sha256 digest (`content-v2/sha256/ab/cd/ef…`). */
 export function contentPath(cacheDir: string, sha256Base64: string): string {
-  const hex = Buffer.from(sha256Base64, 'base64').toString('hex');
-  return join(cacheDir, 'content-v2', 'sha256', hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
+  return contentAddress(cacheDir, 'sha256', sha256Base64);
 }
 
 function storeError(fragment: Fragment, error: unknown): FragfetchError {
