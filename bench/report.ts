@@ -4,19 +4,13 @@
  */
 import { median } from './measure.js';
 import { RSS_LIMIT_KIB, type Scenario } from './scenarios.js';
+import type { Verdict } from './verdict.js';
 
-export interface RunRecord {
+/** One timed run: what was measured, and the verdict on what it did. */
+export interface RunRecord extends Verdict {
   round: number;
   seconds: number;
   rssKiB: number | null;
-  ok: boolean;
-  problem?: string;
-  requests?: number;
-  /** Requests the server logged during the run (the warm run's independent check). */
-  serverRequests?: number;
-  downloadedBytes?: number;
-  cachedFragments?: number;
-  retries?: number;
 }
 
 export interface RowResult {
