@@ -28,8 +28,7 @@ async function served(name: string, sizes: number[]): Promise<{ file: string; ma
     return { path: `${name}-${i}.bin`, size, integrity: sriOf(body) };
   });
   const json = { version: 1, name, baseUrls: [h.cdn.url('/m/')], fragments };
-  const file = join(h.cacheDir, '..', `${process.pid}-${name}-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(file, JSON.stringify(json));
+  const file = await h.jsonFile(json);
   return { file, manifest: h.manifest(fragments, { name }) };
 }
 

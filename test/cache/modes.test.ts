@@ -1,5 +1,3 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import cacache from 'cacache';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/cache/store.js';
@@ -25,12 +23,6 @@ const run = (
 /** A fragment without integrity: cached under its URL, with the server's validators. */
 function plain() {
   return h.manifest([{ path: 'p.bin' }]);
-}
-
-async function manifestFile(manifest: unknown): Promise<string> {
-  const file = join(h.cacheDir, '..', `${process.pid}-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(file, JSON.stringify(manifest));
-  return file;
 }
 
 describe('revalidation of fragments without integrity', () => {
@@ -75,7 +67,7 @@ describe('revalidation of fragments without integrity', () => {
 
   it('reports revalidated in the --json report of the CLI', async () => {
     h.cdn.set('/m/p.bin', randomBytesSeeded(100, 1));
-    const file = await manifestFile({
+    const file = await h.jsonFile({
       version: 1,
       baseUrls: [h.cdn.url('/m/')],
       fragments: [{ path: 'p.bin' }],
@@ -179,7 +171,7 @@ describe('offline modes', () => {
     h.cdn.set('/m/q.bin', randomBytesSeeded(100, 2));
     await run();
     h.cdn.reset();
-    const file = await manifestFile({
+    const file = await h.jsonFile({
       version: 1,
       baseUrls: [h.cdn.url('/m/')],
       fragments: [{ path: 'p.bin' }, { path: 'q.bin' }],

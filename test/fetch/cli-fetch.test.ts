@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,27 +8,19 @@ import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
 import { type Harness, harness } from '../support/harness.js';
 
 let h: Harness;
-let dir: string;
 
 beforeEach(async () => {
   h = await harness();
-  dir = join(h.cacheDir, '..');
 });
 afterEach(async () => {
   await h.close();
 });
 
-async function manifestFile(name: string, manifest: unknown): Promise<string> {
-  const file = join(dir, `${process.pid}-${name}.json`);
-  await writeFile(file, typeof manifest === 'string' ? manifest : JSON.stringify(manifest));
-  return file;
-}
-
 describe('fragfetch fetch (CLI)', () => {
   it('prints one JSON document on stdout with --json and exits 0', async () => {
     const body = randomBytesSeeded(4096, 1);
     h.cdn.set('/m/a.bin', body);
-    const file = await manifestFile('ok', {
+    const file = await h.jsonFile({
       version: 1,
       name: 'cli',
       baseUrls: [h.cdn.url('/m/')],
@@ -51,7 +42,7 @@ describe('fragfetch fetch (CLI)', () => {
   });
 
   it('exits 1 when a fragment fails, still printing the report, and names the failure', async () => {
-    const file = await manifestFile('fail', {
+    const file = await h.jsonFile({
       version: 1,
       baseUrls: [h.cdn.url('/m/')],
       fragments: [{ path: 'nope.bin' }],
@@ -78,8 +69,8 @@ describe('fragfetch fetch (CLI)', () => {
       /fragments\[0\]\.size/,
     ],
     ['no URL to resolve', { version: 1, fragments: [{ path: 'a' }] }, /fragments\[0\]/],
-  ])('refuses a manifest with %s: exit 2, one line, cache untouched', async (name, manifest, message) => {
-    const file = await manifestFile(name.replace(/\s/g, '-'), manifest);
+  ])('refuses a manifest with %s: exit 2, one line, cache untouched', async (_name, manifest, message) => {
+    const file = await h.jsonFile(manifest);
     const cache = join(h.cacheDir, 'never');
     const result = await runCli(['fetch', file, '--cache', cache]);
     expect(result.code).toBe(2);

@@ -11,6 +11,8 @@ export interface Harness {
   manifest(fragments: Record<string, unknown>[], extra?: Record<string, unknown>): Manifest;
   /** The same manifest written to a file beside the cache, for the CLI; removed by close(). */
   manifestFile(fragments: Record<string, unknown>[], extra?: Record<string, unknown>): Promise<string>;
+  /** Any JSON value (or raw text) written to a file beside the cache; removed by close(). */
+  jsonFile(content: unknown): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -26,16 +28,18 @@ export async function harness(options: CdnOptions = {}): Promise<Harness> {
     ...extra,
   });
   const files: string[] = [];
+  const jsonFile = async (content: unknown) => {
+    const file = `${cacheDir}-${files.length}.json`;
+    files.push(file);
+    await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
+    return file;
+  };
   return {
     cdn,
     cacheDir,
     manifest: (fragments, extra = {}) => parseManifest(json(fragments, extra), 'test.json'),
-    manifestFile: async (fragments, extra = {}) => {
-      const file = `${cacheDir}-${files.length}.json`;
-      files.push(file);
-      await writeFile(file, JSON.stringify(json(fragments, extra)));
-      return file;
-    },
+    manifestFile: (fragments, extra = {}) => jsonFile(json(fragments, extra)),
+    jsonFile,
     close: async () => {
       await cdn.close();
       await rm(cacheDir, { recursive: true, force: true });
