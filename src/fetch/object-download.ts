@@ -200,6 +200,12 @@ export class ObjectDownload {
 
   /** Fetches segments with up to `maxConnectionsPerObject` requests at once. */
   async #runSegments(segments: Segment[]): Promise<void> {
+    if (segments.length === 1) {
+      // One request, no siblings to stop or to hold at a gate: most objects, and every small one,
+      // whose round controller, listener and worker promises cost more than the rest of the setup.
+      await this.#fetchWithRetry(segments[0]!, this.#ctx.signal);
+      return;
+    }
     const round = new AbortController();
     const stop = () => round.abort(this.#ctx.signal.reason);
     this.#ctx.signal.addEventListener('abort', stop, { once: true });
