@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { request } from 'undici';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { type ProxyEnv, proxyFor } from '../net/proxy-env.js';
 import { formatBytes, formatDuration } from '../units.js';
 import type { Manifest } from './fragment.js';
 import { parseManifestText } from './parse.js';
@@ -12,6 +13,8 @@ export interface LoadManifestOptions {
   headers?: Record<string, string>;
   /** How long to wait for the response headers, and at most between two chunks of the body. */
   timeoutMs?: number;
+  /** Where the proxy variables are read (tests pass their own); the fragments' requests use the same. */
+  env?: ProxyEnv;
 }
 
 /** A manifest is a list of fragments, not a payload: anything this large is a wrong URL or an attack. */
@@ -52,14 +55,17 @@ async function fetchText(url: string, options: LoadManifestOptions): Promise<str
   let response: Awaited<ReturnType<typeof request>>;
   try {
     // Loaded here, not at startup: most runs read a local manifest (see net/http.ts).
-    const { getGlobalDispatcher, interceptors, request } = await import('undici');
+    const { getGlobalDispatcher, interceptors, ProxyAgent, request } = await import('undici');
+    // Behind a proxy, the manifest goes the way its fragments will (net/http.ts).
+    const proxy = proxyFor(new URL(url), options.env);
+    const base = proxy === undefined ? getGlobalDispatcher() : new ProxyAgent({ uri: proxy });
     response = await request(url, {
       method: 'GET',
       headers,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       // Manifests on model hubs are commonly served through a redirect to a storage host.
-      dispatcher: getGlobalDispatcher().compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS })),
+      dispatcher: base.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS })),
     });
   } catch (error) {
     throw networkError(shown, error, timeoutMs);
