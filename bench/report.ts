@@ -4,6 +4,7 @@
  */
 import { median } from './measure.js';
 import { RSS_LIMIT_KIB, type Scenario } from './scenarios.js';
+import { PROBE_FILES, type SettleResult } from './settle.js';
 import type { Verdict } from './verdict.js';
 
 /** One timed run: what was measured, and the verdict on what it did. */
@@ -47,6 +48,8 @@ export interface ScenarioResult {
   bytes: number;
   rows: RowResult[];
   targets: TargetResult[];
+  /** How fast files could be created before the scenario's first run (settle.ts). */
+  fileSystem?: SettleResult;
 }
 
 export interface MachineInfo {
@@ -226,6 +229,12 @@ export function markdownTables(results: BenchResults): string {
   return `${lines.join('\n')}\n`;
 }
 
+function fileSystemText(fs: SettleResult | undefined): string {
+  if (!fs) return '';
+  const waited = fs.waitedSeconds > 0 ? `, after waiting ${fs.waitedSeconds} s` : '';
+  return `; before it, ${PROBE_FILES} empty files created in ${fixed(fs.probeMs, 0)} ms${waited}${fs.settled ? '' : ' (not settled)'}`;
+}
+
 export function markdownReport(results: BenchResults): string {
   const m = results.machine;
   const head = [
@@ -238,7 +247,7 @@ export function markdownReport(results: BenchResults): string {
         ]
       : []),
     '',
-    ...results.scenarios.map((s) => `- **${s.name}**: ${s.description}`),
+    ...results.scenarios.map((s) => `- **${s.name}**: ${s.description}${fileSystemText(s.fileSystem)}`),
     '',
   ];
   const notes = results.notes.length ? ['', ...results.notes.map((note) => `- ${note}`), ''] : [];

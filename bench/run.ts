@@ -3,7 +3,7 @@
  * server, scenario by scenario, the tools alternating in each round (A B C, A B C, …). Prints a
  * markdown table of medians and ratios and writes the results as JSON (issue 7).
  *
- *   npm run bench -- --rounds 3 --scenarios bulk,small,throttled,warm,ranges --out results.json --keep
+ *   npm run bench -- --rounds 3 --scenarios bulk,throttled,warm,ranges,small --out results.json --keep
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -35,6 +35,7 @@ import {
   type ScenarioName,
   THROTTLE_BYTES_PER_SECOND,
 } from './scenarios.js';
+import { PROBE_FILES, settleFileSystem } from './settle.js';
 import { type ServerChoice, startServer } from './server.js';
 import { ensureTools, fragfetchVersion, machineInfo, sync } from './setup.js';
 import { probeTools } from './tools.js';
@@ -127,10 +128,14 @@ async function runScenario(
   const runs = new Map<string, RunRecord[]>(scenario.rows.map((row) => [row.id, []]));
   const commands = new Map<string, string>();
   for (const row of scenario.rows) if (row.skip) log(`[${name}] ${row.label}: skipped (${row.skip})`);
-  // What the runs wrote is deleted when the scenario ends, not after each run. On this machine's ext4
-  // (no journal) an inode freed less than 30 s ago is skipped, one by one, when a new one is allocated:
-  // deleting one run's files just before the next run billed that run for the previous tool's
-  // cleanup, quadratically in the number of files (`perf`: recently_deleted, find_inode_bit).
+  // What the runs wrote is deleted when the scenario ends, not after each run: deleting one run's
+  // files just before the next run billed that run for the previous tool's cleanup (settle.ts).
+  const settle = await settleFileSystem(ctx.workDir, (line) => log(`[${name}] ${line}`), stopped);
+  log(
+    `[${name}] file system: ${PROBE_FILES} files created in ${settle.probeMs.toFixed(0)} ms` +
+      (settle.waitedSeconds > 0 ? ` after waiting ${settle.waitedSeconds} s` : '') +
+      (settle.settled ? '' : ' — NOT settled, times of many small files will be high'),
+  );
   const cleanups: (() => Promise<void>)[] = [];
   try {
     for (let round = 1; round <= options.rounds && !stopped(); round++) {
@@ -169,7 +174,7 @@ async function runScenario(
     for (const cleanup of cleanups.reverse()) await cleanup();
   }
   const rows = scenario.rows.map((row) => summariseRow(row, runs.get(row.id) ?? [], commands.get(row.id)));
-  return evaluate(scenario, rows);
+  return { ...evaluate(scenario, rows), fileSystem: settle };
 }
 
 async function main(): Promise<number> {
