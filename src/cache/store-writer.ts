@@ -47,19 +47,22 @@ function writeContent(job) {
   writeFileSync(job.temp, job.bytes);
   renameSync(job.temp, job.destination);
 }
-parentPort.on('message', ({ id, job }) => {
+function store(job) {
   try {
     folder(dirname(job.destination));
     writeContent(job);
     folder(dirname(job.bucket));
     appendFileSync(job.bucket, job.line);
-    parentPort.postMessage({ id });
+    return undefined;
   } catch (error) {
     try { unlinkSync(job.temp); } catch {}
     // A folder may have been removed under us (cache clear): make them again next time.
     made.clear();
-    parentPort.postMessage({ id, error: error instanceof Error ? error.message : String(error) });
+    return error instanceof Error ? error.message : String(error);
   }
+}
+parentPort.on('message', (batch) => {
+  parentPort.postMessage(batch.map(({ id, job }) => ({ id, error: store(job) })));
 });
 `;
 
@@ -69,15 +72,18 @@ class StoreWorker {
   readonly #worker: Worker;
   readonly #replies: WorkerReplies<void>;
   #nextId = 1;
+  #batch: { id: number; job: StoreJob }[] = [];
 
   constructor() {
     this.#worker = new Worker(WORKER_SOURCE, { eval: true });
-    this.#worker.on('message', (reply: Reply) =>
-      this.#replies.settle(
-        reply.id,
-        reply.error === undefined ? { value: undefined } : { error: new Error(reply.error) },
-      ),
-    );
+    this.#worker.on('message', (replies: Reply[]) => {
+      for (const reply of replies) {
+        this.#replies.settle(
+          reply.id,
+          reply.error === undefined ? { value: undefined } : { error: new Error(reply.error) },
+        );
+      }
+    });
     // An idle worker never keeps the process alive; a pending store does.
     this.#replies = new WorkerReplies(this.#worker, 'store worker');
   }
@@ -89,9 +95,19 @@ class StoreWorker {
   store(job: StoreJob): Promise<void> {
     const id = this.#nextId++;
     const stored = this.#replies.wait(id);
-    if (!this.broken) this.#worker.postMessage({ id, job });
+    if (this.broken) return stored;
+    // Jobs of one turn of the event loop go in one message, and come back in one: on 2000 objects
+    // a message each way per object was ~0.13 s of the main thread's time and as many wake-ups.
+    if (this.#batch.length === 0) setImmediate(this.#flush);
+    this.#batch.push({ id, job });
     return stored;
   }
+
+  readonly #flush = () => {
+    const batch = this.#batch;
+    this.#batch = [];
+    if (!this.broken) this.#worker.postMessage(batch);
+  };
 }
 
 let worker: StoreWorker | undefined;

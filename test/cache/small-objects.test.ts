@@ -114,6 +114,43 @@ describe('CacheStore.insertBytes', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('stores a batch of one turn object by object: one failure fails only its own object', async () => {
+    const dir = await tempDir('small-store-');
+    const datas = [0, 1, 2, 3].map((i) => randomBytesSeeded(5000 + i, `batch-${i}`));
+    const blocked = Buffer.from(sha256(datas[2]!), 'base64').toString('hex');
+    await mkdir(join(dir, 'content-v2', 'sha256'), { recursive: true });
+    await writeFile(join(dir, 'content-v2', 'sha256', blocked.slice(0, 2)), 'in the way');
+    const manifest = parseManifest(
+      {
+        version: 1,
+        baseUrls: ['http://cdn.test/'],
+        fragments: datas.map((data, i) => ({ path: `${i}.bin`, size: data.length })),
+      },
+      'm.json',
+    );
+    const store = new CacheStore(dir);
+    // Started in one turn of the event loop: they travel to the store worker as one message.
+    const outcomes = await Promise.allSettled(
+      manifest.fragments.map((fragment, i) =>
+        store.insertBytes(fragment, datas[i]!, sha256(datas[i]!), {
+          id: fragment.id,
+          url: 'http://cdn.test/',
+        }),
+      ),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'ECACHE' });
+    for (const i of [0, 1, 3]) {
+      expect((await cacache.get(dir, cacheKey(manifest.fragments[i]!))).data.equals(datas[i]!)).toBe(true);
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('replaces a short leftover of an interrupted write, and leaves whole content where it is', async () => {
     const dir = await tempDir('small-store-');
     const data = randomBytesSeeded(64 * 1024, 'leftover');
