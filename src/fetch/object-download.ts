@@ -274,7 +274,8 @@ export class ObjectDownload {
             limiter: this.#ctx.limiter,
             signal,
             onBytes: (bytes) => this.#ctx.events.bytes(fragment, url, bytes),
-            onWritten: () => this.#scheduleSave(),
+            // Bytes in memory have no state to save: no timer per object.
+            onWritten: this.#memory ? () => {} : () => this.#scheduleSave(),
           },
           (response) => {
             outcome = response;
