@@ -6,6 +6,12 @@ export interface DataFile {
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   truncate(length: number): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Memory only: where the bytes of [position, position + length) may be written directly (a body
+   * the transport writes in place, http1.ts SunkBody); `placed` then records them as written.
+   */
+  region?(position: number, length: number): Buffer;
+  placed?(position: number, length: number): void;
 }
 
 export function openDataFile(path: string, flags: 'r+' | 'w+'): Promise<DataFile> {
@@ -41,6 +47,15 @@ export class MemoryFile implements DataFile {
     }
     this.#length = Math.max(this.#length, at);
     return { bytesWritten: at - position };
+  }
+
+  region(position: number, length: number): Buffer {
+    if (position + length > this.#data.length) this.#grow(position + length);
+    return this.#data.subarray(position, position + length);
+  }
+
+  placed(position: number, length: number): void {
+    this.#length = Math.max(this.#length, position + length);
   }
 
   async read(

@@ -4,6 +4,7 @@ import { FragfetchError, stripUrlAuth } from '../errors.js';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
 import type { Coverage } from '../net/coverage.js';
 import { type HttpClient, type HttpResponse, toNetworkError } from '../net/http.js';
+import type { SunkBody } from '../net/http1.js';
 import type { RateLimiter } from '../net/rate-limit.js';
 import { parseRetryAfter } from '../net/retry.js';
 
@@ -81,13 +82,23 @@ export async function fetchSegment(
     if (validator && start > 0) headers['if-range'] = validator;
   }
 
-  const response = await http.request('GET', url, headers, sink.signal);
+  // A whole object received into memory: the transport may write its body in place (SunkBody).
+  const into =
+    wholeInOne && end !== undefined && !sink.limiter && sink.file.region
+      ? sink.file.region(0, end)
+      : undefined;
+  const response = into
+    ? await http.requestInto(url, headers, sink.signal, into)
+    : await http.request('GET', url, headers, sink.signal);
   try {
     const skip = checkResponse(response, request, facts, range);
     const outcome = { status: response.status, bytes: 0, range };
     onResponse?.(outcome);
     const windowEnd = end ?? request.declaredSize;
-    const streamed = await streamToFile(response, skip, start, windowEnd, sink, url);
+    const streamed =
+      'sunk' in response
+        ? await receiveSunk(response.sunk, into!, sink, url)
+        : await streamToFile(response, skip, start, windowEnd, sink, url);
     const bytes = streamed.bytes;
     if (streamed.overflow && !request.isRange) {
       throw new FragfetchError(
@@ -111,7 +122,8 @@ export async function fetchSegment(
   } finally {
     // Stopping early (a range fragment cut from a 200, an error) must not leave the socket reading;
     // undici reports the destroy as an 'error' that nobody else is listening for.
-    if (!response.body.readableEnded) {
+    if ('sunk' in response) response.sunk.cancel();
+    else if (!response.body.readableEnded) {
       response.body.on('error', () => {});
       response.body.destroy();
     }
@@ -120,7 +132,7 @@ export async function fetchSegment(
 
 /** Validates status and headers; returns how many leading body bytes precede the window. */
 function checkResponse(
-  response: HttpResponse,
+  response: Pick<HttpResponse, 'status' | 'headers'>,
   request: SegmentRequest,
   facts: ObjectFacts,
   range: string | undefined,
@@ -281,6 +293,36 @@ async function streamToFile(
     throw toNetworkError(error, url, sink.signal);
   }
   return { bytes: position - start, overflow };
+}
+
+/**
+ * The end of a body the transport writes into the window's start (`into`): what arrived is recorded
+ * once, as written — after a failure too, so that the retry resumes after it.
+ */
+async function receiveSunk(
+  sunk: SunkBody,
+  into: Buffer,
+  sink: SegmentSink,
+  url: string,
+): Promise<{ bytes: number; overflow: boolean }> {
+  const record = () => {
+    const bytes = sunk.received;
+    if (bytes === 0) return 0;
+    sink.onBytes(bytes);
+    sink.file.placed!(0, bytes);
+    sink.coverage.add(0, bytes);
+    sink.hasher.written(0, bytes, [into.subarray(0, bytes)]);
+    sink.onWritten();
+    return bytes;
+  };
+  try {
+    await sunk.done;
+  } catch (error) {
+    record();
+    throw toNetworkError(error, url, sink.signal);
+  }
+  // The transport wrote no more than the Content-Length it checked against `into`'s length.
+  return { bytes: record(), overflow: false };
 }
 
 /** Weak ETags may not be used for range requests (RFC 9110 §13.1.5). */

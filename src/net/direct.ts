@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { Http1Client } from './http1.js';
+import { Http1Client, type SunkResponse } from './http1.js';
 import {
   deadlineFailure,
   IDLE_SOCKET_MS,
@@ -37,18 +37,22 @@ export class DirectTransport {
     this.#http1 = new Http1Client(options);
   }
 
-  /** Follows up to five redirects, as curl -L and undici's redirect interceptor do. */
+  /**
+   * Follows up to five redirects, as curl -L and undici's redirect interceptor do. `into`: where the
+   * body of a plain-http 200 or 206 that fits may be written directly (http1.ts, SunkBody).
+   */
   async request(
     method: 'GET' | 'HEAD',
     url: URL,
     headers: Record<string, string>,
     signal?: AbortSignal,
-  ): Promise<DirectResponse> {
+    into?: Buffer,
+  ): Promise<DirectResponse | SunkResponse> {
     let target = url;
     for (let hop = 0; ; hop++) {
-      const response = await this.#once(method, target, headers, signal);
+      const response = await this.#once(method, target, headers, signal, into);
       const location = response.headers.location;
-      if (!REDIRECTS.has(response.status) || location === undefined) return response;
+      if ('sunk' in response || !REDIRECTS.has(response.status) || location === undefined) return response;
       // The body of a redirect is a few bytes: read it, so the socket goes back to the pool.
       response.body.on('error', () => {}).resume();
       if (hop === MAX_REDIRECTIONS) {
@@ -67,9 +71,10 @@ export class DirectTransport {
     url: URL,
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
-  ): Promise<DirectResponse> {
+    into: Buffer | undefined,
+  ): Promise<DirectResponse | SunkResponse> {
     // http1.ts resends on a stale connection itself.
-    if (url.protocol === 'http:') return this.#http1.request(method, url, headers, signal);
+    if (url.protocol === 'http:') return this.#http1.request(method, url, headers, signal, into);
     try {
       return await this.#send(method, url, headers, signal);
     } catch (error) {

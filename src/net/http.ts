@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
 import { DirectTransport } from './direct.js';
+import type { SunkBody } from './http1.js';
 import { type ProxyEnv, proxyFor } from './proxy-env.js';
 import { TRANSPORT_CODES } from './transport-errors.js';
 
@@ -20,6 +21,13 @@ export interface HttpResponse {
   status: number;
   headers: Record<string, string | undefined>;
   body: Readable & AsyncIterable<Buffer>;
+}
+
+/** A response whose body goes into the caller's buffer (`requestInto`). */
+export interface HttpSunkResponse {
+  status: number;
+  headers: Record<string, string | undefined>;
+  sunk: SunkBody;
 }
 
 const USER_AGENT = 'fragfetch/0.1';
@@ -67,6 +75,30 @@ export class HttpClient {
     headers: Record<string, string>,
     signal?: AbortSignal,
   ): Promise<HttpResponse> {
+    // Without a buffer to write into, every body is a stream.
+    return (await this.#send(method, url, headers, signal, undefined)) as HttpResponse;
+  }
+
+  /**
+   * A GET whose body, when the transport can (plain http, no proxy) and the answer is a 200 or 206
+   * whose length fits, is written into `into` directly (http1.ts, SunkBody); else a stream, as ever.
+   */
+  requestInto(
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    into: Buffer,
+  ): Promise<HttpResponse | HttpSunkResponse> {
+    return this.#send('GET', url, headers, signal, into);
+  }
+
+  async #send(
+    method: 'GET' | 'HEAD',
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    into: Buffer | undefined,
+  ): Promise<HttpResponse | HttpSunkResponse> {
     const parsed = new URL(url);
     const allHeaders = {
       'user-agent': USER_AGENT,
@@ -79,7 +111,8 @@ export class HttpClient {
       const proxy = proxyFor(parsed, this.options.env);
       if (proxy === undefined) {
         this.#direct ??= new DirectTransport(this.options);
-        const response = await this.#direct.request(method, parsed, allHeaders, signal);
+        const response = await this.#direct.request(method, parsed, allHeaders, signal, into);
+        if ('sunk' in response) return response;
         return {
           status: response.status,
           headers: flattenHeaders(response.headers),

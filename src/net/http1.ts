@@ -31,6 +31,26 @@ export interface Http1Response {
   body: Readable;
 }
 
+/**
+ * A body written straight into the caller's buffer as the socket delivers it (`request`'s `into`):
+ * no stream, no chunk handed around, for the 2000 small objects of a model's tensors. Given for a
+ * 200 or 206 whose Content-Length fits the buffer; any other answer comes as a stream.
+ */
+export interface SunkBody {
+  /** Settles when the whole body is in the buffer; rejects as a streamed body would error. */
+  readonly done: Promise<void>;
+  /** Bytes placed so far, from the buffer's start; after a failure too (they are intact). */
+  readonly received: number;
+  /** Gives the body up before its end: the connection is closed. */
+  cancel(): void;
+}
+
+export interface SunkResponse {
+  status: number;
+  headers: Headers;
+  sunk: SunkBody;
+}
+
 const IDLE_EVENTS = ['data', 'end', 'error', 'timeout'] as const;
 const BODY_BUFFER_BYTES = 256 * 1024;
 /** How a connection closed under a request looks: reset, broken pipe, or closed without an answer. */
@@ -51,12 +71,14 @@ export class Http1Client {
     this.#options = options;
   }
 
+  /** `into`: where a body that fits may be written directly (see SunkBody). */
   async request(
     method: 'GET' | 'HEAD',
     url: URL,
     headers: Record<string, string>,
     signal?: AbortSignal,
-  ): Promise<Http1Response> {
+    into?: Buffer,
+  ): Promise<Http1Response | SunkResponse> {
     const key = url.host;
     const idle = this.#takeIdle(key);
     try {
@@ -67,10 +89,11 @@ export class Http1Client {
         url,
         headers,
         signal,
+        into,
       );
     } catch (error) {
       if (!(error instanceof StaleConnection)) throw error;
-      return this.#exchange(this.#connect(url), false, method, url, headers, signal);
+      return this.#exchange(this.#connect(url), false, method, url, headers, signal, into);
     }
   }
 
@@ -138,13 +161,17 @@ export class Http1Client {
     url: URL,
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
-  ): Promise<Http1Response> {
+    into: Buffer | undefined,
+  ): Promise<Http1Response | SunkResponse> {
     const { timeoutMs, stallTimeoutMs } = this.#options;
-    return new Promise<Http1Response>((resolve, reject) => {
+    return new Promise<Http1Response | SunkResponse>((resolve, reject) => {
       let pending: Buffer | undefined;
       let answered = false;
       let received = false;
       let body: Readable | undefined;
+      /** Sunk mode: bytes placed in `into`, and how the body's end is told. */
+      let placed = 0;
+      let sunk: { resolve(): void; reject(error: Error): void } | undefined;
       let frame: Framing = { kind: 'none' };
       let remaining = 0;
       let decoder: ChunkedDecoder | undefined;
@@ -165,7 +192,9 @@ export class Http1Client {
         detach();
         socket.destroy();
         if (answered) {
-          body?.destroy(error instanceof Error ? error : new Error(String(error)));
+          const failure = error instanceof Error ? error : new Error(String(error));
+          body?.destroy(failure);
+          sunk?.reject(failure);
         } else if (
           reused &&
           !received &&
@@ -182,11 +211,16 @@ export class Http1Client {
         finished = true;
         detach();
         body?.push(null);
+        sunk?.resolve();
         if (reusable) this.#release(url.host, socket);
         else socket.destroy();
       };
       const deliver = (part: Buffer) => {
-        if (part.length > 0 && body && !body.push(part)) socket.pause();
+        if (sunk) {
+          // Within bounds: a sunk body's Content-Length fits `into`, and no part exceeds what remains.
+          part.copy(into!, placed);
+          placed += part.length;
+        } else if (part.length > 0 && body && !body.push(part)) socket.pause();
       };
       const onBody = (chunk: Buffer) => {
         if (frame.kind === 'length') {
@@ -231,6 +265,38 @@ export class Http1Client {
           reusable = !head.close && frame.kind !== 'close';
           remaining = frame.kind === 'length' ? frame.length : 0;
           if (frame.kind === 'chunked') decoder = new ChunkedDecoder();
+          socket.setTimeout(stallTimeoutMs);
+          const length = frame.kind === 'length' ? frame.length : -1;
+          if (into && length >= 0 && length <= into.length && (head.status === 200 || head.status === 206)) {
+            const done = new Promise<void>((resolveBody, rejectBody) => {
+              sunk = { resolve: resolveBody, reject: rejectBody };
+            });
+            // Whoever gave the body up (cancel) no longer waits for it.
+            done.catch(() => {});
+            resolve({
+              status: head.status,
+              headers: head.headers,
+              sunk: {
+                done,
+                get received() {
+                  return placed;
+                },
+                cancel: () => {
+                  if (finished) return;
+                  finished = true;
+                  detach();
+                  socket.destroy();
+                  sunk?.reject(new Error('body given up'));
+                },
+              },
+            });
+            if (length === 0) {
+              if (rest.length > 0) reusable = false;
+              return finish();
+            }
+            if (rest.length > 0) onBody(rest);
+            return;
+          }
           body = new Readable({
             // As much as the consumer writes at once (segment.ts): the socket is not paused and
             // resumed (an epoll_ctl each) for every 64 KiB chunk.
@@ -249,7 +315,6 @@ export class Http1Client {
           // Consumers read the body with for-await, which sees its errors; this listener only keeps a
           // body nobody reads any more (a redirect drained, a probe done) from crashing the process.
           body.on('error', () => {});
-          socket.setTimeout(stallTimeoutMs);
           resolve({ status: head.status, headers: head.headers, body });
           if (frame.kind === 'none' || (frame.kind === 'length' && frame.length === 0)) {
             if (rest.length > 0) reusable = false;

@@ -65,6 +65,21 @@ describe('fetch under faults', () => {
     expect((await content(manifest.fragments[0]!)).equals(body)).toBe(true);
   });
 
+  it('resumes a small object cut short, whose body went straight into memory, from where it stopped', async () => {
+    const body = randomBytesSeeded(200_000, 'small-cut');
+    const manifest = one(body);
+    h.cdn.fault('/m/a.bin', { kind: 'truncate', afterBytes: 70_000 });
+    const report = await fetchManifest(manifest, options());
+    await settle();
+    expect(report.ok).toBe(true);
+    expect(report.bytes.downloaded).toBe(body.length);
+    const requests = h.cdn.requestsFor('/m/a.bin');
+    expect(requests).toHaveLength(2);
+    // Whatever part of the first body had arrived is kept: the second asks only for the rest.
+    expect(requests[1]?.range).toMatch(/^bytes=[1-9]\d*-199999$/);
+    expect((await content(manifest.fragments[0]!)).equals(body)).toBe(true);
+  });
+
   it('retries 503s with growing backoff', async () => {
     const body = randomBytesSeeded(10_000, 3);
     const manifest = one(body);

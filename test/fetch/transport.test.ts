@@ -276,6 +276,82 @@ describe('HTTP transport', () => {
       }
     });
 
+    it('writes a body that fits into the buffer given, split across packets, then reuses the connection', async () => {
+      const { server, origin, connections } = await rawServer([
+        ['HTTP/1.1 200 OK\r\nContent-Length: 11\r\nETag: "v1"\r\n\r\nhel', 'lo wo', 'rld'],
+        ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'],
+      ]);
+      const http = client();
+      try {
+        const into = Buffer.alloc(16, '.');
+        const response = await http.requestInto(`${origin}/a`, {}, undefined, into);
+        expect(response.status).toBe(200);
+        expect(response.headers.etag).toBe('"v1"');
+        if (!('sunk' in response)) throw new Error('expected the body in place');
+        await response.sunk.done;
+        expect(response.sunk.received).toBe(11);
+        expect(into.toString()).toBe('hello world.....');
+        expect(await text(await http.request('GET', `${origin}/b`, {}))).toBe('ok');
+        expect(connections).toEqual([2]);
+      } finally {
+        await http.close();
+        await shut(server);
+      }
+    });
+
+    it('streams what does not fit or is no 200/206: an error page, a chunked body, a longer one', async () => {
+      const { server, origin } = await rawServer([
+        ['HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope'],
+        ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'],
+        ['HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\ntoo long!'],
+      ]);
+      const http = client();
+      try {
+        const into = Buffer.alloc(8, '.');
+        for (const [status, body] of [
+          [404, 'nope'],
+          [200, 'ok'],
+          [200, 'too long!'],
+        ] as const) {
+          const response = await http.requestInto(`${origin}/a`, {}, undefined, into);
+          expect(response.status).toBe(status);
+          if ('sunk' in response) throw new Error('expected a stream');
+          expect(await text(response)).toBe(body);
+        }
+        expect(into.toString()).toBe('........');
+      } finally {
+        await http.close();
+        await shut(server);
+      }
+    });
+
+    it('rejects a body in place cut short, keeping what arrived; a cancelled one closes its connection', async () => {
+      const { server, origin, connections } = await rawServer([
+        ['HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort', 'CLOSE'],
+        ['HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf'],
+        ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'],
+      ]);
+      const http = client();
+      try {
+        const into = Buffer.alloc(10);
+        const cut = await http.requestInto(`${origin}/a`, {}, undefined, into);
+        if (!('sunk' in cut)) throw new Error('expected the body in place');
+        await expect(cut.sunk.done).rejects.toThrow(/closed the connection/);
+        expect(cut.sunk.received).toBe(5);
+        expect(into.subarray(0, 5).toString()).toBe('short');
+
+        const given = await http.requestInto(`${origin}/b`, {}, undefined, into);
+        if (!('sunk' in given)) throw new Error('expected the body in place');
+        given.sunk.cancel();
+        await expect(given.sunk.done).rejects.toThrow(/given up/);
+        expect(await text(await http.request('GET', `${origin}/c`, {}))).toBe('ok');
+        expect(connections).toEqual([1, 1, 1]);
+      } finally {
+        await http.close();
+        await shut(server);
+      }
+    });
+
     it('refuses a response that is not HTTP, and a header that would smuggle a line', async () => {
       const { server, origin } = await rawServer([['SSH-2.0-OpenSSH_9.2\r\n\r\n']]);
       const http = client();
