@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type DataFile, MemoryFile, openDataFile } from '../cache/data-file.js';
 import { ProgressiveHasher } from '../cache/hasher.js';
 import type { PartialFiles, PartialState } from '../cache/partial.js';
@@ -207,6 +208,9 @@ export class ObjectDownload {
       return;
     }
     const round = new AbortController();
+    // Each of up to maxConnectionsPerObject (16) requests listens to it: over EventTarget's ten,
+    // Node would print a leak warning on the user's terminal.
+    setMaxListeners(0, round.signal);
     const stop = () => round.abort(this.#ctx.signal.reason);
     this.#ctx.signal.addEventListener('abort', stop, { once: true });
     const queue = [...segments];
