@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FragfetchError } from '../errors.js';
@@ -61,6 +61,14 @@ function storeError(fragment: Fragment, error: unknown): FragfetchError {
     },
   );
 }
+
+/**
+ * Temporary names (used only to replace a short leftover): a random prefix per process, since a
+ * cache on a shared file system is written by processes of other hosts too, then a counter — one
+ * randomUUID per small object showed in profiles.
+ */
+const TEMP_PREFIX = `${process.pid}-${randomBytes(6).toString('hex')}`;
+let tempCounter = 0;
 
 export class CacheStore {
   readonly dir: string;
@@ -161,7 +169,7 @@ export class CacheStore {
     const size = bytes.length;
     try {
       await storeSmall({
-        temp: join(this.dir, 'partial', `tmp-${process.pid}-${randomUUID()}`),
+        temp: join(this.dir, 'partial', `tmp-${TEMP_PREFIX}-${++tempCounter}`),
         destination,
         bytes,
         bucket: bucketPath(this.dir, key),

@@ -178,6 +178,10 @@ export class RunStats {
 
 /** Endpoints are reported by origin: that is what fails, throttles or is far away. */
 export function endpointOf(url: string): string {
+  // A manifest's URLs are already normalised (parsed when it was read): the origin is what precedes
+  // the path, unless credentials sit in the authority. Parsing 2000 URLs showed in profiles.
+  const plain = /^(https?:\/\/[^/?#@]+)[/?#]/.exec(url);
+  if (plain) return plain[1]!;
   try {
     return new URL(url).origin;
   } catch {

@@ -42,6 +42,8 @@ export class HttpClient {
   readonly options: HttpOptions;
   readonly #proxies = new Map<string, Promise<Dispatcher>>();
   #direct: DirectTransport | undefined;
+  /** The proxy of each scheme and host: the variables and NO_PROXY's list are read once per host. */
+  readonly #proxyOf = new Map<string, string | undefined>();
 
   constructor(options: HttpOptions) {
     this.options = options;
@@ -67,6 +69,14 @@ export class HttpClient {
       this.#proxies.set(proxy, dispatcher);
     }
     return dispatcher;
+  }
+
+  #proxyFor(url: URL): string | undefined {
+    const key = `${url.protocol}//${url.host}`;
+    if (this.#proxyOf.has(key)) return this.#proxyOf.get(key);
+    const proxy = proxyFor(url, this.options.env);
+    this.#proxyOf.set(key, proxy);
+    return proxy;
   }
 
   async request(
@@ -108,7 +118,7 @@ export class HttpClient {
       ...headers,
     };
     try {
-      const proxy = proxyFor(parsed, this.options.env);
+      const proxy = this.#proxyFor(parsed);
       if (proxy === undefined) {
         this.#direct ??= new DirectTransport(this.options);
         const response = await this.#direct.request(method, parsed, allHeaders, signal, into);
