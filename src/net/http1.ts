@@ -59,12 +59,46 @@ const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 /** A kept-alive connection the server had closed before our request reached it: safe to send again. */
 class StaleConnection extends Error {}
 
+/** Reads up to a response head's end land here; enough for most heads and a body's first bytes. */
+const HEAD_READ_BYTES = 4096;
+
+/**
+ * The reads of a connection that serves bodies in place (SunkBody): the socket reads into the body's
+ * own buffer while one is being received — no chunk allocated, nothing copied — and into a small
+ * scratch buffer otherwise (the head, an error page), whose bytes are copied out as a chunk. Node
+ * asks for the next buffer after each read (`net.connect`'s `onread`).
+ */
+class InPlaceReads {
+  readonly #scratch = Buffer.allocUnsafe(HEAD_READ_BYTES);
+  #handed: Buffer = this.#scratch;
+  /** Where the next read goes while a body is received in place. */
+  target: Buffer | undefined;
+  /** Takes each read: a chunk of its own, or (`placed`) bytes already at the start of `target`. */
+  onRead: ((chunk: Buffer, placed: boolean) => void) | undefined;
+
+  next = (): Buffer => {
+    this.#handed = this.target ?? this.#scratch;
+    return this.#handed;
+  };
+
+  /** Always true: pausing is the socket's own business (`pause()` by backpressure), as elsewhere. */
+  read = (length: number, buffer: Uint8Array): boolean => {
+    const placed = buffer !== this.#scratch && buffer === this.#handed;
+    const view = Buffer.from(buffer.buffer, buffer.byteOffset, length);
+    this.onRead?.(placed ? view : Buffer.from(view), placed);
+    return true;
+  };
+}
+
 export class Http1Client {
   readonly #options: TransportOptions;
   readonly #idle = new Map<string, net.Socket[]>();
   readonly #all = new Set<net.Socket>();
   /** What ends an idle connection's use, to be taken off again when it is reused. */
   readonly #onIdleEvent = new WeakMap<net.Socket, () => void>();
+  /** The pool each connection goes back to; the reads of those that serve bodies in place. */
+  readonly #poolOf = new WeakMap<net.Socket, string>();
+  readonly #inPlace = new WeakMap<net.Socket, InPlaceReads>();
   #closed = false;
 
   constructor(options: TransportOptions) {
@@ -79,11 +113,12 @@ export class Http1Client {
     signal?: AbortSignal,
     into?: Buffer,
   ): Promise<Http1Response | SunkResponse> {
-    const key = url.host;
+    // Connections that read in place are pooled apart: their reads cost a copy for streamed bodies.
+    const key = into ? `${url.host} in place` : url.host;
     const idle = this.#takeIdle(key);
     try {
       return await this.#exchange(
-        idle ?? this.#connect(url),
+        idle ?? this.#connect(url, key, into !== undefined),
         idle !== undefined,
         method,
         url,
@@ -93,7 +128,15 @@ export class Http1Client {
       );
     } catch (error) {
       if (!(error instanceof StaleConnection)) throw error;
-      return this.#exchange(this.#connect(url), false, method, url, headers, signal, into);
+      return this.#exchange(
+        this.#connect(url, key, into !== undefined),
+        false,
+        method,
+        url,
+        headers,
+        signal,
+        into,
+      );
     }
   }
 
@@ -105,12 +148,16 @@ export class Http1Client {
     this.#idle.clear();
   }
 
-  #connect(url: URL): net.Socket {
+  #connect(url: URL, pool: string, inPlace: boolean): net.Socket {
+    const reads = inPlace ? new InPlaceReads() : undefined;
     const socket = net.connect({
       host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(url.port) || 80,
       noDelay: true,
+      ...(reads ? { onread: { buffer: reads.next, callback: reads.read } } : {}),
     });
+    this.#poolOf.set(socket, pool);
+    if (reads) this.#inPlace.set(socket, reads);
     this.#all.add(socket);
     socket.once('close', () => this.#all.delete(socket));
     // Errors are handled per exchange; this one keeps a late error from being an unhandled event.
@@ -123,6 +170,8 @@ export class Http1Client {
     for (let socket = list?.pop(); socket; socket = list?.pop()) {
       const drop = this.#onIdleEvent.get(socket);
       if (drop) for (const event of IDLE_EVENTS) socket.off(event, drop);
+      const reads = this.#inPlace.get(socket);
+      if (reads) reads.onRead = undefined;
       if (socket.destroyed || !socket.writable) continue;
       socket.setTimeout(0);
       socket.ref();
@@ -131,8 +180,9 @@ export class Http1Client {
     return undefined;
   }
 
-  #release(key: string, socket: net.Socket): void {
-    if (this.#closed || socket.destroyed) {
+  #release(socket: net.Socket): void {
+    const key = this.#poolOf.get(socket);
+    if (this.#closed || socket.destroyed || key === undefined) {
       socket.destroy();
       return;
     }
@@ -145,6 +195,8 @@ export class Http1Client {
     };
     // Anything from the server now (data, end, error) ends the connection's use.
     for (const event of IDLE_EVENTS) socket.on(event, drop);
+    const reads = this.#inPlace.get(socket);
+    if (reads) reads.onRead = drop;
     this.#onIdleEvent.set(socket, drop);
     socket.setTimeout(IDLE_SOCKET_MS);
     socket.unref();
@@ -181,10 +233,15 @@ export class Http1Client {
       const deadline = setTimeout(() => fail(deadlineFailure(socket.connecting, timeoutMs)), timeoutMs);
       const onAbort = () => fail(signal?.reason);
 
+      const reads = this.#inPlace.get(socket);
       const detach = () => {
         clearTimeout(deadline);
         signal?.removeEventListener('abort', onAbort);
         socket.off('data', onData).off('error', fail).off('close', onClose).off('timeout', onStall);
+        if (reads) {
+          reads.onRead = undefined;
+          reads.target = undefined;
+        }
       };
       function fail(error: unknown): void {
         if (finished) return;
@@ -212,7 +269,7 @@ export class Http1Client {
         detach();
         body?.push(null);
         sunk?.resolve();
-        if (reusable) this.#release(url.host, socket);
+        if (reusable) this.#release(socket);
         else socket.destroy();
       };
       const deliver = (part: Buffer) => {
@@ -295,6 +352,8 @@ export class Http1Client {
               return finish();
             }
             if (rest.length > 0) onBody(rest);
+            // The rest of the body is read where it belongs.
+            if (reads && !finished) reads.target = into.subarray(placed, placed + remaining);
             return;
           }
           body = new Readable({
@@ -325,6 +384,14 @@ export class Http1Client {
           fail(error);
         }
       };
+      /** `length` bytes read straight into `into` at `placed` (InPlaceReads). */
+      const onPlaced = (length: number) => {
+        received = true;
+        placed += length;
+        remaining -= length;
+        if (remaining === 0) finish();
+        else reads!.target = into!.subarray(placed, placed + remaining);
+      };
       const onClose = () => {
         if (answered && frame.kind === 'close') {
           reusable = false;
@@ -341,7 +408,9 @@ export class Http1Client {
         return;
       }
       signal?.addEventListener('abort', onAbort, { once: true });
-      socket.on('data', onData).on('error', fail).on('close', onClose).on('timeout', onStall);
+      if (reads) reads.onRead = (chunk, placed) => (placed ? onPlaced(chunk.length) : onData(chunk));
+      else socket.on('data', onData);
+      socket.on('error', fail).on('close', onClose).on('timeout', onStall);
       // A connection may have gone back to the pool paused, by backpressure on its last chunk.
       socket.resume();
       try {

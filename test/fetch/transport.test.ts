@@ -276,9 +276,11 @@ describe('HTTP transport', () => {
       }
     });
 
-    it('writes a body that fits into the buffer given, split across packets, then reuses the connection', async () => {
+    it('writes a body that fits into the buffer given, across packets and reads, reusing its connection', async () => {
       const { server, origin, connections } = await rawServer([
         ['HTTP/1.1 200 OK\r\nContent-Length: 11\r\nETag: "v1"\r\n\r\nhel', 'lo wo', 'rld'],
+        // Longer than one read of a head (4 KiB): the rest of it is read into the buffer itself.
+        [`HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n${'a'.repeat(5000)}`, 'b'.repeat(5000)],
         ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'],
       ]);
       const http = client();
@@ -291,8 +293,36 @@ describe('HTTP transport', () => {
         await response.sunk.done;
         expect(response.sunk.received).toBe(11);
         expect(into.toString()).toBe('hello world.....');
-        expect(await text(await http.request('GET', `${origin}/b`, {}))).toBe('ok');
-        expect(connections).toEqual([2]);
+        const large = Buffer.alloc(10_000);
+        const second = await http.requestInto(`${origin}/b`, {}, undefined, large);
+        if (!('sunk' in second)) throw new Error('expected the body in place');
+        await second.sunk.done;
+        expect(large.toString()).toBe('a'.repeat(5000) + 'b'.repeat(5000));
+        // Streamed bodies use connections of their own: no copy of every chunk for them.
+        expect(await text(await http.request('GET', `${origin}/c`, {}))).toBe('ok');
+        expect(connections).toEqual([2, 1]);
+      } finally {
+        await http.close();
+        await shut(server);
+      }
+    });
+
+    it('drops an idle connection for bodies in place that the server closed, and opens another', async () => {
+      const { server, origin, connections } = await rawServer([
+        ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 'CLOSE'],
+        ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi'],
+      ]);
+      const http = client();
+      try {
+        const into = Buffer.alloc(2);
+        for (const expected of ['ok', 'hi']) {
+          const response = await http.requestInto(`${origin}/a`, {}, undefined, into);
+          if (!('sunk' in response)) throw new Error('expected the body in place');
+          await response.sunk.done;
+          expect(into.toString()).toBe(expected);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        expect(connections).toEqual([1, 1]);
       } finally {
         await http.close();
         await shut(server);
