@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
 import { DirectTransport } from './direct.js';
-import type { SunkBody } from './http1.js';
+import type { SunkResponse } from './http1.js';
 import { type ProxyEnv, proxyFor } from './proxy-env.js';
 import { TRANSPORT_CODES } from './transport-errors.js';
 
@@ -21,13 +21,6 @@ export interface HttpResponse {
   status: number;
   headers: Record<string, string | undefined>;
   body: Readable & AsyncIterable<Buffer>;
-}
-
-/** A response whose body goes into the caller's buffer (`requestInto`). */
-export interface HttpSunkResponse {
-  status: number;
-  headers: Record<string, string | undefined>;
-  sunk: SunkBody;
 }
 
 const USER_AGENT = 'fragfetch/0.1';
@@ -98,7 +91,7 @@ export class HttpClient {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
     into: Buffer,
-  ): Promise<HttpResponse | HttpSunkResponse> {
+  ): Promise<HttpResponse | SunkResponse> {
     return this.#send('GET', url, headers, signal, into);
   }
 
@@ -108,7 +101,7 @@ export class HttpClient {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
     into: Buffer | undefined,
-  ): Promise<HttpResponse | HttpSunkResponse> {
+  ): Promise<HttpResponse | SunkResponse> {
     const parsed = new URL(url);
     const allHeaders = {
       'user-agent': USER_AGENT,

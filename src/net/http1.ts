@@ -243,11 +243,20 @@ export class Http1Client {
           reads.target = undefined;
         }
       };
-      function fail(error: unknown): void {
-        if (finished) return;
+      /** Ends the exchange with the connection closed; false if it had already ended. */
+      const abandon = (): boolean => {
+        if (finished) return false;
         finished = true;
         detach();
         socket.destroy();
+        return true;
+      };
+      /** Reads of the body in place go where its next byte belongs (InPlaceReads). */
+      const aimReads = () => {
+        if (reads) reads.target = into!.subarray(placed, placed + remaining);
+      };
+      function fail(error: unknown): void {
+        if (!abandon()) return;
         if (answered) {
           const failure = error instanceof Error ? error : new Error(String(error));
           body?.destroy(failure);
@@ -339,47 +348,34 @@ export class Http1Client {
                   return placed;
                 },
                 cancel: () => {
-                  if (finished) return;
-                  finished = true;
-                  detach();
-                  socket.destroy();
-                  sunk?.reject(new Error('body given up'));
+                  if (abandon()) sunk?.reject(new Error('body given up'));
                 },
               },
             });
-            if (length === 0) {
-              if (rest.length > 0) reusable = false;
-              return finish();
-            }
-            if (rest.length > 0) onBody(rest);
-            // The rest of the body is read where it belongs.
-            if (reads && !finished) reads.target = into.subarray(placed, placed + remaining);
-            return;
+          } else {
+            body = new Readable({
+              // As much as the consumer writes at once (segment.ts): the socket is not paused and
+              // resumed (an epoll_ctl each) for every 64 KiB chunk.
+              highWaterMark: BODY_BUFFER_BYTES,
+              read: () => socket.resume(),
+              destroy: (error, callback) => {
+                // Given up before its end (a range cut from a 200, an error): the connection goes too.
+                abandon();
+                callback(error);
+              },
+            });
+            // Consumers read the body with for-await, which sees its errors; this listener only keeps a
+            // body nobody reads any more (a redirect drained, a probe done) from crashing the process.
+            body.on('error', () => {});
+            resolve({ status: head.status, headers: head.headers, body });
           }
-          body = new Readable({
-            // As much as the consumer writes at once (segment.ts): the socket is not paused and
-            // resumed (an epoll_ctl each) for every 64 KiB chunk.
-            highWaterMark: BODY_BUFFER_BYTES,
-            read: () => socket.resume(),
-            destroy: (error, callback) => {
-              // Given up before its end (a range cut from a 200, an error): the connection goes too.
-              if (!finished) {
-                finished = true;
-                detach();
-                socket.destroy();
-              }
-              callback(error);
-            },
-          });
-          // Consumers read the body with for-await, which sees its errors; this listener only keeps a
-          // body nobody reads any more (a redirect drained, a probe done) from crashing the process.
-          body.on('error', () => {});
-          resolve({ status: head.status, headers: head.headers, body });
-          if (frame.kind === 'none' || (frame.kind === 'length' && frame.length === 0)) {
+          if (frame.kind === 'none' || length === 0) {
             if (rest.length > 0) reusable = false;
             return finish();
           }
           if (rest.length > 0) onBody(rest);
+          // The rest of a body in place is read where it belongs.
+          if (sunk && !finished) aimReads();
         } catch (error) {
           fail(error);
         }
@@ -390,7 +386,7 @@ export class Http1Client {
         placed += length;
         remaining -= length;
         if (remaining === 0) finish();
-        else reads!.target = into!.subarray(placed, placed + remaining);
+        else aimReads();
       };
       const onClose = () => {
         if (answered && frame.kind === 'close') {
