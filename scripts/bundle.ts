@@ -5,7 +5,11 @@
  * a warm run of 64 cached fragments took 0.43 s, 0.30 s bundled (issue 7, warm). Lazy imports
  * (check, mirror, cacache, undici, progress bars) stay lazy: they become chunks of their own.
  */
+import { rm } from 'node:fs/promises';
 import { build } from 'esbuild';
+
+// Chunk names carry a content hash: without this, every build would leave the last one's beside it.
+await rm('dist/cli', { recursive: true, force: true });
 
 await build({
   entryPoints: { main: 'dist/src/cli/main.js' },

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { PRIORITIES } from './fragment.js';
 import { checkIntegrity } from './integrity.js';
 
@@ -17,10 +17,10 @@ function expecting(expected: string): ErrorFn {
 
 const NON_NEGATIVE_INTEGER = 'expected a non-negative integer';
 
-const byteCount = z
-  .number({ error: expecting(NON_NEGATIVE_INTEGER) })
-  .refine((n) => Number.isInteger(n) && n >= 0, { error: NON_NEGATIVE_INTEGER, abort: true })
-  .refine((n) => n <= Number.MAX_SAFE_INTEGER, { error: 'must be at most 2^53 - 1 (9007199254740991)' });
+const byteCount = z.number({ error: expecting(NON_NEGATIVE_INTEGER) }).check(
+  z.refine((n) => Number.isInteger(n) && n >= 0, { error: NON_NEGATIVE_INTEGER, abort: true }),
+  z.refine((n) => n <= Number.MAX_SAFE_INTEGER, { error: 'must be at most 2^53 - 1 (9007199254740991)' }),
+);
 
 /** Why `path` cannot be a fragment path, or undefined when it can. Shared with `createManifest`. */
 export function pathProblem(path: string): string | undefined {
@@ -36,10 +36,12 @@ export function pathProblem(path: string): string | undefined {
   return undefined;
 }
 
-const fragmentPath = z.string({ error: expecting('expected a string') }).superRefine((path, ctx) => {
-  const problem = pathProblem(path);
-  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: path });
-});
+const fragmentPath = z.string({ error: expecting('expected a string') }).check(
+  z.superRefine((path, ctx) => {
+    const problem = pathProblem(path);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: path });
+  }),
+);
 
 export function isHttpUrl(value: string): boolean {
   if (!URL.canParse(value)) return false;
@@ -49,14 +51,17 @@ export function isHttpUrl(value: string): boolean {
 
 const httpUrl = z
   .string({ error: expecting('expected an absolute http(s) URL') })
-  .refine(isHttpUrl, { error: 'expected an absolute http(s) URL' });
+  .check(z.refine(isHttpUrl, { error: 'expected an absolute http(s) URL' }));
 
-const integrity = z.string({ error: expecting('expected a string') }).transform((value, ctx) => {
-  const result = checkIntegrity(value);
-  if (typeof result !== 'string') return result;
-  ctx.addIssue({ code: 'custom', message: result, input: value });
-  return z.NEVER;
-});
+const integrity = z.pipe(
+  z.string({ error: expecting('expected a string') }),
+  z.transform((value: string, ctx) => {
+    const result = checkIntegrity(value);
+    if (typeof result !== 'string') return result;
+    ctx.issues.push({ code: 'custom', message: result, input: value });
+    return z.NEVER;
+  }),
+);
 
 const PRIORITY_LIST = PRIORITIES.join(', ');
 
@@ -64,26 +69,34 @@ const fragmentSchema = z
   .object(
     {
       path: fragmentPath,
-      url: httpUrl.optional(),
-      offset: byteCount.optional(),
-      size: byteCount.optional(),
-      integrity: integrity.optional(),
-      priority: z.enum(PRIORITIES, { error: `expected one of ${PRIORITY_LIST}` }).default('normal'),
-      importance: z
-        .number({ error: 'expected a number between 0 and 1' })
-        .min(0, { error: 'expected a number between 0 and 1' })
-        .max(1, { error: 'expected a number between 0 and 1' })
-        .default(0),
-      id: z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' }).optional(),
+      url: z.optional(httpUrl),
+      offset: z.optional(byteCount),
+      size: z.optional(byteCount),
+      integrity: z.optional(integrity),
+      priority: z._default(z.enum(PRIORITIES, { error: `expected one of ${PRIORITY_LIST}` }), 'normal'),
+      importance: z._default(
+        z
+          .number({ error: 'expected a number between 0 and 1' })
+          .check(
+            z.gte(0, { error: 'expected a number between 0 and 1' }),
+            z.lte(1, { error: 'expected a number between 0 and 1' }),
+          ),
+        0,
+      ),
+      id: z.optional(
+        z.string({ error: 'expected a string' }).check(z.minLength(1, { error: 'must not be empty' })),
+      ),
     },
     { error: 'expected an object' },
   )
-  .superRefine((fragment, ctx) => {
-    // Without a size the end of the range is unknown, and a whole-object download would be wrong.
-    if (fragment.offset !== undefined && fragment.size === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['size'], message: 'is required when offset is given' });
-    }
-  });
+  .check(
+    z.superRefine((fragment, ctx) => {
+      // Without a size the end of the range is unknown, and a whole-object download would be wrong.
+      if (fragment.offset !== undefined && fragment.size === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['size'], message: 'is required when offset is given' });
+      }
+    }),
+  );
 
 export type FragmentInput = z.output<typeof fragmentSchema>;
 
@@ -99,34 +112,37 @@ export const manifestSchema = z
       version: z.literal(1, {
         error: (issue) => (issue.input === undefined ? 'is required (expected 1)' : 'expected 1'),
       }),
-      name: z.string({ error: 'expected a string' }).optional(),
-      baseUrls: z
-        .array(httpUrl, { error: 'expected an array of http(s) URLs' })
-        .min(1, { error: 'must not be empty (omit it instead)' })
-        .optional(),
+      name: z.optional(z.string({ error: 'expected a string' })),
+      baseUrls: z.optional(
+        z
+          .array(httpUrl, { error: 'expected an array of http(s) URLs' })
+          .check(z.minLength(1, { error: 'must not be empty (omit it instead)' })),
+      ),
       fragments: z
         .array(fragmentSchema, { error: expecting('expected an array of fragments') })
-        .min(1, { error: 'must list at least one fragment' }),
+        .check(z.minLength(1, { error: 'must list at least one fragment' })),
     },
     { error: 'expected a JSON object' },
   )
-  .superRefine((manifest, ctx) => {
-    const seen = new Map<string, number>();
-    manifest.fragments.forEach((fragment, index) => {
-      const id = fragmentId(fragment);
-      const first = seen.get(id);
-      if (first === undefined) {
-        seen.set(id, index);
-        return;
-      }
-      ctx.addIssue({
-        code: 'custom',
-        // A default id is derived from the path, so point at the fragment rather than at an absent key.
-        path: fragment.id === undefined ? ['fragments', index] : ['fragments', index, 'id'],
-        message: `duplicate id "${id}" (also fragments[${first}])`,
+  .check(
+    z.superRefine((manifest, ctx) => {
+      const seen = new Map<string, number>();
+      manifest.fragments.forEach((fragment, index) => {
+        const id = fragmentId(fragment);
+        const first = seen.get(id);
+        if (first === undefined) {
+          seen.set(id, index);
+          return;
+        }
+        ctx.addIssue({
+          code: 'custom',
+          // A default id is derived from the path, so point at the fragment rather than at an absent key.
+          path: fragment.id === undefined ? ['fragments', index] : ['fragments', index, 'id'],
+          message: `duplicate id "${id}" (also fragments[${first}])`,
+        });
       });
-    });
-  });
+    }),
+  );
 
 export type ManifestInput = z.output<typeof manifestSchema>;
 
