@@ -58,6 +58,8 @@ export function isFragfetchError(error: unknown, code?: ErrorCode): error is Fra
 
 /** Credentials never reach a message, a log line or a report. */
 export function stripUrlAuth(url: string): string {
+  // No "@", no user information: most URLs, and no parse for them.
+  if (!url.includes('@')) return url;
   try {
     const parsed = new URL(url);
     if (parsed.username === '' && parsed.password === '') return url;

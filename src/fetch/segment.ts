@@ -138,13 +138,12 @@ function checkResponse(
   range: string | undefined,
 ): number {
   const { url, start, objectOffset } = request;
-  const where = `GET ${stripUrlAuth(url)}${range ? ` (${range})` : ''}`;
   const { status, headers } = response;
   if (status === 416) {
     const total = parseUnsatisfiedRange(headers['content-range']);
     throw new FragfetchError(
       'ESIZE',
-      `${where}: range not satisfiable, the object has ${total ?? '?'} bytes`,
+      `${where(url, range)}: range not satisfiable, the object has ${total ?? '?'} bytes`,
       {
         url,
         status,
@@ -153,7 +152,7 @@ function checkResponse(
     );
   }
   if (status !== 200 && status !== 206) {
-    throw new FragfetchError('EHTTP', `${where}: HTTP ${status}`, {
+    throw new FragfetchError('EHTTP', `${where(url, range)}: HTTP ${status}`, {
       url,
       status,
       retryAfterMs: parseRetryAfter(headers['retry-after']),
@@ -166,13 +165,16 @@ function checkResponse(
   let skip = 0;
   if (status === 206) {
     if (!range)
-      throw new FragfetchError('ERANGE', `${where}: 206 to a request without Range`, { url, status });
+      throw new FragfetchError('ERANGE', `${where(url, range)}: 206 to a request without Range`, {
+        url,
+        status,
+      });
     const got = parseContentRange(headers['content-range']);
     const wantEnd = request.end === undefined ? undefined : objectOffset + request.end - 1;
     if (!got || got.start !== objectOffset + start || (wantEnd !== undefined && got.end > wantEnd)) {
       throw new FragfetchError(
         'ERANGE',
-        `${where}: answered Content-Range ${headers['content-range'] ?? '(none)'}, not the range asked for`,
+        `${where(url, range)}: answered Content-Range ${headers['content-range'] ?? '(none)'}, not the range asked for`,
         { url, status, expected: range, found: headers['content-range'] },
       );
     }
@@ -185,8 +187,8 @@ function checkResponse(
       throw new FragfetchError(
         changed ? 'ECHANGED' : 'ERANGE',
         changed
-          ? `${where}: the object changed (new validator), restarting it`
-          : `${where}: the server ignored Range and sent the whole object`,
+          ? `${where(url, range)}: the object changed (new validator), restarting it`
+          : `${where(url, range)}: the server ignored Range and sent the whole object`,
         { url, status },
       );
     }
@@ -195,18 +197,22 @@ function checkResponse(
   }
 
   if (request.checkValidators && validatorsDiffer(facts, etag, lastModified)) {
-    throw new FragfetchError('ECHANGED', `${where}: the object changed (validator differs), restarting it`, {
-      url,
-      status,
-      expected: facts.etag ?? facts.lastModified,
-      found: etag ?? lastModified,
-    });
+    throw new FragfetchError(
+      'ECHANGED',
+      `${where(url, range)}: the object changed (validator differs), restarting it`,
+      {
+        url,
+        status,
+        expected: facts.etag ?? facts.lastModified,
+        found: etag ?? lastModified,
+      },
+    );
   }
   if (objectSize !== undefined) {
     if (request.checkValidators && facts.objectSize !== undefined && facts.objectSize !== objectSize) {
       throw new FragfetchError(
         'ECHANGED',
-        `${where}: the object's length changed to ${objectSize}, restarting it`,
+        `${where(url, range)}: the object's length changed to ${objectSize}, restarting it`,
         {
           url,
           expected: facts.objectSize,
@@ -221,7 +227,7 @@ function checkResponse(
       if (wrong) {
         throw new FragfetchError(
           'ESIZE',
-          `${where}: the object has ${objectSize} bytes, the manifest says ${request.isRange ? `at least ${needed}` : declared}`,
+          `${where(url, range)}: the object has ${objectSize} bytes, the manifest says ${request.isRange ? `at least ${needed}` : declared}`,
           { url, expected: needed, found: objectSize },
         );
       }
@@ -323,6 +329,11 @@ async function receiveSunk(
   }
   // The transport wrote no more than the Content-Length it checked against `into`'s length.
   return { bytes: record(), overflow: false };
+}
+
+/** How a failed response is named in its message; built only for a failure (2000 small objects). */
+function where(url: string, range: string | undefined): string {
+  return `GET ${stripUrlAuth(url)}${range ? ` (${range})` : ''}`;
 }
 
 /** Weak ETags may not be used for range requests (RFC 9110 §13.1.5). */

@@ -11,8 +11,9 @@ export function parseManifest(json: unknown, source: string): Manifest {
   if (!result.success) throw invalid(source, formatIssues(result.error.issues));
   const input = result.data;
 
+  const bases = (input.baseUrls ?? []).map(baseResolver);
   const fragments = input.fragments.map((fragment, index): Fragment => {
-    const urls = fragmentUrls(fragment, input.baseUrls, source);
+    const urls = fragmentUrls(fragment, bases, source);
     if (urls.length === 0) {
       throw invalid(
         source,
@@ -40,9 +41,13 @@ export function parseManifestText(text: string, source: string): Manifest {
   return parseManifest(json, source);
 }
 
-function fragmentUrls(fragment: FragmentInput, baseUrls: string[] | undefined, source: string): string[] {
+function fragmentUrls(
+  fragment: FragmentInput,
+  bases: readonly ((path: string) => string)[],
+  source: string,
+): string[] {
   if (fragment.url !== undefined) return [new URL(fragment.url).href];
-  if (baseUrls !== undefined) return baseUrls.map((base) => resolveAgainstBase(base, fragment.path));
+  if (bases.length > 0) return bases.map((resolve) => resolve(fragment.path));
   // A manifest served over HTTP can sit next to its fragments; a local file has no such place.
   if (isHttpUrl(source)) return [new URL(encodePath(fragment.path), source).href];
   return [];
@@ -53,12 +58,30 @@ function fragmentUrls(fragment: FragmentInput, baseUrls: string[] | undefined, s
  * A query on a base URL (an access token, say) applies to every object under it, so it is kept.
  */
 export function resolveAgainstBase(base: string, path: string): string {
+  return baseResolver(base)(path);
+}
+
+/** Characters that neither encodeURIComponent nor URL resolution changes, in non-dot segments. */
+const PLAIN_PATH = /^[\w.~!*'()-]+(?:\/[\w.~!*'()-]+)*$/;
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+
+/**
+ * The base URL is parsed once; a plain path (most of them: `model-00001-of-00004.safetensors`) is
+ * then appended as it is — two URL parses per fragment were ~30 ms of a 2000-fragment start.
+ */
+function baseResolver(base: string): (path: string) => string {
   const directory = new URL(base);
   directory.hash = '';
   if (!directory.pathname.endsWith('/')) directory.pathname += '/';
-  const url = new URL(encodePath(path), directory);
-  url.search = directory.search;
-  return url.href;
+  const search = directory.search;
+  directory.search = '';
+  const prefix = directory.href;
+  return (path) => {
+    if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) return `${prefix}${path}${search}`;
+    const url = new URL(encodePath(path), directory);
+    url.search = search;
+    return url.href;
+  };
 }
 
 /** Each segment is percent-encoded so that names with `#`, `?`, `%` or spaces address that object. */

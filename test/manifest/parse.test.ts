@@ -114,9 +114,26 @@ describe('URL resolution', () => {
     ['https://cdn.example.com/m/', '模型.bin', 'https://cdn.example.com/m/%E6%A8%A1%E5%9E%8B.bin'],
     ['https://cdn.example.com/m/?sv=1&sig=abc', 'a.bin', 'https://cdn.example.com/m/a.bin?sv=1&sig=abc'],
     ['https://cdn.example.com/m#frag', 'a.bin', 'https://cdn.example.com/m/a.bin'],
+    [
+      'https://cdn.example.com/m/?t=1',
+      "w.e-i_g~h!t*s'(1).bin",
+      "https://cdn.example.com/m/w.e-i_g~h!t*s'(1).bin?t=1",
+    ],
+    ['https://cdn.example.com/m/', '..x/.y/z..', 'https://cdn.example.com/m/..x/.y/z..'],
   ])('%s + %s → %s', (base, path, expected) => {
     expect(resolveAgainstBase(base, path)).toBe(expected);
     expect(urlsOf(manifest([base], path))).toEqual([[expected]]);
+  });
+
+  // Paths a manifest may not hold, but the resolver is exported: they still resolve as URLs do.
+  it.each([
+    ['a/./b', 'https://cdn.example.com/m/a/b?t=1'],
+    ['a/../b', 'https://cdn.example.com/m/b?t=1'],
+    ['./a', 'https://cdn.example.com/m/a?t=1'],
+    ['a//b', 'https://cdn.example.com/m/a//b?t=1'],
+    ['/a', 'https://cdn.example.com/a?t=1'],
+  ])('resolves %s as the URL parser does', (path, expected) => {
+    expect(resolveAgainstBase('https://cdn.example.com/m?t=1', path)).toBe(expected);
   });
 
   it('keeps the base URLs in order, for failover', () => {
