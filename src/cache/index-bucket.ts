@@ -1,7 +1,7 @@
 // One-shot hash(): a Hash object per key and line cost more than the hashing, 2000 times a run.
 import { hash } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 
 /**
  * cacache's index buckets (its lib/entry-index.js), read and appended here so that `fetch` does not
@@ -20,13 +20,29 @@ export interface IndexEntry {
 /** cacache's index bucket of a key (`index-v5/ab/cd/ef…`, its bucketPath). */
 export function bucketPath(cacheDir: string, key: string): string {
   const hex = hash('sha256', key, 'hex');
-  return join(cacheDir, 'index-v5', hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
+  return `${folderOf(cacheDir, 'index-v5')}${hex.slice(0, 2)}${sep}${hex.slice(2, 4)}${sep}${hex.slice(4)}`;
+}
+
+const FOLDERS = new Map<string, string>();
+
+/**
+ * `<cacheDir>/<sub>/`, normalised once: path.join over the whole path of every object's content
+ * and bucket showed in profiles of 2000 small objects; the hex parts need no normalising.
+ */
+function folderOf(cacheDir: string, sub: string): string {
+  const id = `${cacheDir}\0${sub}`;
+  let folder = FOLDERS.get(id);
+  if (folder === undefined) {
+    folder = `${join(cacheDir, sub)}${sep}`;
+    FOLDERS.set(id, folder);
+  }
+  return folder;
 }
 
 /** cacache's content address of a digest (`content-v2/sha256/ab/cd/ef…`, its content/path.js). */
 export function contentAddress(cacheDir: string, algorithm: string, digestBase64: string): string {
   const hex = Buffer.from(digestBase64, 'base64').toString('hex');
-  return join(cacheDir, 'content-v2', algorithm, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
+  return `${folderOf(cacheDir, `content-v2${sep}${algorithm}`)}${hex.slice(0, 2)}${sep}${hex.slice(2, 4)}${sep}${hex.slice(4)}`;
 }
 
 /** The content address of an integrity naming one sha digest; undefined for anything else. */

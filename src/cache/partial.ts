@@ -23,6 +23,8 @@ export interface PartialState {
   spans: Span[];
 }
 
+const EPHEMERAL = new Map<string, PartialFiles>();
+
 /** `<cache>/partial/<hash of key>/{data,state.json}`: outside cacache's own folders, cleaned by prune. */
 export class PartialFiles {
   readonly dir: string;
@@ -51,7 +53,13 @@ export class PartialFiles {
    * the same small object each store the same verified bytes in the same place, atomically.
    */
   static ephemeral(cacheDir: string): PartialFiles {
-    return new PartialFiles(cacheDir, '', true);
+    // Nothing in it varies by object: one per cache, not one per small object.
+    let files = EPHEMERAL.get(cacheDir);
+    if (!files) {
+      files = new PartialFiles(cacheDir, '', true);
+      EPHEMERAL.set(cacheDir, files);
+    }
+    return files;
   }
 
   async prepare(): Promise<void> {

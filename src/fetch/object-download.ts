@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { type DataFile, MemoryFile, openDataFile } from '../cache/data-file.js';
-import { ProgressiveHasher } from '../cache/hasher.js';
+import { type FileHasher, ProgressiveHasher, WholeHasher } from '../cache/hasher.js';
 import type { PartialFiles, PartialState } from '../cache/partial.js';
 import { FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
@@ -45,7 +45,7 @@ export class ObjectDownload {
   #heldSlot: (() => void) | undefined;
 
   #file!: DataFile;
-  #hasher!: ProgressiveHasher;
+  #hasher!: FileHasher;
   #coverage = new Coverage();
   #facts: ObjectFacts = {};
   #size: number | undefined;
@@ -139,8 +139,9 @@ export class ObjectDownload {
     const declared = this.#fragment.integrity?.algorithm;
     if (declared && declared !== 'sha256') algorithms.push(declared);
     if (this.#memory) {
-      this.#file = new MemoryFile(this.#memory);
-      this.#hasher = new ProgressiveHasher(this.#file, algorithms);
+      const file = new MemoryFile(this.#memory);
+      this.#file = file;
+      this.#hasher = new WholeHasher(() => file.data, algorithms);
       return 0;
     }
     await this.#partial.prepare();

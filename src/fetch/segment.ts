@@ -1,5 +1,5 @@
 import type { DataFile } from '../cache/data-file.js';
-import type { ProgressiveHasher } from '../cache/hasher.js';
+import type { FileHasher } from '../cache/hasher.js';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
 import type { Coverage } from '../net/coverage.js';
@@ -40,7 +40,7 @@ export interface SegmentRequest {
 export interface SegmentSink {
   file: DataFile;
   coverage: Coverage;
-  hasher: ProgressiveHasher;
+  hasher: FileHasher;
   limiter: RateLimiter | undefined;
   signal: AbortSignal;
   /** Called per received chunk, for live bandwidth. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ProgressiveHasher } from '../../src/cache/hasher.js';
+import { ProgressiveHasher, WholeHasher } from '../../src/cache/hasher.js';
 import { Coverage } from '../../src/net/coverage.js';
 import { randomBytesSeeded, tempDir } from '../support/fixtures.js';
 
@@ -51,5 +51,22 @@ describe('ProgressiveHasher', () => {
     await expect(hasher.digests(2000)).rejects.toThrow(/hole/);
     await file.close();
     await rm(dir, { recursive: true });
+  });
+});
+
+describe('WholeHasher', () => {
+  it('digests the first bytes of the buffer it is given, by every algorithm', async () => {
+    const data = randomBytesSeeded(70_000, 3);
+    let bytes = data.subarray(0, 10);
+    const hasher = new WholeHasher(() => bytes, ['sha256', 'sha384']);
+    bytes = data;
+    const digests = await hasher.digests(65_536);
+    expect(digests.get('sha256')).toBe(digest(data.subarray(0, 65_536)));
+    expect(digests.get('sha384')).toBe(digest(data.subarray(0, 65_536), 'sha384'));
+  });
+
+  it('refuses to digest fewer bytes than asked for', async () => {
+    const hasher = new WholeHasher(() => Buffer.alloc(100), ['sha256']);
+    await expect(hasher.digests(101)).rejects.toThrow(/hashed 100 of 101 bytes/);
   });
 });
