@@ -108,6 +108,8 @@ export class Http1Client {
   readonly #idle = new Map<string, net.Socket[]>();
   readonly #all = new Set<net.Socket>();
   readonly #links = new WeakMap<net.Socket, Link>();
+  /** The exchanges each signal would end: one abort listener per signal, not one per request. */
+  readonly #abortable = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
   /** The pool each connection goes back to; the reads of those that serve bodies in place. */
   readonly #poolOf = new WeakMap<net.Socket, string>();
   readonly #inPlace = new WeakMap<net.Socket, InPlaceReads>();
@@ -150,6 +152,23 @@ export class Http1Client {
         into,
       );
     }
+  }
+
+  #listen(signal: AbortSignal): Set<(reason: unknown) => void> {
+    let ends = this.#abortable.get(signal);
+    if (!ends) {
+      const all = new Set<(reason: unknown) => void>();
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const end of [...all]) end(signal.reason);
+        },
+        { once: true },
+      );
+      this.#abortable.set(signal, all);
+      ends = all;
+    }
+    return ends;
   }
 
   /** Closes every connection: the run is over (or interrupted). */
@@ -252,13 +271,13 @@ export class Http1Client {
       let finished = false;
 
       const deadline = setTimeout(() => fail(deadlineFailure(socket.connecting, timeoutMs)), timeoutMs);
-      const onAbort = () => fail(signal?.reason);
+      const onAbort = (reason: unknown) => fail(reason);
 
       const reads = this.#inPlace.get(socket);
       const link = this.#links.get(socket);
       const detach = () => {
         clearTimeout(deadline);
-        signal?.removeEventListener('abort', onAbort);
+        if (signal) this.#abortable.get(signal)?.delete(onAbort);
         if (link) link.to = undefined;
         if (reads) {
           reads.onRead = undefined;
@@ -425,7 +444,7 @@ export class Http1Client {
         reject(signal.reason);
         return;
       }
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal) this.#listen(signal).add(onAbort);
       if (reads) reads.onRead = (chunk, placed) => (placed ? onPlaced(chunk.length) : onData(chunk));
       if (link) link.to = { data: onData, error: fail, close: onClose, timeout: onStall, end: () => {} };
       // A connection may have gone back to the pool paused, by backpressure on its last chunk.

@@ -22,13 +22,15 @@ describe('PriorityQueue', () => {
     ]);
   });
 
-  it('removes a waiting entry', () => {
+  it('removes the entries that match, in queue order', () => {
     const q = new PriorityQueue<string>();
-    q.push('x', 1);
+    q.push('x1', 1);
     q.push('y', 2);
-    expect(q.remove('x')).toBe(true);
-    expect(q.remove('x')).toBe(false);
+    q.push('x2', 0);
+    expect(q.removeAll((value) => value.startsWith('x'))).toEqual(['x2', 'x1']);
+    expect(q.removeAll((value) => value.startsWith('x'))).toEqual([]);
     expect(q.size).toBe(1);
+    expect(q.shift()).toBe('y');
   });
 });
 
@@ -79,6 +81,24 @@ describe('Slots', () => {
     release();
     expect(slots.inUse).toBe(0);
     expect(slots.tryAcquire()).toBeTypeOf('function');
+  });
+
+  it("rejects only the aborted signal's waiters; the others keep their turn", async () => {
+    const slots = new Slots(1);
+    const release = await slots.acquire(0);
+    const round = new AbortController();
+    const run = new AbortController();
+    const cut = [slots.acquire(1, round.signal), slots.acquire(3, round.signal)];
+    const kept = slots.acquire(2, run.signal);
+    round.abort(new Error('round over'));
+    for (const waiting of cut) await expect(waiting).rejects.toThrow('round over');
+    release();
+    const next = await kept;
+    expect(slots.inUse).toBe(1);
+    next();
+    expect(slots.inUse).toBe(0);
+    // The aborted signal's listener is spent: a later wait with it is refused at once.
+    await expect(slots.acquire(0, round.signal)).rejects.toThrow('round over');
   });
 });
 
