@@ -158,8 +158,12 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     stats,
     observer,
     stale,
-    // Twice the requests in flight: as many objects being stored as being received.
-    smallBuffers: new SmallBuffers(2 * settings.concurrency, SMALL_OBJECT_BYTES),
+    // Eight times the requests in flight: the store worker writes the jobs of one turn as one batch
+    // and answers when all are on disk, so objects wait for it in bursts; with twice as many buffers
+    // as requests, the main thread sat idle for a free buffer ~25 % of a run of 2000 small objects
+    // (1.60 s; 1.51 s with eight times; `npm run bench`, small). Pages are touched only as bytes
+    // land: 128 buffers of 256 KiB hold 8 MiB of 64 KiB objects, 32 MiB at most.
+    smallBuffers: new SmallBuffers(8 * settings.concurrency, SMALL_OBJECT_BYTES),
   };
 
   // Cached entries first: used as they are, or revalidated by one conditional request per content.
