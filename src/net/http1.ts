@@ -51,20 +51,14 @@ export interface SunkResponse {
   sunk: SunkBody;
 }
 
-/**
- * Where a connection's events go: to its exchange while one runs, else to what ends its idle life.
- * Each socket listens once, for good: adding and removing listeners per exchange and per return to
- * the pool (~16 calls an object) showed in profiles of 2000 small objects.
- */
+/** What a connection's events are for: its exchange while one runs, else the end of its idle life. */
 interface Listeners {
   data(chunk: Buffer): void;
   error(error: unknown): void;
   close(): void;
-  timeout(): void;
   end(): void;
 }
 
-type Link = { to: Listeners | undefined };
 const BODY_BUFFER_BYTES = 256 * 1024;
 /** How a connection closed under a request looks: reset, broken pipe, or closed without an answer. */
 const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
@@ -103,16 +97,52 @@ class InPlaceReads {
   };
 }
 
+/**
+ * A pooled connection and what it is doing. Each socket is listened to once, for good, and its
+ * events go to `to`: adding and removing listeners per exchange and per return to the pool (~16
+ * calls an object) showed in profiles of 2000 small objects. Its time limits are fields that one
+ * sweep a client checks (Http1Client.#sweep), not timers: the connect and head deadline, the stall
+ * and the idle timeout were three timers made and cleared per object, and a refresh per read.
+ */
+class Connection {
+  readonly socket: net.Socket;
+  /** The pool it goes back to: its origin, apart for connections that read in place. */
+  readonly pool: string;
+  readonly reads: InPlaceReads | undefined;
+  to: Listeners | undefined;
+  /** When (performance.now()) `expire` runs, silence or not. */
+  deadline = Infinity;
+  /** How long it may be silent since `heard`, ms, before `expire` runs. */
+  silence = Infinity;
+  heard = 0;
+  expire: (() => void) | undefined;
+
+  constructor(socket: net.Socket, pool: string, reads: InPlaceReads | undefined) {
+    this.socket = socket;
+    this.pool = pool;
+    this.reads = reads;
+  }
+
+  /** No time limit: between an exchange and the pool. */
+  unlimited(): void {
+    this.deadline = Infinity;
+    this.silence = Infinity;
+    this.expire = undefined;
+  }
+}
+
+/** How often a client looks for connections past their time: a quarter of the shortest limit. */
+function sweepInterval(options: TransportOptions): number {
+  return Math.min(1000, Math.max(10, Math.min(options.timeoutMs, options.stallTimeoutMs) / 4));
+}
+
 export class Http1Client {
   readonly #options: TransportOptions;
-  readonly #idle = new Map<string, net.Socket[]>();
-  readonly #all = new Set<net.Socket>();
-  readonly #links = new WeakMap<net.Socket, Link>();
+  readonly #idle = new Map<string, Connection[]>();
+  readonly #all = new Set<Connection>();
   /** The exchanges each signal would end: one abort listener per signal, not one per request. */
   readonly #abortable = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
-  /** The pool each connection goes back to; the reads of those that serve bodies in place. */
-  readonly #poolOf = new WeakMap<net.Socket, string>();
-  readonly #inPlace = new WeakMap<net.Socket, InPlaceReads>();
+  #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: TransportOptions) {
@@ -174,12 +204,26 @@ export class Http1Client {
   /** Closes every connection: the run is over (or interrupted). */
   close(): void {
     this.#closed = true;
-    for (const socket of this.#all) socket.destroy();
+    for (const connection of this.#all) connection.socket.destroy();
     this.#all.clear();
     this.#idle.clear();
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 
-  #connect(url: URL, pool: string, inPlace: boolean): net.Socket {
+  /** Runs what each connection past its deadline or its allowed silence has to do. */
+  readonly #sweep = () => {
+    const now = performance.now();
+    for (const connection of this.#all) {
+      const expire = connection.expire;
+      if (expire && (now >= connection.deadline || now - connection.heard >= connection.silence)) {
+        connection.unlimited();
+        expire();
+      }
+    }
+  };
+
+  #connect(url: URL, pool: string, inPlace: boolean): Connection {
     const reads = inPlace ? new InPlaceReads() : undefined;
     const socket = net.connect({
       host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -187,67 +231,72 @@ export class Http1Client {
       noDelay: true,
       ...(reads ? { onread: { buffer: reads.next, callback: reads.read } } : {}),
     });
-    this.#poolOf.set(socket, pool);
-    if (reads) this.#inPlace.set(socket, reads);
-    this.#all.add(socket);
-    const link: Link = { to: undefined };
-    this.#links.set(socket, link);
+    const connection = new Connection(socket, pool, reads);
+    this.#all.add(connection);
+    // Unreferenced: a pending exchange keeps the process alive through its socket, not this.
+    this.#sweeper ??= setInterval(this.#sweep, sweepInterval(this.#options)).unref();
     // With no exchange and no pool to answer, an error is still listened for: never unhandled.
     socket
-      .on('data', (chunk: Buffer) => link.to?.data(chunk))
-      .on('error', (error) => link.to?.error(error))
-      .on('timeout', () => link.to?.timeout())
-      .on('end', () => link.to?.end())
+      .on('data', (chunk: Buffer) => connection.to?.data(chunk))
+      .on('error', (error) => connection.to?.error(error))
+      .on('end', () => connection.to?.end())
       .on('close', () => {
-        this.#all.delete(socket);
-        link.to?.close();
+        this.#all.delete(connection);
+        if (this.#all.size === 0) {
+          clearInterval(this.#sweeper);
+          this.#sweeper = undefined;
+        }
+        connection.to?.close();
       });
-    return socket;
+    return connection;
   }
 
-  #takeIdle(key: string): net.Socket | undefined {
+  #takeIdle(key: string): Connection | undefined {
     const list = this.#idle.get(key);
-    for (let socket = list?.pop(); socket; socket = list?.pop()) {
-      const link = this.#links.get(socket);
-      if (link) link.to = undefined;
-      const reads = this.#inPlace.get(socket);
-      if (reads) reads.onRead = undefined;
+    for (let connection = list?.pop(); connection; connection = list?.pop()) {
+      connection.to = undefined;
+      connection.unlimited();
+      if (connection.reads) connection.reads.onRead = undefined;
+      const socket = connection.socket;
       if (socket.destroyed || !socket.writable) continue;
-      socket.setTimeout(0);
       socket.ref();
-      return socket;
+      return connection;
     }
     return undefined;
   }
 
-  #release(socket: net.Socket): void {
-    const key = this.#poolOf.get(socket);
-    if (this.#closed || socket.destroyed || key === undefined) {
+  #release(connection: Connection): void {
+    const socket = connection.socket;
+    if (this.#closed || socket.destroyed) {
       socket.destroy();
       return;
     }
-    const list = this.#idle.get(key) ?? [];
-    this.#idle.set(key, list);
+    let list = this.#idle.get(connection.pool);
+    if (!list) {
+      list = [];
+      this.#idle.set(connection.pool, list);
+    }
+    const pooled = list;
     const drop = () => {
-      const at = list.indexOf(socket);
-      if (at >= 0) list.splice(at, 1);
+      const at = pooled.indexOf(connection);
+      if (at >= 0) pooled.splice(at, 1);
       socket.destroy();
     };
-    // Anything from the server now (data, end, error) ends the connection's use.
-    const link = this.#links.get(socket);
-    if (link) link.to = { data: drop, error: drop, timeout: drop, end: drop, close: () => {} };
-    const reads = this.#inPlace.get(socket);
-    if (reads) reads.onRead = drop;
-    socket.setTimeout(IDLE_SOCKET_MS);
+    // Anything from the server now (data, end, error) ends the connection's use; so does silence.
+    connection.to = { data: drop, error: drop, end: drop, close: () => {} };
+    if (connection.reads) connection.reads.onRead = drop;
+    connection.silence = IDLE_SOCKET_MS;
+    connection.heard = performance.now();
+    connection.expire = drop;
     socket.unref();
     // Backpressure may have paused it on its last chunk: flowing, a close by the server is seen.
     socket.resume();
-    list.push(socket);
+    pooled.push(connection);
   }
 
-  /** One request and its response on `socket`; the body is read as the consumer reads it. */
+  /** One request and its response on a connection; the body is read as the consumer reads it. */
   #exchange(
-    socket: net.Socket,
+    connection: Connection,
     reused: boolean,
     method: 'GET' | 'HEAD',
     url: URL,
@@ -270,15 +319,12 @@ export class Http1Client {
       let reusable = false;
       let finished = false;
 
-      const deadline = setTimeout(() => fail(deadlineFailure(socket.connecting, timeoutMs)), timeoutMs);
+      const { socket, reads } = connection;
       const onAbort = (reason: unknown) => fail(reason);
-
-      const reads = this.#inPlace.get(socket);
-      const link = this.#links.get(socket);
       const detach = () => {
-        clearTimeout(deadline);
+        connection.unlimited();
         if (signal) this.#abortable.get(signal)?.delete(onAbort);
-        if (link) link.to = undefined;
+        connection.to = undefined;
         if (reads) {
           reads.onRead = undefined;
           reads.target = undefined;
@@ -319,7 +365,7 @@ export class Http1Client {
         detach();
         body?.push(null);
         sunk?.resolve();
-        if (reusable) this.#release(socket);
+        if (reusable) this.#release(connection);
         else socket.destroy();
       };
       const deliver = (part: Buffer) => {
@@ -353,6 +399,7 @@ export class Http1Client {
       };
       const onData = (chunk: Buffer): void => {
         received = true;
+        connection.heard = performance.now();
         try {
           if (answered) return onBody(chunk);
           const all = pending ? Buffer.concat([pending, chunk]) : chunk;
@@ -367,12 +414,14 @@ export class Http1Client {
           // An interim answer (100 Continue, 103 Early Hints): the real one follows.
           if (head.status >= 100 && head.status < 200) return rest.length > 0 ? onData(rest) : undefined;
           answered = true;
-          clearTimeout(deadline);
+          // The head is in: from now on, silence is what is limited.
+          connection.deadline = Infinity;
+          connection.silence = stallTimeoutMs;
+          connection.expire = onStall;
           frame = framing(method, head);
           reusable = !head.close && frame.kind !== 'close';
           remaining = frame.kind === 'length' ? frame.length : 0;
           if (frame.kind === 'chunked') decoder = new ChunkedDecoder();
-          socket.setTimeout(stallTimeoutMs);
           const length = frame.kind === 'length' ? frame.length : -1;
           if (into && length >= 0 && length <= into.length && (head.status === 200 || head.status === 206)) {
             const done = new Promise<void>((resolveBody, rejectBody) => {
@@ -424,6 +473,7 @@ export class Http1Client {
       /** `length` bytes read straight into `into` at `placed` (InPlaceReads). */
       const onPlaced = (length: number) => {
         received = true;
+        connection.heard = performance.now();
         placed += length;
         remaining -= length;
         if (remaining === 0) finish();
@@ -440,13 +490,15 @@ export class Http1Client {
       const onStall = () => fail(stallFailure(stallTimeoutMs));
 
       if (signal?.aborted) {
-        clearTimeout(deadline);
         reject(signal.reason);
         return;
       }
       if (signal) this.#listen(signal).add(onAbort);
       if (reads) reads.onRead = (chunk, placed) => (placed ? onPlaced(chunk.length) : onData(chunk));
-      if (link) link.to = { data: onData, error: fail, close: onClose, timeout: onStall, end: () => {} };
+      connection.to = { data: onData, error: fail, close: onClose, end: () => {} };
+      // Until the head is in, connection included.
+      connection.deadline = performance.now() + timeoutMs;
+      connection.expire = () => fail(deadlineFailure(socket.connecting, timeoutMs));
       // A connection may have gone back to the pool paused, by backpressure on its last chunk.
       socket.resume();
       try {
