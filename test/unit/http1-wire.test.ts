@@ -30,6 +30,13 @@ describe('HTTP/1.1 wire format', () => {
     expect(parseHead('HTTP/1.0 200 OK\r\nConnection: keep-alive').close).toBe(false);
     expect(() => parseHead('SSH-2.0-OpenSSH')).toThrow(/not an HTTP\/1.x status line/);
     expect(() => parseHead('HTTP/1.1 200 OK\r\nno colon here')).toThrow(/malformed header line/);
+    expect(() => parseHead('HTTP/1.1 200 OK\r\n: no name')).toThrow(/malformed header line/);
+    // A colon on a later line is not this line's.
+    expect(() => parseHead('HTTP/1.1 200 OK\r\nno colon\r\nA: b')).toThrow(
+      /malformed header line: "no colon"/,
+    );
+    expect(parseHead('HTTP/1.1 204 No Content\r\n\r\nX:  spaced  \r\n').headers).toEqual({ x: 'spaced' });
+    expect(parseHead('HTTP/1.1 200 OK\r\nA: b\nc').headers).toEqual({ a: 'b\nc' });
   });
 
   it('frames bodies as RFC 9112 says', () => {
@@ -44,6 +51,11 @@ describe('HTTP/1.1 wire format', () => {
     expect(framing('GET', head(200, {}))).toEqual({ kind: 'close' });
     expect(() => framing('GET', head(200, { 'content-length': '10, 11' }))).toThrow(/invalid Content-Length/);
     expect(() => framing('GET', head(200, { 'content-length': '-1' }))).toThrow(/invalid Content-Length/);
+    expect(() => framing('GET', head(200, { 'content-length': '1e3' }))).toThrow(/invalid Content-Length/);
+    expect(() => framing('GET', head(200, { 'content-length': '99999999999999999' }))).toThrow(
+      /invalid Content-Length/,
+    );
+    expect(framing('GET', head(200, { 'content-length': '0' }))).toEqual({ kind: 'length', length: 0 });
   });
 
   it('decodes the chunked coding fed byte by byte or all at once, with extensions and trailers', () => {
