@@ -72,15 +72,16 @@ const HEAD_READ_BYTES = 4096;
 /**
  * The reads of a connection that serves bodies in place (SunkBody): the socket reads into the body's
  * own buffer while one is being received — no chunk allocated, nothing copied — and into a small
- * scratch buffer otherwise (the head, an error page), whose bytes are copied out as a chunk. Node
- * asks for the next buffer after each read (`net.connect`'s `onread`).
+ * scratch buffer otherwise (the head, an error page), handed on as a view that is valid during the
+ * call only: whoever keeps bytes of it copies them (a 4 KiB copy per object was most of the run's
+ * garbage). Node asks for the next buffer after each read (`net.connect`'s `onread`).
  */
 class InPlaceReads {
   readonly #scratch = Buffer.allocUnsafe(HEAD_READ_BYTES);
   #handed: Buffer = this.#scratch;
   /** Where the next read goes while a body is received in place. */
   target: Buffer | undefined;
-  /** Takes each read: a chunk of its own, or (`placed`) bytes already at the start of `target`. */
+  /** Takes each read: a view of the scratch buffer, or (`placed`) bytes already at the start of `target`. */
   onRead: ((chunk: Buffer, placed: boolean) => void) | undefined;
 
   next = (): Buffer => {
@@ -91,8 +92,7 @@ class InPlaceReads {
   /** Always true: pausing is the socket's own business (`pause()` by backpressure), as elsewhere. */
   read = (length: number, buffer: Uint8Array): boolean => {
     const placed = buffer !== this.#scratch && buffer === this.#handed;
-    const view = Buffer.from(buffer.buffer, buffer.byteOffset, length);
-    this.onRead?.(placed ? view : Buffer.from(view), placed);
+    this.onRead?.(Buffer.from(buffer.buffer, buffer.byteOffset, length), placed);
     return true;
   };
 }
@@ -368,12 +368,15 @@ export class Http1Client {
         if (reusable) this.#release(connection);
         else socket.destroy();
       };
+      /** True while the bytes at hand are a view of InPlaceReads' scratch buffer, not ours to keep. */
+      let transient = false;
       const deliver = (part: Buffer) => {
         if (sunk) {
           // Within bounds: a sunk body's Content-Length fits `into`, and no part exceeds what remains.
           part.copy(into!, placed);
           placed += part.length;
-        } else if (part.length > 0 && body && !body.push(part)) socket.pause();
+        } else if (part.length > 0 && body && !body.push(transient ? Buffer.from(part) : part))
+          socket.pause();
       };
       const onBody = (chunk: Buffer) => {
         if (frame.kind === 'length') {
@@ -405,7 +408,7 @@ export class Http1Client {
           const all = pending ? Buffer.concat([pending, chunk]) : chunk;
           const end = headEnd(all);
           if (end < 0) {
-            pending = all;
+            pending = transient && all === chunk ? Buffer.from(all) : all;
             return;
           }
           pending = undefined;
@@ -494,7 +497,17 @@ export class Http1Client {
         return;
       }
       if (signal) this.#listen(signal).add(onAbort);
-      if (reads) reads.onRead = (chunk, placed) => (placed ? onPlaced(chunk.length) : onData(chunk));
+      if (reads) {
+        reads.onRead = (chunk, placed) => {
+          if (placed) return onPlaced(chunk.length);
+          transient = true;
+          try {
+            onData(chunk);
+          } finally {
+            transient = false;
+          }
+        };
+      }
       connection.to = { data: onData, error: fail, close: onClose, end: () => {} };
       // Until the head is in, connection included.
       connection.deadline = performance.now() + timeoutMs;

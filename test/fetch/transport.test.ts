@@ -355,6 +355,31 @@ describe('HTTP transport', () => {
       }
     });
 
+    it('keeps every byte of a streamed answer read through the scratch buffer: a long error page, a split head', async () => {
+      const page = ['a', 'b', 'c', 'd'].map((letter) => letter.repeat(3000));
+      const { server, origin } = await rawServer([
+        [`HTTP/1.1 503 Service Unavailable\r\nContent-Length: 12000\r\n\r\n${page[0]}`, ...page.slice(1)],
+        ['HTTP/1.1 200 OK\r\nContent-Le', 'ngth: 9\r\n\r\ntoo ', 'long!'],
+      ]);
+      const http = client();
+      try {
+        const into = Buffer.alloc(8, '.');
+        const error = await http.requestInto(`${origin}/a`, {}, undefined, into);
+        if ('sunk' in error) throw new Error('expected a stream');
+        // Read only once all of it has arrived: the scratch buffer has been reused meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(error.status).toBe(503);
+        expect(await text(error)).toBe(page.join(''));
+        const long = await http.requestInto(`${origin}/b`, {}, undefined, into);
+        if ('sunk' in long) throw new Error('expected a stream');
+        expect(await text(long)).toBe('too long!');
+        expect(into.toString()).toBe('........');
+      } finally {
+        await http.close();
+        await shut(server);
+      }
+    });
+
     it('rejects a body in place cut short, keeping what arrived; a cancelled one closes its connection', async () => {
       const { server, origin, connections } = await rawServer([
         ['HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort', 'CLOSE'],
