@@ -1,5 +1,6 @@
 import { FragfetchError, stripUrlAuth } from '../errors.js';
 import type { Fragment, Manifest } from './fragment.js';
+import { plainManifest } from './plain.js';
 import { type FragmentInput, formatIssues, fragmentId, isHttpUrl, manifestSchema } from './schema.js';
 
 /**
@@ -7,9 +8,12 @@ import { type FragmentInput, formatIssues, fragmentId, isHttpUrl, manifestSchema
  * is only used to resolve relative paths (when it is a URL) and to name the manifest in messages.
  */
 export function parseManifest(json: unknown, source: string): Manifest {
-  const result = manifestSchema.safeParse(json);
-  if (!result.success) throw invalid(source, formatIssues(result.error.issues));
-  const input = result.data;
+  let input = plainManifest(json);
+  if (!input) {
+    const result = manifestSchema.safeParse(json);
+    if (!result.success) throw invalid(source, formatIssues(result.error.issues));
+    input = result.data;
+  }
 
   const bases = (input.baseUrls ?? []).map(baseResolver);
   const fragments = input.fragments.map((fragment, index): Fragment => {
