@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import type { Readable } from 'node:stream';
 import { Http1Client, type SunkResponse } from './http1.js';
 import {
@@ -29,7 +29,11 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export class DirectTransport {
   readonly #options: TransportOptions;
-  readonly #https = new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' });
+  /**
+   * node:https and its pool, loaded by the first https request: TLS is several milliseconds of a
+   * start that plain-http runs need not pay.
+   */
+  #tls: Promise<{ request: typeof https.request; agent: https.Agent }> | undefined;
   readonly #http1: Http1Client;
 
   constructor(options: TransportOptions) {
@@ -83,18 +87,27 @@ export class DirectTransport {
     }
   }
 
-  #send(
+  #https() {
+    this.#tls ??= import('node:https').then(({ default: https }) => ({
+      request: https.request,
+      agent: new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' }),
+    }));
+    return this.#tls;
+  }
+
+  async #send(
     method: 'GET' | 'HEAD',
     url: URL,
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
   ): Promise<DirectResponse> {
     const { timeoutMs, stallTimeoutMs } = this.#options;
+    const tls = await this.#https();
     return new Promise<DirectResponse>((resolve, reject) => {
-      const request = https.request(url, {
+      const request = tls.request(url, {
         method,
         headers,
-        agent: this.#https,
+        agent: tls.agent,
         ...(signal ? { signal } : {}),
       });
       // Connection and headers share one deadline, as the timeout the user gave says.
@@ -120,7 +133,7 @@ export class DirectTransport {
 
   /** Closes the pooled sockets: every request of the run has finished. */
   close(): void {
-    this.#https.destroy();
+    void this.#tls?.then(({ agent }) => agent.destroy());
     this.#http1.close();
   }
 }
