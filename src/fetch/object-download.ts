@@ -87,7 +87,7 @@ export class ObjectDownload {
   }
 
   async #run(): Promise<DownloadResult> {
-    const resumedBytes = await this.#openPartial();
+    const resumedBytes = this.#memory ? this.#openMemory(this.#memory) : await this.#openPartial();
     const fragment = this.#fragment;
     let integrityRetried = false;
     try {
@@ -110,9 +110,14 @@ export class ObjectDownload {
           await this.#partial.remove();
           throw integrityError(fragment, found);
         }
-        await this.#stopSaving();
-        await this.#file.truncate(size);
-        await this.#closeFile();
+        if (this.#file instanceof MemoryFile) {
+          // No timer to stop, no file to close: every await shows, 2000 small objects a run.
+          this.#file.keep(size);
+        } else {
+          await this.#stopSaving();
+          await this.#file.truncate(size);
+          await this.#closeFile();
+        }
         return {
           data:
             this.#file instanceof MemoryFile ? { bytes: this.#file.data } : { path: this.#partial.dataPath },
@@ -133,17 +138,23 @@ export class ObjectDownload {
     }
   }
 
+  /** The algorithms to hash with: sha256 for the cache, and the manifest's own if another. */
+  #algorithms(): string[] {
+    const declared = this.#fragment.integrity?.algorithm;
+    return declared && declared !== 'sha256' ? ['sha256', declared] : ['sha256'];
+  }
+
+  /** Receives into memory: nothing kept from an earlier run (see download-one.ts). */
+  #openMemory(memory: Buffer): number {
+    const file = new MemoryFile(memory);
+    this.#file = file;
+    this.#hasher = new WholeHasher(() => file.data, this.#algorithms());
+    return 0;
+  }
+
   /** Opens or creates the partial file and loads what an earlier run saved; returns the bytes kept. */
   async #openPartial(): Promise<number> {
-    const algorithms = ['sha256'];
-    const declared = this.#fragment.integrity?.algorithm;
-    if (declared && declared !== 'sha256') algorithms.push(declared);
-    if (this.#memory) {
-      const file = new MemoryFile(this.#memory);
-      this.#file = file;
-      this.#hasher = new WholeHasher(() => file.data, algorithms);
-      return 0;
-    }
+    const algorithms = this.#algorithms();
     await this.#partial.prepare();
     let state = await this.#partial.load(this.#key);
     if (state && this.#fragment.size !== undefined && state.size !== this.#fragment.size) state = undefined;

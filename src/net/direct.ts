@@ -54,7 +54,11 @@ export class DirectTransport {
   ): Promise<DirectResponse | SunkResponse> {
     let target = url;
     for (let hop = 0; ; hop++) {
-      const response = await this.#once(method, target, headers, signal, into);
+      // http1.ts resends on a stale connection itself.
+      const response =
+        target.protocol === 'http:'
+          ? await this.#http1.request(method, target, headers, signal, into)
+          : await this.#once(method, target, headers, signal);
       const location = response.headers.location;
       if ('sunk' in response || !REDIRECTS.has(response.status) || location === undefined) return response;
       // The body of a redirect is a few bytes: read it, so the socket goes back to the pool.
@@ -69,16 +73,16 @@ export class DirectTransport {
     }
   }
 
-  /** One request; a kept-alive socket that the server closed just before it is retried once, at once. */
+  /**
+   * One https request; a kept-alive socket that the server closed just before it is retried once, at
+   * once.
+   */
   async #once(
     method: 'GET' | 'HEAD',
     url: URL,
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
-    into: Buffer | undefined,
-  ): Promise<DirectResponse | SunkResponse> {
-    // http1.ts resends on a stale connection itself.
-    if (url.protocol === 'http:') return this.#http1.request(method, url, headers, signal, into);
+  ): Promise<DirectResponse> {
     try {
       return await this.#send(method, url, headers, signal);
     } catch (error) {
