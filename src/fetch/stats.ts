@@ -31,7 +31,11 @@ export class RunStats {
   #hasCritical = false;
   #windowStart: number;
   #windowBytes = 0;
-  #peak = 0;
+  // A double from the start (-0, where 0 would be a small integer): the first peak, a fraction, then
+  // changed the field's representation, and V8 threw away the optimized code of everything that
+  // inlines these statistics (--trace-deopt: #fetchWithRetry and downloadAndStore compiled twice,
+  // ~130 ms of compiler time on 2000 small objects). The report's Math.max turns it into 0.
+  #peak = -0;
   #firstByteAt: number | undefined;
   #lastByteAt: number | undefined;
 

@@ -114,7 +114,8 @@ class Connection {
   deadline = Infinity;
   /** How long it may be silent since `heard`, ms, before `expire` runs. */
   silence = Infinity;
-  heard = 0;
+  /** A time from the start, not 0: a small integer here, replaced by a fraction, would cost V8 its optimized code. */
+  heard = performance.now();
   expire: (() => void) | undefined;
 
   constructor(socket: net.Socket, pool: string, reads: InPlaceReads | undefined) {
