@@ -52,10 +52,13 @@ export function transferOptions(): Option[] {
     new Option('--retries <n>', 'retries of a failed request, with backoff')
       .default(fetchDefaults.retries)
       .argParser(parseCount),
-    new Option('--stall-timeout <duration>', 'abort and retry a request that sends no byte for this long')
+    new Option(
+      '--stall-timeout <duration>',
+      'abort and retry a request that sends no byte for this long (0: no limit)',
+    )
       .default(fetchDefaults.stallTimeoutMs, '30s')
       .argParser(parseDurationOption),
-    new Option('--timeout <duration>', 'connect and response-header timeout')
+    new Option('--timeout <duration>', 'connect and response-header timeout (0: no limit)')
       .default(fetchDefaults.timeoutMs, '30s')
       .argParser(parseDurationOption),
     new Option('--limit-rate <size>', 'cap the total download rate, per second (e.g. 50MiB)').argParser(

@@ -115,10 +115,14 @@ export class DirectTransport {
         ...(signal ? { signal } : {}),
       });
       // Connection and headers share one deadline, as the timeout the user gave says.
-      const deadline = setTimeout(() => {
-        const connecting = request.socket === null || request.socket.connecting;
-        request.destroy(deadlineFailure(connecting, timeoutMs));
-      }, timeoutMs);
+      // 0 is no deadline, as for http1.ts (and stall below: the socket's timeout of 0 is none).
+      const deadline =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              const connecting = request.socket === null || request.socket.connecting;
+              request.destroy(deadlineFailure(connecting, timeoutMs));
+            }, timeoutMs)
+          : undefined;
       request.on('error', (error: Error) => {
         clearTimeout(deadline);
         // Only a failure before any byte of the answer on a reused socket is safe to send again.

@@ -134,7 +134,16 @@ class Connection {
 
 /** How often a client looks for connections past their time: a quarter of the shortest limit. */
 function sweepInterval(options: TransportOptions): number {
-  return Math.min(1000, Math.max(10, Math.min(options.timeoutMs, options.stallTimeoutMs) / 4));
+  const shortest = Math.min(
+    IDLE_SOCKET_MS,
+    ...[options.timeoutMs, options.stallTimeoutMs].filter((ms) => ms > 0),
+  );
+  return Math.min(1000, Math.max(10, shortest / 4));
+}
+
+/** A limit of 0 is none, as curl's and rclone's timeouts (and undici's, for proxied requests). */
+function limit(ms: number): number {
+  return ms > 0 ? ms : Infinity;
 }
 
 export class Http1Client {
@@ -420,7 +429,7 @@ export class Http1Client {
           answered = true;
           // The head is in: from now on, silence is what is limited.
           connection.deadline = Infinity;
-          connection.silence = stallTimeoutMs;
+          connection.silence = limit(stallTimeoutMs);
           connection.expire = onStall;
           frame = framing(method, head);
           reusable = !head.close && frame.kind !== 'close';
@@ -511,7 +520,7 @@ export class Http1Client {
       }
       connection.to = { data: onData, error: fail, close: onClose, end: () => {} };
       // Until the head is in, connection included.
-      connection.deadline = performance.now() + timeoutMs;
+      connection.deadline = performance.now() + limit(timeoutMs);
       connection.expire = () => fail(deadlineFailure(socket.connecting, timeoutMs));
       // A connection may have gone back to the pool paused, by backpressure on its last chunk.
       socket.resume();

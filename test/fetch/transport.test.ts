@@ -171,6 +171,25 @@ describe('HTTP transport', () => {
     }
   });
 
+  it('takes a limit of 0 as none: a slow head and a silent body are waited for', async () => {
+    const server = net.createServer((socket) => {
+      socket.once('data', () => {
+        setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab'), 150);
+        setTimeout(() => socket.write('cd'), 300);
+      });
+    });
+    const origin = await listen(server);
+    const http = new HttpClient({ timeoutMs: 0, stallTimeoutMs: 0, headers: {}, env: {} });
+    try {
+      const response = await http.request('GET', `${origin}/a`, {});
+      expect(response.status).toBe(200);
+      expect(await text(response)).toBe('abcd');
+    } finally {
+      http.destroy();
+      await shut(server);
+    }
+  });
+
   it('follows redirects on a fetch, and gives up after five with a clear error', async () => {
     const body = randomBytesSeeded(300 * KiB, 'redirect');
     h.cdn.set('/m/real.bin', body);
