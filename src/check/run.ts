@@ -220,7 +220,9 @@ function nextWait(
     return undefined;
   if (isDefinitive(transient)) return undefined;
   const wait = retryDelay(attempt, transient, ctx.policy, ctx.options.random);
-  return wait === undefined || elapsedMs + wait > ctx.timeoutMs ? undefined : wait;
+  // Retries fit within the probe's timeout; a timeout of 0 is none, and leaves them to --retries.
+  const budget = ctx.timeoutMs > 0 ? ctx.timeoutMs : Number.POSITIVE_INFINITY;
+  return wait === undefined || elapsedMs + wait > budget ? undefined : wait;
 }
 
 function statusError(answer: Answer, url: string): FragfetchError {

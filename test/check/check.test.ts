@@ -196,6 +196,12 @@ describe('check', () => {
     expect(probe(report, 'a')).toMatchObject({ outcome: 'ok', attempts: 2, status: 206 });
   });
 
+  it('retries with a timeout of 0, which is no limit', async () => {
+    cdn.fault('/m/a.bin', { kind: 'status', status: 503 });
+    const report = await check(manifest([cdn.url('/m/')]), { timeoutMs: 0 });
+    expect(probe(report, 'a')).toMatchObject({ outcome: 'ok', attempts: 2, status: 206 });
+  });
+
   it('falls back to HEAD when the server refuses the GET', async () => {
     cdn.fault('/m/a.bin', { kind: 'status', status: 405 });
     const report = await check(manifest([cdn.url('/m/')]));

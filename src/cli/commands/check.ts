@@ -44,7 +44,10 @@ function checkOptions(): Option[] {
     new Option('--retries <n>', 'retries of a transient failure (reset, 5xx, 429); timeouts are not retried')
       .default(checkDefaults.retries)
       .argParser(parseCount),
-    new Option('--timeout <duration>', 'connect, response-header and body-silence timeout of a probe')
+    new Option(
+      '--timeout <duration>',
+      'connect, response-header and body-silence timeout of a probe (0: no limit)',
+    )
       .default(checkDefaults.timeoutMs, '10s')
       .argParser(parseDurationOption),
     new Option(
