@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { Readable } from 'node:stream';
+import { whenAborted } from '../schedule/when-aborted.js';
 import {
   ChunkedDecoder,
   type Framing,
@@ -150,8 +151,6 @@ export class Http1Client {
   readonly #options: TransportOptions;
   readonly #idle = new Map<string, Connection[]>();
   readonly #all = new Set<Connection>();
-  /** The exchanges each signal would end: one abort listener per signal, not one per request. */
-  readonly #abortable = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -192,23 +191,6 @@ export class Http1Client {
         into,
       );
     }
-  }
-
-  #listen(signal: AbortSignal): Set<(reason: unknown) => void> {
-    let ends = this.#abortable.get(signal);
-    if (!ends) {
-      const all = new Set<(reason: unknown) => void>();
-      signal.addEventListener(
-        'abort',
-        () => {
-          for (const end of [...all]) end(signal.reason);
-        },
-        { once: true },
-      );
-      this.#abortable.set(signal, all);
-      ends = all;
-    }
-    return ends;
   }
 
   /** Closes every connection: the run is over (or interrupted). */
@@ -330,10 +312,10 @@ export class Http1Client {
       let finished = false;
 
       const { socket, reads } = connection;
-      const onAbort = (reason: unknown) => fail(reason);
+      let unwatch: (() => void) | undefined;
       const detach = () => {
         connection.unlimited();
-        if (signal) this.#abortable.get(signal)?.delete(onAbort);
+        unwatch?.();
         connection.to = undefined;
         if (reads) {
           reads.onRead = undefined;
@@ -506,7 +488,7 @@ export class Http1Client {
         reject(signal.reason);
         return;
       }
-      if (signal) this.#listen(signal).add(onAbort);
+      if (signal) unwatch = whenAborted(signal, fail);
       if (reads) {
         reads.onRead = (chunk, placed) => {
           if (placed) return onPlaced(chunk.length);

@@ -39,14 +39,10 @@ export class PriorityQueue<T> {
     return this.#entries.shift()?.value;
   }
 
-  /** Takes out every value that matches, in queue order. */
-  removeAll(matches: (value: T) => boolean): T[] {
-    const removed: T[] = [];
-    this.#entries = this.#entries.filter((entry) => {
-      if (!matches(entry.value)) return true;
-      removed.push(entry.value);
-      return false;
-    });
-    return removed;
+  remove(value: T): boolean {
+    const index = this.#entries.findIndex((entry) => entry.value === value);
+    if (index === -1) return false;
+    this.#entries.splice(index, 1);
+    return true;
   }
 }

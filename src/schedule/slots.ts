@@ -1,9 +1,8 @@
 import { PriorityQueue } from './priority-queue.js';
+import { whenAborted } from './when-aborted.js';
 
 interface Waiter {
   resolve: (release: () => void) => void;
-  reject: (reason: unknown) => void;
-  signal: AbortSignal | undefined;
 }
 
 /**
@@ -15,8 +14,6 @@ export class Slots {
   readonly capacity: number;
   #inUse = 0;
   #waiting = new PriorityQueue<Waiter>();
-  /** Signals listened to: one listener each, for all of its waiters. */
-  readonly #watched = new WeakSet<AbortSignal>();
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1)
@@ -40,20 +37,19 @@ export class Slots {
       return Promise.resolve(this.#releaser());
     }
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ resolve, reject, signal }, rank);
-      if (signal && !this.#watched.has(signal)) {
-        // A listener added and removed per wait was ~15 ms of a run of 2000 small objects.
-        this.#watched.add(signal);
-        signal.addEventListener('abort', () => this.#abandon(signal), { once: true });
-      }
+      const waiter: Waiter = {
+        resolve: (release) => {
+          unwatch?.();
+          resolve(release);
+        },
+      };
+      const unwatch = signal
+        ? whenAborted(signal, (reason) => {
+            if (this.#waiting.remove(waiter)) reject(reason);
+          })
+        : undefined;
+      this.#waiting.push(waiter, rank);
     });
-  }
-
-  /** The waiters of an aborted signal give up; those of other signals wait on. */
-  #abandon(signal: AbortSignal): void {
-    for (const waiter of this.#waiting.removeAll((waiter) => waiter.signal === signal)) {
-      waiter.reject(signal.reason);
-    }
   }
 
   /** A slot now if one is free, else undefined: for opportunistic extra connections. */

@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { delay } from '../../src/net/delay.js';
 import { RateLimiter } from '../../src/net/rate-limit.js';
 import { PriorityQueue } from '../../src/schedule/priority-queue.js';
 import { Slots } from '../../src/schedule/slots.js';
+import { whenAborted } from '../../src/schedule/when-aborted.js';
 
 describe('PriorityQueue', () => {
   it('serves the lowest rank first, FIFO among equals', () => {
@@ -22,15 +23,13 @@ describe('PriorityQueue', () => {
     ]);
   });
 
-  it('removes the entries that match, in queue order', () => {
+  it('removes a waiting entry', () => {
     const q = new PriorityQueue<string>();
-    q.push('x1', 1);
+    q.push('x', 1);
     q.push('y', 2);
-    q.push('x2', 0);
-    expect(q.removeAll((value) => value.startsWith('x'))).toEqual(['x2', 'x1']);
-    expect(q.removeAll((value) => value.startsWith('x'))).toEqual([]);
+    expect(q.remove('x')).toBe(true);
+    expect(q.remove('x')).toBe(false);
     expect(q.size).toBe(1);
-    expect(q.shift()).toBe('y');
   });
 });
 
@@ -99,6 +98,25 @@ describe('Slots', () => {
     expect(slots.inUse).toBe(0);
     // The aborted signal's listener is spent: a later wait with it is refused at once.
     await expect(slots.acquire(0, round.signal)).rejects.toThrow('round over');
+  });
+});
+
+describe('whenAborted', () => {
+  it('calls every watcher once with the reason, on one listener, except those taken back', () => {
+    const controller = new AbortController();
+    const added = vi.spyOn(controller.signal, 'addEventListener');
+    const seen: unknown[] = [];
+    whenAborted(controller.signal, (reason) => seen.push(['a', reason]));
+    const unwatch = whenAborted(controller.signal, (reason) => seen.push(['b', reason]));
+    whenAborted(controller.signal, (reason) => seen.push(['c', reason]));
+    unwatch();
+    controller.abort('stop');
+    controller.abort('again');
+    expect(seen).toEqual([
+      ['a', 'stop'],
+      ['c', 'stop'],
+    ]);
+    expect(added).toHaveBeenCalledTimes(1);
   });
 });
 
