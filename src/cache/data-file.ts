@@ -71,11 +71,6 @@ export class MemoryFile implements DataFile {
   }
 
   async truncate(length: number): Promise<void> {
-    this.keep(length);
-  }
-
-  /** `truncate`, at once. */
-  keep(length: number): void {
     this.#length = Math.min(this.#length, length);
   }
 

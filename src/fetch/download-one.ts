@@ -131,7 +131,7 @@ async function downloadAndStore(
     };
     if ('bytes' in result.data) await store.insertBytes(fragment, result.data.bytes, result.sha256, metadata);
     else await store.insertFile(fragment, result.data.path, result.sha256, result.size, metadata);
-    if (!partial.ephemeral) await partial.remove();
+    await partial.remove();
     group.forEach((member, i) => {
       stats.downloaded(member, result.size, i === 0 ? result.resumedBytes : 0);
       observer.settled?.(member, 'downloaded');

@@ -110,14 +110,9 @@ export class ObjectDownload {
           await this.#partial.remove();
           throw integrityError(fragment, found);
         }
-        if (this.#file instanceof MemoryFile) {
-          // No timer to stop, no file to close: every await shows, 2000 small objects a run.
-          this.#file.keep(size);
-        } else {
-          await this.#stopSaving();
-          await this.#file.truncate(size);
-          await this.#closeFile();
-        }
+        await this.#stopSaving();
+        await this.#file.truncate(size);
+        await this.#closeFile();
         return {
           data:
             this.#file instanceof MemoryFile ? { bytes: this.#file.data } : { path: this.#partial.dataPath },
