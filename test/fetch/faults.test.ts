@@ -175,6 +175,9 @@ describe('fetch under faults', () => {
     h.cdn.fault('/m/a.bin', { kind: 'corrupt', at: 5 }, { times: Number.POSITIVE_INFINITY });
     const report = await fetchManifest(manifest, options());
     expect(report.failures[0]?.error.code).toBe('EINTEGRITY');
+    // One clean retry from scratch, then the failure: no more requests than that.
+    expect(h.cdn.requestsFor('/m/a.bin')).toHaveLength(2);
+    expect(report.retries).toBe(1);
     expect(await cacache.ls(h.cacheDir)).toEqual({});
     const info = await cacache.verify(h.cacheDir);
     expect(info.verifiedContent).toBe(0);

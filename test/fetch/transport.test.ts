@@ -348,6 +348,20 @@ describe('HTTP transport', () => {
       }
     });
 
+    it('fails an object whose chunked body runs past its size, though every byte it wanted came', async () => {
+      const long = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ntoo long!\r\n0\r\n\r\n';
+      const { server, origin } = await rawServer([[long], [long]]);
+      try {
+        const manifest = h.manifest([{ path: 'a.bin', url: `${origin}/a.bin`, size: 4 }]);
+        const report = await fetchManifest(manifest, { cacheDir: h.cacheDir, baseDelayMs: 1 });
+        expect(report.failures[0]?.error.code).toBe('ESIZE');
+        expect(report.requests).toBe(1);
+        expect(await cacache.ls(h.cacheDir)).toEqual({});
+      } finally {
+        await shut(server);
+      }
+    });
+
     it('streams what does not fit or is no 200/206: an error page, a chunked body, a longer one', async () => {
       const { server, origin } = await rawServer([
         ['HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope'],
