@@ -8,6 +8,7 @@ import type { Fragment, Manifest } from '../manifest/fragment.js';
 import type { DownloadContext } from './context.js';
 import type { FetchObserver } from './engine.js';
 import { ObjectDownload } from './object-download.js';
+import { downloadSmallWhole } from './small-object.js';
 import type { RunStats } from './stats.js';
 
 /** What one download job of a run needs besides its fragments. */
@@ -120,7 +121,9 @@ async function downloadAndStore(
   const { ctx, store, stats, observer, manifest } = job;
   const fragment = group[0]!;
   try {
-    const result = await new ObjectDownload(fragment, key, partial, ctx, rank, memory).run(slot);
+    const result = memory
+      ? await downloadSmallWhole(fragment, partial, ctx, rank, memory, slot)
+      : await new ObjectDownload(fragment, key, partial, ctx, rank).run(slot);
     const metadata = {
       id: fragment.id,
       url: result.url,

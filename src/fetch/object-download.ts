@@ -6,9 +6,19 @@ import { FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { Coverage, planSegments } from '../net/coverage.js';
 import { delay } from '../net/delay.js';
+import type { HttpResponse } from '../net/http.js';
+import type { SunkResponse } from '../net/http1.js';
 import { isRetryable, retryDelay } from '../net/retry.js';
 import type { DownloadContext } from './context.js';
 import { fetchSegment, type ObjectFacts, type SegmentOutcome } from './segment.js';
+
+/** A response to the request a download would make first: from byte 0 of its first URL, into its memory. */
+export interface FirstResponse {
+  /** Rejected when the request failed before an answer. */
+  response: Promise<HttpResponse | SunkResponse>;
+  /** When the request was made (performance.now()). */
+  began: number;
+}
 
 export interface DownloadResult {
   /** The verified data file, ready to be moved into the cache; or the bytes, for a small object. */
@@ -56,8 +66,13 @@ export class ObjectDownload {
   #saving: Promise<void> = Promise.resolve();
 
   readonly #memory: Buffer | undefined;
+  /** The answer to this download's first request, made already (small-object.ts). */
+  #first: FirstResponse | undefined;
 
-  /** `memory`: receive into it instead of the partial file (small objects: see download-one.ts). */
+  /**
+   * `memory`: receive into it instead of the partial file (small objects: see download-one.ts);
+   * `first`: the answer to the first request, which was made for it (small-object.ts).
+   */
   constructor(
     fragment: Fragment,
     key: string,
@@ -65,8 +80,10 @@ export class ObjectDownload {
     ctx: DownloadContext,
     rank: number,
     memory?: Buffer,
+    first?: FirstResponse,
   ) {
     this.#memory = memory;
+    this.#first = first;
     this.#fragment = fragment;
     this.#key = key;
     this.#partial = partial;
@@ -263,7 +280,9 @@ export class ObjectDownload {
       const endpoint = this.#endpoint;
       const url = fragment.urls[endpoint]!;
       const release = this.#takeHeldSlot() ?? (await this.#ctx.slots.acquire(this.#rank, signal));
-      const began = performance.now();
+      const first = this.#first;
+      this.#first = undefined;
+      const began = first?.began ?? performance.now();
       let outcome: SegmentOutcome | undefined;
       try {
         outcome = await fetchSegment(
@@ -293,6 +312,7 @@ export class ObjectDownload {
             this.#size ??= this.#facts.objectSize;
             onHeaders?.();
           },
+          first?.response,
         );
         this.#size ??= this.#facts.objectSize ?? start + outcome.bytes;
         this.#ctx.events.request({ fragment, url, ...outcome, ms: performance.now() - began });

@@ -4,7 +4,7 @@ import { FragfetchError, stripUrlAuth } from '../errors.js';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
 import type { Coverage } from '../net/coverage.js';
 import { type HttpClient, type HttpResponse, toNetworkError } from '../net/http.js';
-import type { SunkBody } from '../net/http1.js';
+import type { SunkBody, SunkResponse } from '../net/http1.js';
 import type { RateLimiter } from '../net/rate-limit.js';
 import { parseRetryAfter } from '../net/retry.js';
 
@@ -67,6 +67,7 @@ export async function fetchSegment(
   facts: ObjectFacts,
   sink: SegmentSink,
   onResponse?: (outcome: SegmentOutcome) => void,
+  given?: Promise<HttpResponse | SunkResponse>,
 ): Promise<SegmentOutcome> {
   const { url, start, objectOffset } = request;
   const end = request.end;
@@ -87,9 +88,11 @@ export async function fetchSegment(
     wholeInOne && end !== undefined && !sink.limiter && sink.file.region
       ? sink.file.region(0, end)
       : undefined;
-  const response = into
-    ? await http.requestInto(url, headers, sink.signal, into)
-    : await http.request('GET', url, headers, sink.signal);
+  // `given`: the answer to this very request, made by the short path of small objects (small-object.ts).
+  const response = await (given ??
+    (into
+      ? http.requestInto(url, headers, sink.signal, into)
+      : http.request('GET', url, headers, sink.signal)));
   try {
     const skip = checkResponse(response, request, facts, range);
     const outcome = { status: response.status, bytes: 0, range };
@@ -337,7 +340,7 @@ function where(url: string, range: string | undefined): string {
 }
 
 /** Weak ETags may not be used for range requests (RFC 9110 §13.1.5). */
-function strongEtag(value: string | undefined): string | undefined {
+export function strongEtag(value: string | undefined): string | undefined {
   return value && !value.startsWith('W/') ? value : undefined;
 }
 

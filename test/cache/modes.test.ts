@@ -49,6 +49,18 @@ describe('revalidation of fragments without integrity', () => {
     expect(settled).toEqual(['revalidated']);
   });
 
+  it('keeps both validators of a small object, received whole into memory', async () => {
+    const body = randomBytesSeeded(5000, 2);
+    h.cdn.set('/m/s.bin', body);
+    const small = () => h.manifest([{ path: 's.bin', size: body.length }]);
+    expect((await run(small())).fragments.downloaded).toBe(1);
+    await settle();
+    const info = await cacache.get.info(h.cacheDir, cacheKey(small().fragments[0]!));
+    const metadata = info?.metadata as { etag?: string; lastModified?: string };
+    expect(metadata.etag).toMatch(/^"/);
+    expect(metadata.lastModified).toMatch(/ GMT$/);
+  });
+
   it('replaces the entry when the server answers 200 with new content', async () => {
     h.cdn.set('/m/p.bin', randomBytesSeeded(5000, 1));
     await run();

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import cacache from 'cacache';
@@ -159,10 +160,13 @@ describe('fetch', () => {
 
   it('refuses an object whose size differs from the manifest (ESIZE), caching nothing', async () => {
     h.cdn.set('/m/a.bin', randomBytesSeeded(1000, 16));
-    const manifest = h.manifest([{ path: 'a.bin', size: 999 }]);
-    const report = await fetchManifest(manifest, { cacheDir: h.cacheDir });
-    expect(report.failures[0]?.error.code).toBe('ESIZE');
-    expect(await cacache.ls(h.cacheDir)).toEqual({});
+    // Larger than said, and smaller: a body that fits the memory of a small object is no excuse.
+    for (const size of [999, 1001]) {
+      const manifest = h.manifest([{ path: 'a.bin', size }]);
+      const report = await fetchManifest(manifest, { cacheDir: h.cacheDir });
+      expect(report.failures[0]?.error.code).toBe('ESIZE');
+      expect(await cacache.ls(h.cacheDir)).toEqual({});
+    }
   });
 
   it('fails over to the next endpoint', async () => {
@@ -175,5 +179,31 @@ describe('fetch', () => {
     expect(report.ok).toBe(true);
     expect(report.retries).toBe(1);
     expect(report.endpoints.map((e) => e.errors)).toEqual([1, 0]);
+  });
+
+  it('fails over for a small object too, after one request to an endpoint that drops it', async () => {
+    const body = randomBytesSeeded(20_000, 18);
+    h.cdn.set('/m/a.bin', body);
+    let connections = 0;
+    const dropping = net.createServer((socket) => {
+      connections++;
+      socket.once('data', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
+    const { port } = dropping.address() as net.AddressInfo;
+    try {
+      const manifest = h.manifest([{ path: 'a.bin', size: body.length, integrity: sriOf(body) }], {
+        baseUrls: [`http://127.0.0.1:${port}/dead/`, h.cdn.url('/m/')],
+      });
+      // Counted once, then the next endpoint: never asked twice of the one that dropped it.
+      const report = await fetchManifest(manifest, { cacheDir: h.cacheDir, baseDelayMs: 1, retries: 1 });
+      expect(report.ok).toBe(true);
+      expect(report.requests).toBe(2);
+      expect(report.endpoints.map((e) => e.errors)).toEqual([1, 0]);
+      expect(connections).toBe(1);
+      expect(h.cdn.requestsFor('/m/a.bin')).toHaveLength(1);
+    } finally {
+      await new Promise((resolve) => dropping.close(resolve));
+    }
   });
 });

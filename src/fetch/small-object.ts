@@ -1,0 +1,99 @@
+import { hash } from 'node:crypto';
+import type { PartialFiles } from '../cache/partial.js';
+import type { Fragment } from '../manifest/fragment.js';
+import type { DownloadContext } from './context.js';
+import { type DownloadResult, ObjectDownload } from './object-download.js';
+import { strongEtag } from './segment.js';
+
+const NO_HEADERS: Record<string, string> = {};
+
+/**
+ * Downloads a small whole object into `memory` on a short path: one request, and when its answer is
+ * plain — a 200 of exactly the declared length, received whole, with the declared digest — the
+ * result, with none of ObjectDownload's rounds, segments, coverage, retry loop and sinks. On 2000
+ * objects of 64 KiB those were a tenth of the run: 1.28 → 1.14 s and 1.32 → 1.17 s, with 1.9 →
+ * 1.65 s of CPU (`npm run bench`'s small fixtures, cache on tmpfs, 8 and 10 alternating runs).
+ *
+ * Any other answer goes to ObjectDownload as the answer to its own first request (`first`), which
+ * it is — the same URL, no Range, the same memory — so a failure, a short body, a wrong length or
+ * digest is checked, counted, retried and resumed exactly as for every object. Only what
+ * ObjectDownload would accept is accepted here; whatever is in doubt is left to it.
+ */
+export async function downloadSmallWhole(
+  fragment: Fragment,
+  partial: PartialFiles,
+  ctx: DownloadContext,
+  rank: number,
+  memory: Buffer,
+  slot: (() => void) | undefined,
+): Promise<DownloadResult> {
+  const size = fragment.size;
+  if (size === undefined || slot === undefined || !takesShortPath(fragment, ctx)) {
+    return new ObjectDownload(fragment, '', partial, ctx, rank, memory).run(slot);
+  }
+  const url = fragment.urls[0]!;
+  const into = memory.subarray(0, size);
+  const began = performance.now();
+  const answer = ctx.http.requestInto(url, NO_HEADERS, ctx.signal, into);
+  const handOver = () =>
+    new ObjectDownload(fragment, '', partial, ctx, rank, memory, { response: answer, began }).run(slot);
+  let response: Awaited<typeof answer>;
+  try {
+    response = await answer;
+  } catch {
+    return handOver();
+  }
+  if (!('sunk' in response) || response.status !== 200) return handOver();
+  const { headers, sunk } = response;
+  if (Number(headers['content-length']) !== size) return handOver();
+  try {
+    await sunk.done;
+  } catch {
+    return handOver();
+  }
+  if (sunk.received !== size) return handOver();
+  const integrity = fragment.integrity;
+  const sha256 = hash('sha256', into, 'base64');
+  const declared =
+    integrity === undefined || integrity.algorithm === 'sha256'
+      ? sha256
+      : hash(integrity.algorithm, into, 'base64');
+  if (integrity !== undefined && declared !== integrity.digest) return handOver();
+  slot();
+  ctx.events.bytes(fragment, url, size);
+  ctx.events.request({
+    fragment,
+    url,
+    status: 200,
+    range: undefined,
+    bytes: size,
+    ms: performance.now() - began,
+  });
+  const etag = strongEtag(headers.etag);
+  const lastModified = headers['last-modified'];
+  return {
+    data: { bytes: into },
+    sha256,
+    size,
+    url,
+    ...(etag === undefined ? {} : { etag }),
+    ...(lastModified === undefined ? {} : { lastModified }),
+    resumedBytes: 0,
+  };
+}
+
+/**
+ * Whether ObjectDownload's first request for the fragment would be the short path's: the whole
+ * object from byte 0 of its first URL, in one request, into memory, with no rate limit to pace it.
+ * (For an object declared empty it makes none.)
+ */
+function takesShortPath(fragment: Fragment, ctx: DownloadContext): boolean {
+  const size = fragment.size;
+  return (
+    size !== undefined &&
+    size > 0 &&
+    fragment.offset === undefined &&
+    size <= ctx.splitThreshold &&
+    !ctx.limiter
+  );
+}
