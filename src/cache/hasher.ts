@@ -27,6 +27,11 @@ export interface FileHasher {
   dispose(): void;
 }
 
+/** Base64 digests of `bytes` by algorithm, one `crypto.hash` call each. */
+export function hashWhole(bytes: Buffer, algorithms: readonly string[]): Map<string, string> {
+  return new Map(algorithms.map((algorithm) => [algorithm, hash(algorithm, bytes, 'base64')]));
+}
+
 /**
  * Hashes a small object held whole in memory (data-file.ts `MemoryFile`) in one call per algorithm
  * when the digests are asked for: no Hash object, no update per read — on 2000 objects of 64 KiB
@@ -51,8 +56,7 @@ export class WholeHasher implements FileHasher {
     if (bytes.length < total) {
       throw new Error(`hashed ${bytes.length} of ${total} bytes: a hole remained in the file`);
     }
-    const whole = bytes.subarray(0, total);
-    return new Map(this.#algorithms.map((algorithm) => [algorithm, hash(algorithm, whole, 'base64')]));
+    return hashWhole(bytes.subarray(0, total), this.#algorithms);
   }
 
   reset(): void {}

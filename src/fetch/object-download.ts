@@ -150,23 +150,17 @@ export class ObjectDownload {
     }
   }
 
-  /** The algorithms to hash with: sha256 for the cache, and the manifest's own if another. */
-  #algorithms(): string[] {
-    const declared = this.#fragment.integrity?.algorithm;
-    return declared && declared !== 'sha256' ? ['sha256', declared] : ['sha256'];
-  }
-
   /** Receives into memory: nothing kept from an earlier run (see download-one.ts). */
   #openMemory(memory: Buffer): number {
     const file = new MemoryFile(memory);
     this.#file = file;
-    this.#hasher = new WholeHasher(() => file.data, this.#algorithms());
+    this.#hasher = new WholeHasher(() => file.data, hashAlgorithms(this.#fragment));
     return 0;
   }
 
   /** Opens or creates the partial file and loads what an earlier run saved; returns the bytes kept. */
   async #openPartial(): Promise<number> {
-    const algorithms = this.#algorithms();
+    const algorithms = hashAlgorithms(this.#fragment);
     await this.#partial.prepare();
     let state = await this.#partial.load(this.#key);
     if (state && this.#fragment.size !== undefined && state.size !== this.#fragment.size) state = undefined;
@@ -414,6 +408,12 @@ export class ObjectDownload {
     this.#hasher?.dispose();
     await this.#file?.close().catch(() => {});
   }
+}
+
+/** The algorithms to hash a fragment with: sha256 for the cache, and the manifest's own if another. */
+export function hashAlgorithms(fragment: Fragment): string[] {
+  const declared = fragment.integrity?.algorithm;
+  return declared && declared !== 'sha256' ? ['sha256', declared] : ['sha256'];
 }
 
 function integrityError(fragment: Fragment, found: string): FragfetchError {

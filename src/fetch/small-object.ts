@@ -1,8 +1,8 @@
-import { hash } from 'node:crypto';
+import { hashWhole } from '../cache/hasher.js';
 import type { PartialFiles } from '../cache/partial.js';
 import type { Fragment } from '../manifest/fragment.js';
 import type { DownloadContext } from './context.js';
-import { type DownloadResult, ObjectDownload } from './object-download.js';
+import { type DownloadResult, hashAlgorithms, ObjectDownload } from './object-download.js';
 import { strongEtag } from './segment.js';
 
 const NO_HEADERS: Record<string, string> = {};
@@ -52,13 +52,9 @@ export async function downloadSmallWhole(
     return handOver();
   }
   if (sunk.received !== size) return handOver();
-  const integrity = fragment.integrity;
-  const sha256 = hash('sha256', into, 'base64');
-  const declared =
-    integrity === undefined || integrity.algorithm === 'sha256'
-      ? sha256
-      : hash(integrity.algorithm, into, 'base64');
-  if (integrity !== undefined && declared !== integrity.digest) return handOver();
+  const digests = hashWhole(into, hashAlgorithms(fragment));
+  const expected = fragment.integrity;
+  if (expected && digests.get(expected.algorithm) !== expected.digest) return handOver();
   slot();
   ctx.events.bytes(fragment, url, size);
   ctx.events.request({
@@ -73,7 +69,7 @@ export async function downloadSmallWhole(
   const lastModified = headers['last-modified'];
   return {
     data: { bytes: into },
-    sha256,
+    sha256: digests.get('sha256')!,
     size,
     url,
     ...(etag === undefined ? {} : { etag }),
