@@ -10,9 +10,12 @@ export type ErrorCode =
   | 'EHTTP' // the server answered with an error status
   | 'ERANGE' // the server answered a range request with the wrong range
   | 'ECHANGED' // the object changed while it was being downloaded
-  | 'ENETWORK' // connection refused, reset, DNS, TLS, truncated body
+  | 'ENETWORK' // connection refused, reset, DNS, truncated body
   | 'ESTALL' // no bytes for longer than the stall timeout
   | 'ETIMEOUT' // no response headers within the timeout
+  | 'ETLS' // the server's certificate is not trusted, or the TLS handshake failed
+  | 'EPROXY' // the proxy refused the request
+  | 'EREDIRECT' // too many redirections, a loop, or a redirect to a scheme we do not fetch
   | 'ERETRIES' // the retry budget is spent
   | 'EOFFLINE' // offline mode and the fragment is not cached
   | 'ECACHE' // the cache could not be read or written

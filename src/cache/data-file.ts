@@ -8,7 +8,7 @@ export interface DataFile {
   close(): Promise<void>;
   /**
    * Memory only: where the bytes of [position, position + length) may be written directly (a body
-   * the transport writes in place, http1.ts SunkBody); `placed` then records them as written.
+   * the transport writes in place, SunkBody in net/response-handler.ts); `placed` then records them as written.
    */
   region?(position: number, length: number): Buffer;
   placed?(position: number, length: number): void;

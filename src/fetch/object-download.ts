@@ -7,7 +7,7 @@ import type { Fragment } from '../manifest/fragment.js';
 import { Coverage, planSegments } from '../net/coverage.js';
 import { delay } from '../net/delay.js';
 import type { HttpResponse } from '../net/http.js';
-import type { SunkResponse } from '../net/http1.js';
+import type { SunkResponse } from '../net/http.js';
 import { isRetryable, retryDelay } from '../net/retry.js';
 import type { DownloadContext } from './context.js';
 import { fetchSegment, type ObjectFacts, type SegmentOutcome } from './segment.js';

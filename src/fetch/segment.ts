@@ -4,7 +4,7 @@ import { FragfetchError, stripUrlAuth } from '../errors.js';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
 import type { Coverage } from '../net/coverage.js';
 import { type HttpClient, type HttpResponse, toNetworkError } from '../net/http.js';
-import type { SunkBody, SunkResponse } from '../net/http1.js';
+import type { SunkBody, SunkResponse } from '../net/http.js';
 import type { RateLimiter } from '../net/rate-limit.js';
 import { parseRetryAfter } from '../net/retry.js';
 

@@ -1,72 +1,89 @@
-import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
-import { DirectTransport } from './direct.js';
-import type { SunkResponse } from './http1.js';
+import { Credentials, type Trust } from './credentials.js';
+import type { Dispatchers } from './dispatchers.js';
+import type { Netrc } from './netrc.js';
 import { type ProxyEnv, proxyFor } from './proxy-env.js';
-import { TRANSPORT_CODES } from './transport-errors.js';
+import { type HttpResponse, ResponseHandler, type SunkResponse } from './response-handler.js';
+import { describeTlsFailure, type TlsSettings } from './tls.js';
 
-export interface HttpOptions {
-  /** Connect and response-headers timeout, ms. */
-  timeoutMs: number;
-  /** Longest silence within a body before the request is abandoned, ms. */
-  stallTimeoutMs: number;
-  /** Extra request headers (`--header`). */
-  headers: Record<string, string>;
+export type { HttpResponse, SunkBody, SunkResponse } from './response-handler.js';
+
+/** How the run reaches servers: settings read once from options and the environment (cli/network.ts). */
+export interface NetworkOptions {
+  tls?: TlsSettings | undefined;
+  /** Offer HTTP/2 by ALPN. */
+  http2?: boolean | undefined;
+  /** FRAGFETCH_TOKEN: a bearer token for the manifest's own origins. */
+  token?: string | undefined;
+  /** `--netrc`: logins by host. */
+  netrc?: Netrc | undefined;
   /** Where the proxy variables are read; tests pass their own. */
-  env?: ProxyEnv;
+  env?: ProxyEnv | undefined;
 }
 
-export interface HttpResponse {
-  status: number;
-  headers: Record<string, string | undefined>;
-  body: Readable & AsyncIterable<Buffer>;
+export interface HttpOptions extends NetworkOptions {
+  /** Connect timeout, and again the wait for the response headers, ms; 0 is none. */
+  timeoutMs: number;
+  /** Longest silence within a body before the request is abandoned, ms; 0 is none. */
+  stallTimeoutMs: number;
+  /** Extra request headers (`--header`); credentials among them go only where `trust` allows. */
+  headers: Record<string, string>;
+  /** The origins credentials may go to (a manifest's), and logins from its URLs. */
+  trust?: Trust | undefined;
 }
 
 const USER_AGENT = 'fragfetch/0.1';
+/** As curl's and browsers' limits run to 20–50, and hubs use one or two: more is a loop or a trap. */
+export const MAX_REDIRECTIONS = 10;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
- * The run's HTTP client: keep-alive pools per origin, redirects (which hubs use to send clients to
- * their CDN) followed. Direct requests go through Node's own client (see direct.ts, for speed); a
- * request the proxy variables (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) send to a proxy goes through
- * undici's ProxyAgent, as users of curl and npm expect.
+ * The run's HTTP client, on undici for every request: keep-alive pools per origin (dispatchers.ts),
+ * proxies from HTTP_PROXY/HTTPS_PROXY/ALL_PROXY/NO_PROXY, TLS with the user's CAs and client
+ * certificate, and redirects followed here rather than by undici's interceptor, so that which
+ * credentials follow a redirect is our rule (credentials.ts).
  */
 export class HttpClient {
   readonly options: HttpOptions;
-  readonly #proxies = new Map<string, Promise<Dispatcher>>();
-  #direct: DirectTransport | undefined;
+  readonly credentials: Credentials;
+  readonly #base: Record<string, string>;
+  #dispatchers: Dispatchers | undefined;
+  #loading: Promise<Dispatchers> | undefined;
   /** The proxy of each scheme and host: the variables and NO_PROXY's list are read once per host. */
   readonly #proxyOf = new Map<string, string | undefined>();
 
   constructor(options: HttpOptions) {
     this.options = options;
+    this.credentials = new Credentials({
+      headers: options.headers,
+      token: options.token,
+      netrc: options.netrc,
+      trust: options.trust,
+    });
+    this.#base = {
+      'user-agent': USER_AGENT,
+      // Identity keeps byte offsets meaningful: ranges are of the stored bytes, not of a re-encoding.
+      'accept-encoding': 'identity',
+      ...this.credentials.plainHeaders,
+    };
   }
 
-  /**
-   * One undici ProxyAgent per proxy, made with the first request that needs it: undici is ~70 ms to
-   * load, and most runs use no proxy.
-   */
-  #proxied(proxy: string): Promise<Dispatcher> {
-    const { timeoutMs, stallTimeoutMs } = this.options;
-    let dispatcher = this.#proxies.get(proxy);
-    if (!dispatcher) {
-      dispatcher = import('undici').then(({ ProxyAgent, interceptors }) =>
-        new ProxyAgent({
-          uri: proxy,
-          connect: { timeout: timeoutMs },
-          headersTimeout: timeoutMs,
-          bodyTimeout: stallTimeoutMs,
-          keepAliveTimeout: 30_000,
-        }).compose(interceptors.redirect({ maxRedirections: 5 })),
-      );
-      this.#proxies.set(proxy, dispatcher);
-    }
-    return dispatcher;
+  /** undici is ~70 ms to load: loaded by the first request, which a run from the cache never makes. */
+  async #pools(): Promise<Dispatchers> {
+    this.#loading ??= import('./dispatchers.js').then(
+      ({ Dispatchers }) =>
+        (this.#dispatchers = new Dispatchers({
+          connectTimeoutMs: this.options.timeoutMs,
+          tls: this.options.tls ?? {},
+          http2: this.options.http2 ?? false,
+          proxyAuthorization: this.credentials.proxyAuthorization,
+        })),
+    );
+    return this.#dispatchers ?? this.#loading;
   }
 
-  #proxyFor(href: string, url: URL): string | undefined {
-    // Keyed by the text up to the path, not by URL getters: ~5 µs a request on 2000 small objects.
-    const key = href.slice(0, href.indexOf('/', href.indexOf('//') + 2) >>> 0);
+  proxyFor(url: URL): string | undefined {
+    const key = `${url.protocol}//${url.host}`;
     let proxy = this.#proxyOf.get(key);
     if (proxy === undefined && !this.#proxyOf.has(key)) {
       proxy = proxyFor(url, this.options.env);
@@ -86,8 +103,8 @@ export class HttpClient {
   }
 
   /**
-   * A GET whose body, when the transport can (plain http, no proxy) and the answer is a 200 or 206
-   * whose length fits, is written into `into` directly (http1.ts, SunkBody); else a stream, as ever.
+   * A GET whose body, when the answer is a 200 or 206 whose length fits, is written into `into` as
+   * it arrives (SunkBody); else a stream, as `request` gives.
    */
   requestInto(
     url: string,
@@ -105,99 +122,189 @@ export class HttpClient {
     signal: AbortSignal | undefined,
     into: Buffer | undefined,
   ): Promise<HttpResponse | SunkResponse> {
-    const parsed = new URL(url);
-    const allHeaders = {
-      'user-agent': USER_AGENT,
-      // Identity keeps byte offsets meaningful: ranges are of the stored bytes, not of a re-encoding.
-      'accept-encoding': 'identity',
-      ...this.options.headers,
-      ...headers,
-    };
-    try {
-      const proxy = this.#proxyFor(url, parsed);
-      if (proxy === undefined) {
-        this.#direct ??= new DirectTransport(this.options);
-        const response = await this.#direct.request(method, parsed, allHeaders, signal, into);
-        if ('sunk' in response) return response;
-        return {
-          status: response.status,
-          headers: flattenHeaders(response.headers),
-          body: response.body as HttpResponse['body'],
-        };
-      }
-      const dispatcher = await this.#proxied(proxy);
-      const response = await dispatcher.request({
-        origin: parsed.origin,
-        path: parsed.pathname + parsed.search,
-        method,
-        headers: allHeaders,
-        signal,
-      });
-      return {
-        status: response.statusCode,
-        headers: flattenHeaders(response.headers),
-        body: response.body as HttpResponse['body'],
-      };
-    } catch (error) {
-      throw toNetworkError(error, url, signal);
+    const first = new URL(url);
+    let target = first;
+    let verb = method;
+    const seen = new Set([first.href]);
+    for (let hop = 0; ; hop++) {
+      const response = await this.#once(verb, target, first, headers, signal, into);
+      const location = response.headers.location;
+      if (!REDIRECTS.has(response.status) || location === undefined) return response;
+      // The body of a redirect is a few bytes, read so the connection goes back to the pool.
+      if ('body' in response) response.body.resume();
+      const next = redirectTarget(location, target, hop, seen);
+      if (response.status === 303 && verb !== 'HEAD') verb = 'GET';
+      seen.add(next.href);
+      target = next;
     }
   }
 
+  async #once(
+    method: 'GET' | 'HEAD',
+    target: URL,
+    first: URL,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    into: Buffer | undefined,
+    resent = false,
+  ): Promise<HttpResponse | SunkResponse> {
+    if (signal?.aborted) throw signal.reason;
+    const proxy = this.proxyFor(target);
+    const secret = this.credentials.none ? undefined : this.credentials.headersFor(target, first);
+    try {
+      const pools = this.#dispatchers ?? (await this.#pools());
+      const dispatcher = proxy === undefined ? pools.direct() : pools.via(proxy, target.protocol);
+      const handler = new ResponseHandler(
+        into,
+        signal,
+        (error) => toNetworkError(error, target.href, signal, this.#context(proxy)) as Error,
+      );
+      dispatcher.dispatch(
+        {
+          origin: target.origin,
+          path: target.pathname + target.search,
+          method,
+          headers: secret ? { ...this.#base, ...secret, ...headers } : { ...this.#base, ...headers },
+          headersTimeout: this.options.timeoutMs,
+          bodyTimeout: this.options.stallTimeoutMs,
+        },
+        handler,
+      );
+      return await handler.response;
+    } catch (error) {
+      if (!resent && isStaleConnection(error, signal))
+        return this.#once(method, target, first, headers, signal, into, true);
+      throw toNetworkError(error, target.href, signal, this.#context(proxy));
+    }
+  }
+
+  #context(proxy: string | undefined): FailureContext {
+    const { timeoutMs, stallTimeoutMs } = this.options;
+    return { proxy, timeoutMs, stallTimeoutMs };
+  }
+
   async close(): Promise<void> {
-    this.#direct?.close();
-    await Promise.all([...this.#proxies.values()].map(async (dispatcher) => (await dispatcher).close()));
+    await this.#dispatchers?.close();
   }
 
   destroy(): void {
-    this.#direct?.close();
-    for (const dispatcher of this.#proxies.values())
-      void dispatcher.then((proxied) => proxied.destroy()).catch(() => {});
+    this.#dispatchers?.destroy();
   }
 }
 
-function flattenHeaders(
-  headers: Record<string, string | string[] | undefined>,
-): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(headers))
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
-  return out;
+/**
+ * A connection closed before any answer came: most often a kept-alive one the server had closed as
+ * the request left. A GET or HEAD is safe to send again, once, at once, as curl and browsers do.
+ */
+function isStaleConnection(error: unknown, signal: AbortSignal | undefined): boolean {
+  const code = (error as { code?: string }).code;
+  return !signal?.aborted && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE');
 }
 
-/** The transports' error codes, mapped to ours: which is a stall, a timeout, or a lost connection. */
+/** Where a redirect leads, or why it is refused: too many, a loop, or a scheme we do not fetch. */
+function redirectTarget(location: string, from: URL, hop: number, seen: Set<string>): URL {
+  const shown = stripUrlAuth(from.href);
+  if (hop + 1 > MAX_REDIRECTIONS)
+    throw new FragfetchError('EREDIRECT', `GET ${shown}: more than ${MAX_REDIRECTIONS} redirections`, {
+      url: from.href,
+    });
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch (error) {
+    throw new FragfetchError('EREDIRECT', `GET ${shown}: redirected to an invalid URL`, {
+      url: from.href,
+      cause: error,
+    });
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:')
+    throw new FragfetchError('EREDIRECT', `GET ${shown}: redirected to a ${next.protocol} URL`, {
+      url: from.href,
+    });
+  if (seen.has(next.href))
+    throw new FragfetchError('EREDIRECT', `GET ${shown}: redirect loop back to ${stripUrlAuth(next.href)}`, {
+      url: from.href,
+    });
+  return next;
+}
+
+/** undici's error codes, mapped to ours: which is a stall, a timeout, or a lost connection. */
 const ERROR_CODES: Record<string, 'ESTALL' | 'ETIMEOUT' | 'ENETWORK'> = {
   UND_ERR_BODY_TIMEOUT: 'ESTALL',
   UND_ERR_HEADERS_TIMEOUT: 'ETIMEOUT',
   UND_ERR_CONNECT_TIMEOUT: 'ETIMEOUT',
-  [TRANSPORT_CODES.bodyTimeout]: 'ESTALL',
-  [TRANSPORT_CODES.headersTimeout]: 'ETIMEOUT',
-  [TRANSPORT_CODES.connectTimeout]: 'ETIMEOUT',
 };
 
-/** A connect timeout, from either transport (for messages that say which stage timed out). */
+/** A connect timeout (for messages that say which stage timed out). */
 export function isConnectTimeout(code: string | undefined): boolean {
-  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === TRANSPORT_CODES.connectTimeout;
+  return code === 'UND_ERR_CONNECT_TIMEOUT';
+}
+
+/** What a failure's message may say of the request: the proxy it went through, its time limits. */
+export interface FailureContext {
+  proxy?: string | undefined;
+  timeoutMs?: number;
+  stallTimeoutMs?: number;
 }
 
 /**
  * Any failure below HTTP becomes a FragfetchError that says what happened and where; an abort by the
- * user is passed through untouched so that it is never retried.
+ * user is passed through untouched so that it is never retried. Through a proxy, a connection
+ * failure is the proxy's (the only connection made is to it), and named so.
  */
-export function toNetworkError(error: unknown, url: string, signal?: AbortSignal): unknown {
+export function toNetworkError(
+  error: unknown,
+  url: string,
+  signal?: AbortSignal,
+  context: FailureContext = {},
+): unknown {
   if (signal?.aborted) return signal.reason;
   if (error instanceof FragfetchError) return error;
+  const shown = stripUrlAuth(url);
+  const { proxy } = context;
+  const tls = describeTlsFailure(error);
+  if (tls) return new FragfetchError('ETLS', `GET ${shown}: ${tls}`, { cause: error, url });
+  const refused = /^Proxy response \((\d+)\)/.exec((error as Error).message ?? '');
+  if (proxy !== undefined && refused) {
+    const status = Number(refused[1]);
+    return new FragfetchError(
+      'EPROXY',
+      `GET ${shown}: proxy ${stripUrlAuth(proxy)} refused: HTTP ${status}`,
+      {
+        cause: error,
+        url,
+        status,
+      },
+    );
+  }
   const code = (error as { code?: string }).code ?? '';
   const mapped = ERROR_CODES[code] ?? 'ENETWORK';
-  const reason = describe(error);
   const what = mapped === 'ESTALL' ? 'stalled' : mapped === 'ETIMEOUT' ? 'timed out' : 'failed';
-  return new FragfetchError(mapped, `GET ${stripUrlAuth(url)} ${what}: ${reason}`, { cause: error, url });
+  const via = proxy === undefined ? '' : ` via proxy ${stripUrlAuth(proxy)}`;
+  return new FragfetchError(mapped, `GET ${shown}${via} ${what}: ${describe(error, context)}`, {
+    cause: error,
+    url,
+  });
 }
 
-function describe(error: unknown): string {
+/** undici's failures, in the words our users read. */
+function describe(error: unknown, { timeoutMs, stallTimeoutMs }: FailureContext): string {
   const err = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  switch (err.code) {
+    case 'UND_ERR_SOCKET':
+      return `the server closed the connection (${err.message ?? 'socket error'})`;
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return `no response headers within ${timeoutMs ?? '?'} ms`;
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return `could not connect within ${timeoutMs ?? '?'} ms`;
+    case 'UND_ERR_BODY_TIMEOUT':
+      return `no data for ${stallTimeoutMs ?? '?'} ms within the body`;
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      return 'the body did not match its Content-Length';
+  }
   const parts = [err.message ?? String(error)];
   if (err.cause?.code && !parts[0]?.includes(err.cause.code)) parts.push(`(${err.cause.code})`);
-  else if (err.code && !parts[0]?.includes(err.code) && !/^(UND_ERR|FF_)/.test(err.code))
+  else if (err.code && !parts[0]?.includes(err.code) && !err.code.startsWith('UND_ERR'))
     parts.push(`(${err.code})`);
   return parts.join(' ');
 }

@@ -89,7 +89,7 @@ describe('HTTP transport', () => {
       upstream.on('error', () => res.destroy());
       req.pipe(upstream);
     });
-    // undici tunnels through CONNECT, for http: targets too.
+    // Only an https: target is tunnelled; a plain http: one is an absolute-form request, as curl sends.
     proxy.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       seen.push(`CONNECT ${req.url}`);
       const [host, port] = (req.url ?? '').split(':');
@@ -108,7 +108,7 @@ describe('HTTP transport', () => {
       const response = await viaProxy.request('GET', h.cdn.url('/m/a.txt'), {});
       expect(response.status).toBe(200);
       expect(await text(response)).toBe('through the proxy');
-      expect(seen).toEqual([`CONNECT ${new URL(h.cdn.origin).host}`]);
+      expect(seen).toEqual([h.cdn.url('/m/a.txt')]);
       expect(h.cdn.requestsFor('/m/a.txt')).toHaveLength(1);
       await viaProxy.close();
 
@@ -190,7 +190,7 @@ describe('HTTP transport', () => {
     }
   });
 
-  it('follows redirects on a fetch, and gives up after five with a clear error', async () => {
+  it('follows redirects on a fetch, and refuses a loop with a clear error', async () => {
     const body = randomBytesSeeded(300 * KiB, 'redirect');
     h.cdn.set('/m/real.bin', body);
     h.cdn.set('/m/a.bin', Buffer.alloc(0));
@@ -208,11 +208,14 @@ describe('HTTP transport', () => {
     const loop = h.manifest([{ path: 'b.bin', size: 10 }]);
     const failed = await fetchManifest(loop, { cacheDir: h.cacheDir, baseDelayMs: 1, retries: 0 });
     expect(failed.ok).toBe(false);
-    expect(failed.failures[0]!.error.message).toMatch(/more than 5 redirections/);
-    expect(h.cdn.requestsFor('/m/b.bin')).toHaveLength(6);
+    expect(failed.failures[0]!.error).toMatchObject({
+      code: 'EREDIRECT',
+      message: expect.stringMatching(/redirect loop/),
+    });
+    expect(h.cdn.requestsFor('/m/b.bin')).toHaveLength(1);
   });
 
-  describe('plain HTTP/1.1 on raw sockets', () => {
+  describe('HTTP/1.1 answers written byte by byte', () => {
     /** A server that answers each request on a connection with the next of `answers`, as raw bytes. */
     async function rawServer(answers: (string | Buffer)[][]) {
       let next = 0;
@@ -260,9 +263,9 @@ describe('HTTP transport', () => {
       }
     });
 
-    it('reads a body delimited by the close of the connection, and skips an interim 100', async () => {
+    it('reads a body delimited by the close of the connection, after an interim 103', async () => {
       const { server, origin } = await rawServer([
-        ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil ', 'the end', 'CLOSE'],
+        ['HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil ', 'the end', 'CLOSE'],
       ]);
       const http = client();
       try {
@@ -298,7 +301,7 @@ describe('HTTP transport', () => {
     it('writes a body that fits into the buffer given, across packets and reads, reusing its connection', async () => {
       const { server, origin, connections } = await rawServer([
         ['HTTP/1.1 200 OK\r\nContent-Length: 11\r\nETag: "v1"\r\n\r\nhel', 'lo wo', 'rld'],
-        // Longer than one read of a head (4 KiB): the rest of it is read into the buffer itself.
+        // A body of several reads, in two writes.
         [`HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n${'a'.repeat(5000)}`, 'b'.repeat(5000)],
         ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'],
       ]);
@@ -317,9 +320,9 @@ describe('HTTP transport', () => {
         if (!('sunk' in second)) throw new Error('expected the body in place');
         await second.sunk.done;
         expect(large.toString()).toBe('a'.repeat(5000) + 'b'.repeat(5000));
-        // Streamed bodies use connections of their own: no copy of every chunk for them.
+        // Bodies in place and streamed ones share the origin's connections.
         expect(await text(await http.request('GET', `${origin}/c`, {}))).toBe('ok');
-        expect(connections).toEqual([2, 1]);
+        expect(connections).toEqual([3]);
       } finally {
         await http.close();
         await shut(server);
@@ -433,7 +436,8 @@ describe('HTTP transport', () => {
         given.sunk.cancel();
         await expect(given.sunk.done).rejects.toThrow(/given up/);
         expect(await text(await http.request('GET', `${origin}/c`, {}))).toBe('ok');
-        expect(connections).toEqual([1, 1, 1]);
+        // undici may open a spare connection while the cancelled one closes; none serves two requests.
+        expect(connections.filter((served) => served > 0)).toEqual([1, 1, 1]);
       } finally {
         await http.close();
         await shut(server);
@@ -446,11 +450,11 @@ describe('HTTP transport', () => {
       try {
         await expect(http.request('GET', `${origin}/a`, {})).rejects.toMatchObject({
           code: 'ENETWORK',
-          message: expect.stringMatching(/not an HTTP\/1.x status line/),
+          message: expect.stringMatching(/does not match the HTTP\/1.1 protocol/),
         });
         await expect(http.request('GET', `${origin}/a`, { 'x-a': 'b\r\nx-c: d' })).rejects.toMatchObject({
           code: 'ENETWORK',
-          message: expect.stringMatching(/invalid request header/),
+          message: expect.stringMatching(/invalid x-a header/),
         });
       } finally {
         await http.close();

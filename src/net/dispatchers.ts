@@ -1,0 +1,82 @@
+import { Agent, type Dispatcher, ProxyAgent } from 'undici';
+import type { TlsSettings } from './tls.js';
+
+export interface DispatcherOptions {
+  /** Connect timeout, ms; 0 is none. */
+  connectTimeoutMs: number;
+  tls: TlsSettings;
+  /** Offer HTTP/2 by ALPN (`--http2`); servers that do not take it get HTTP/1.1. */
+  http2: boolean;
+  /** Sent to the proxy only, in CONNECT and absolute-form requests. */
+  proxyAuthorization?: string | undefined;
+}
+
+/** Idle keep-alive connections are closed after this long, below common servers' limits (nginx 75 s). */
+const KEEP_ALIVE_MS = 30_000;
+
+/**
+ * The run's connection pools: one undici Agent (a pool per origin) for direct requests, and one
+ * ProxyAgent per proxy and scheme. Through a proxy, `https:` is tunnelled with CONNECT and plain
+ * `http:` is sent as absolute-form requests, as curl does: proxies commonly refuse CONNECT to any
+ * port but 443 (Debian's squid does), so tunnelling plain http would fail where curl works.
+ */
+export class Dispatchers {
+  readonly #options: DispatcherOptions;
+  #direct: Agent | undefined;
+  readonly #proxied = new Map<string, ProxyAgent>();
+
+  constructor(options: DispatcherOptions) {
+    this.#options = options;
+  }
+
+  #connect() {
+    const { tls, connectTimeoutMs } = this.#options;
+    return {
+      timeout: connectTimeoutMs,
+      ...(tls.ca ? { ca: tls.ca } : {}),
+      ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
+      rejectUnauthorized: !tls.insecure,
+    };
+  }
+
+  direct(): Dispatcher {
+    this.#direct ??= new Agent({
+      connect: this.#connect(),
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      allowH2: this.#options.http2,
+    });
+    return this.#direct;
+  }
+
+  /** `proxy`: the proxy's URL; `scheme`: the target's, which decides tunnel or absolute form. */
+  via(proxy: string, scheme: string): Dispatcher {
+    const key = `${scheme} ${proxy}`;
+    let agent = this.#proxied.get(key);
+    if (!agent) {
+      const connect = this.#connect();
+      const { proxyAuthorization } = this.#options;
+      agent = new ProxyAgent({
+        uri: proxy,
+        proxyTunnel: scheme === 'https:',
+        requestTls: connect,
+        // An https proxy is verified with the same CAs as the origins.
+        proxyTls: connect,
+        connect,
+        keepAliveTimeout: KEEP_ALIVE_MS,
+        allowH2: this.#options.http2,
+        ...(proxyAuthorization ? { token: proxyAuthorization } : {}),
+      });
+      this.#proxied.set(key, agent);
+    }
+    return agent;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#direct?.close(), ...[...this.#proxied.values()].map((agent) => agent.close())]);
+  }
+
+  destroy(): void {
+    void this.#direct?.destroy().catch(() => {});
+    for (const agent of this.#proxied.values()) void agent.destroy().catch(() => {});
+  }
+}

@@ -1,0 +1,212 @@
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { whenAborted } from '../schedule/when-aborted.js';
+
+/** Response headers as one string each: a repeated header's values joined by ", " (RFC 9110 §5.3). */
+export type Headers = Record<string, string | undefined>;
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  body: Readable & AsyncIterable<Buffer>;
+}
+
+/**
+ * A body written straight into the caller's buffer as undici hands over each chunk (`requestInto`):
+ * no stream and no chunk kept, for the thousands of small objects of a model's tensors. Given for a
+ * 200 or 206 whose Content-Length fits the buffer; any other answer comes as a stream.
+ */
+export interface SunkBody {
+  /** Settles when the whole body is in the buffer; rejects as a streamed body would error. */
+  readonly done: Promise<void>;
+  /** Bytes placed so far, from the buffer's start; after a failure too (they are intact). */
+  readonly received: number;
+  /** Gives the body up before its end: the request is aborted and its connection closed. */
+  cancel(): void;
+}
+
+export interface SunkResponse {
+  status: number;
+  headers: Headers;
+  sunk: SunkBody;
+}
+
+/**
+ * A streamed body holds up to this much before undici is paused: as much as the consumer writes at
+ * once (segment.ts batches 512 KiB), so the socket is not paused and resumed for every chunk.
+ */
+const BODY_BUFFER_BYTES = 256 * 1024;
+
+function flatten(headers: Record<string, string | string[] | undefined>): Headers {
+  const out: Headers = {};
+  for (const name in headers) {
+    const value = headers[name];
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/**
+ * One request's answer, taken from undici's dispatcher (its handler API, v7): resolves `response`
+ * with the status and headers, then either writes the body into `into` (SunkBody) or pushes it into
+ * a Readable whose backpressure pauses undici — nothing is buffered beyond BODY_BUFFER_BYTES. A
+ * failure before the headers rejects `response`; after them, it errors the body.
+ */
+export class ResponseHandler implements Dispatcher.DispatchHandler {
+  readonly response: Promise<HttpResponse | SunkResponse>;
+  #resolve!: (response: HttpResponse | SunkResponse) => void;
+  #reject!: (error: Error) => void;
+  readonly #into: Buffer | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  #answered = false;
+  #ended = false;
+  #body: Readable | undefined;
+  #placed = 0;
+  #sunk: { done: Promise<void>; resolve(): void; reject(error: Error): void } | undefined;
+  /** Why the request was given up before undici started it: it is aborted as soon as it starts. */
+  #abandoned: Error | undefined;
+  #unwatch: (() => void) | undefined;
+
+  readonly #describe: (error: Error) => Error;
+
+  /**
+   * `signal`: not aborted yet (callers check); its abort ends the request wherever it is.
+   * `describe`: what a failure within the body becomes, for whoever reads it.
+   */
+  constructor(into: Buffer | undefined, signal: AbortSignal | undefined, describe: (error: Error) => Error) {
+    this.#into = into;
+    this.#describe = describe;
+    this.response = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    if (signal) this.#unwatch = whenAborted(signal, (reason) => this.abort(reason as Error));
+  }
+
+  /** Ends the request: before its answer, `response` rejects with `reason`; after, the body errors. */
+  abort(reason: Error): void {
+    if (this.#ended) return;
+    if (this.#answered) this.#fail(reason);
+    else this.#end(() => this.#reject(reason));
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#abandoned = reason;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abandoned) controller.abort(this.#abandoned);
+  }
+
+  /** Runs the one terminal step of the exchange. */
+  #end(step: () => void): void {
+    this.#ended = true;
+    this.#unwatch?.();
+    step();
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    status: number,
+    rawHeaders: Record<string, string | string[] | undefined>,
+  ): void {
+    // An interim answer (103 Early Hints): the real one follows.
+    if (status < 200) return;
+    this.#controller = controller;
+    this.#answered = true;
+    const headers = flatten(rawHeaders);
+    const into = this.#into;
+    const lengthText = headers['content-length'];
+    const length = lengthText === undefined ? -1 : Number(lengthText);
+    if (into && (status === 200 || status === 206) && length >= 0 && length <= into.length) {
+      this.#resolve({ status, headers, sunk: this.#sink() });
+      return;
+    }
+    const body = new Readable({
+      highWaterMark: BODY_BUFFER_BYTES,
+      read: () => controller.resume(),
+      destroy: (error, callback) => {
+        // Given up before its end (a range cut from a 200, an error): the request goes too.
+        if (!this.#ended) this.#end(() => controller.abort(error ?? new Error('body given up')));
+        callback(error);
+      },
+    });
+    // Consumers read with for-await, which sees errors; this keeps an unread body (a redirect
+    // drained, a probe done) from crashing the process.
+    body.on('error', () => {});
+    this.#body = body;
+    this.#resolve({ status, headers, body: body as HttpResponse['body'] });
+  }
+
+  #sink(): SunkBody {
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Whoever gave the body up (cancel) no longer waits for it.
+    done.catch(() => {});
+    this.#sunk = { done, resolve, reject };
+    const handler = this;
+    return {
+      done,
+      get received() {
+        return handler.#placed;
+      },
+      cancel: () => {
+        if (this.#ended) return;
+        const reason = new Error('body given up');
+        this.#fail(reason);
+        this.#controller?.abort(reason);
+      },
+    };
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#ended) return;
+    if (this.#sunk) {
+      const into = this.#into!;
+      // undici holds the body to its Content-Length, which fits; this guards the buffer regardless.
+      if (this.#placed + chunk.length > into.length) {
+        const error = new Error('body longer than its Content-Length');
+        this.#fail(error);
+        controller.abort(error);
+        return;
+      }
+      chunk.copy(into, this.#placed);
+      this.#placed += chunk.length;
+      return;
+    }
+    if (this.#body && !this.#body.push(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.#ended) return;
+    this.#end(() => {});
+    // undici hands its connection back to the pool a turn of the event loop after the response
+    // ends (setImmediate, client-h1.js); told at once, the caller's next request would find it
+    // busy and open a connection of its own — a TLS handshake each, and twice the connections.
+    // That setImmediate is queued after this call returns: ours goes after it.
+    process.nextTick(() =>
+      setImmediate(() => {
+        this.#sunk?.resolve();
+        this.#body?.push(null);
+      }),
+    );
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#ended) return;
+    if (this.#answered) this.#fail(error);
+    else this.#end(() => this.#reject(error));
+  }
+
+  #fail(cause: Error): void {
+    if (this.#ended) return;
+    const error = this.#describe(cause);
+    this.#end(() => {
+      this.#sunk?.reject(error);
+      this.#body?.destroy(error);
+    });
+  }
+}
