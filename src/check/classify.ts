@@ -131,7 +131,8 @@ export function describeError(error: unknown, timeoutMs: number): { code: Findin
     case 'ESTALL':
       return { code: 'ESTALL', message: `stalled: no data for ${limit}` };
     case 'ENETWORK':
-      return { code: 'ENETWORK', message: `unreachable: ${networkReason(error.cause ?? error)}` };
+    case 'ETLS':
+      return { code: error.code, message: `unreachable: ${networkReason(error.cause ?? error)}` };
     default:
       return { code: error.code, message: error.message };
   }
@@ -177,6 +178,7 @@ function firstCause(cause: unknown): unknown {
  * connection is retried (a server restarting), within the probe's budget.
  */
 export function isDefinitive(error: unknown): boolean {
+  if (error instanceof FragfetchError && error.code === 'ETLS') return true;
   if (!(error instanceof FragfetchError) || error.code !== 'ENETWORK') return false;
   const root = firstCause(error.cause);
   const code = codeOf(root) ?? '';

@@ -10,7 +10,7 @@ export type ProbeError = NonNullable<Observation['error']>;
 const CONSECUTIVE_UNREACHABLE = 3;
 
 /** Failures that prove nothing answered: no connection, or no response headers in time. */
-const NO_ANSWER = new Set(['ENETWORK', 'ETIMEOUT']);
+const NO_ANSWER = new Set(['ENETWORK', 'ETIMEOUT', 'ETLS']);
 
 /**
  * Fail-fast for one endpoint. A dead endpoint must cost about one `--timeout`, not one per fragment:

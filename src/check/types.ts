@@ -2,7 +2,7 @@ import type { ErrorCode } from '../errors.js';
 import type { Fragment, Priority } from '../manifest/fragment.js';
 
 /**
- * What a finding means for the build. Failures: unreachable (ENETWORK, ETIMEOUT, ESTALL), an HTTP
+ * What a finding means for the build. Failures: unreachable (ENETWORK, ETIMEOUT, ESTALL, ETLS), an HTTP
  * error (EHTTP), a length that contradicts the manifest (ESIZE), a wrong range (ERANGE), bytes that
  * do not match the integrity (EINTEGRITY, `--deep`). Warnings: the range was ignored (WRANGE) or the
  * mirrors disagree on the object's validators (WVALIDATORS); they fail the build only with `--strict`.

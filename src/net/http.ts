@@ -51,6 +51,8 @@ export class HttpClient {
   #loading: Promise<Dispatchers> | undefined;
   /** The proxy of each scheme and host: the variables and NO_PROXY's list are read once per host. */
   readonly #proxyOf = new Map<string, string | undefined>();
+  /** Origins that have answered: their connections may be kept alive, and closed under a request. */
+  readonly #answered = new Set<string>();
 
   constructor(options: HttpOptions) {
     this.options = options;
@@ -170,9 +172,11 @@ export class HttpClient {
         },
         handler,
       );
-      return await handler.response;
+      const response = await handler.response;
+      this.#answered.add(target.origin);
+      return response;
     } catch (error) {
-      if (!resent && isStaleConnection(error, signal))
+      if (!resent && this.#answered.has(target.origin) && isStaleConnection(error, signal))
         return this.#once(method, target, first, headers, signal, into, true);
       throw toNetworkError(error, target.href, signal, this.#context(proxy));
     }
@@ -193,8 +197,9 @@ export class HttpClient {
 }
 
 /**
- * A connection closed before any answer came: most often a kept-alive one the server had closed as
- * the request left. A GET or HEAD is safe to send again, once, at once, as curl and browsers do.
+ * A connection closed before any answer came, to an origin that has answered before: most often a
+ * kept-alive connection the server closed as the request left. A GET or HEAD is safe to send again,
+ * once, at once, as curl and browsers do; an origin that never answered is not asked twice.
  */
 function isStaleConnection(error: unknown, signal: AbortSignal | undefined): boolean {
   const code = (error as { code?: string }).code;

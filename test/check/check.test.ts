@@ -162,7 +162,7 @@ describe('check', () => {
     // https:// to a plain-HTTP port: the handshake fails the way a broken TLS endpoint does.
     const report = await check(manifest([cdn.url('/m/').replace('http:', 'https:')]));
     const first = report.probes.find((p) => !p.skipped)!;
-    expect(first.findings[0]).toMatchObject({ code: 'ENETWORK' });
+    expect(first.findings[0]).toMatchObject({ code: 'ETLS' });
     expect(first.findings[0]!.message).toMatch(/^unreachable: TLS error: [a-z ]+$/);
     expect(first.attempts).toBe(1);
     expect(report.probes.filter((p) => p.skipped)).toHaveLength(1);

@@ -83,7 +83,8 @@ describe('fetch over https', () => {
     };
     expect(code).toBe(1);
     expect(report.ok).toBe(false);
-    expect(report.failures[0]!.error.code).toBe('ENETWORK');
+    expect(report.failures[0]!.error.code).toBe('ETLS');
     expect(report.failures[0]!.error.message).toMatch(/self[- ]signed certificate/);
+    expect(report.failures[0]!.error.message).toMatch(/--ca-file FILE or NODE_EXTRA_CA_CERTS/);
   });
 });
