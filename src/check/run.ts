@@ -2,7 +2,9 @@ import { setMaxListeners } from 'node:events';
 import { FragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { delay } from '../net/delay.js';
-import { HttpClient } from '../net/http.js';
+import { manifestTrust } from '../manifest/trust.js';
+import { HttpClient, type NetworkOptions } from '../net/http.js';
+import { INSECURE_WARNING } from '../net/tls.js';
 import { isRetryableStatus, parseRetryAfter, type RetryPolicy, retryDelay } from '../net/retry.js';
 import { Slots } from '../schedule/slots.js';
 import { classify, describeError, isDefinitive, mirrorFindings } from './classify.js';
@@ -22,6 +24,8 @@ export interface CheckOptions {
   /** Connect, response-headers and body-silence timeout, ms. */
   timeoutMs?: number; // 10 s
   headers?: Record<string, string>;
+  /** Proxies, TLS, credentials. */
+  network?: NetworkOptions;
   /** Probe this many fragments (all critical ones always), spread across priorities. */
   sample?: number;
   /** Shuffle within each priority before sampling. */
@@ -80,7 +84,13 @@ export async function checkManifest(manifest: Manifest, options: CheckOptions = 
   const gates = new Map<string, EndpointGate>();
   for (const task of tasks) if (!gates.has(task.endpoint)) gates.set(task.endpoint, new EndpointGate(task));
 
-  const http = new HttpClient({ timeoutMs, stallTimeoutMs: timeoutMs, headers: options.headers ?? {} });
+  const http = new HttpClient({
+    ...options.network,
+    timeoutMs,
+    stallTimeoutMs: timeoutMs,
+    headers: options.headers ?? {},
+    trust: manifestTrust(manifest),
+  });
   const slots = new Slots(concurrency);
   const observations = new Map<Task, { observation: Observation; skipped: boolean }>();
   const skip = (task: Task, down: ProbeError) => {
@@ -123,13 +133,15 @@ export async function checkManifest(manifest: Manifest, options: CheckOptions = 
   }
 
   const results = judge(tasks, observations, options.onResult);
-  return buildReport(manifest, results, {
+  const report = buildReport(manifest, results, {
     fragments: fragments.length,
     strict: options.strict ?? false,
     deep: options.deep ?? false,
     interrupted: signal.aborted,
     durationMs: performance.now() - started,
   });
+  if (options.network?.tls?.insecure) report.warnings = [INSECURE_WARNING];
+  return report;
 }
 
 /** Classifies each probe, then adds the cross-endpoint warnings fragment by fragment. */

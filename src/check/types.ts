@@ -72,6 +72,8 @@ export interface CheckReport {
   fragments: { total: number; probed: number };
   summary: { probes: number; ok: number; warnings: number; failed: number };
   durationMs: number;
+  /** What the user should know of how the check was made, e.g. that certificates were not verified. */
+  warnings?: string[];
   endpoints: EndpointSummary[];
   probes: ProbeReport[];
   failures: FailureEntry[];

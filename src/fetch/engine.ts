@@ -6,8 +6,10 @@ import { type CacheHit, CacheStore, cacheKey } from '../cache/store.js';
 import { FragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
-import { HttpClient } from '../net/http.js';
+import { manifestTrust } from '../manifest/trust.js';
+import { HttpClient, type NetworkOptions } from '../net/http.js';
 import { RateLimiter } from '../net/rate-limit.js';
+import { INSECURE_WARNING } from '../net/tls.js';
 import { defaultRetryPolicy } from '../net/retry.js';
 import { Slots } from '../schedule/slots.js';
 import type { DownloadContext, RequestRecord } from './context.js';
@@ -25,6 +27,8 @@ export interface FetchOptions {
   /** Bytes per second for the whole run; undefined for no cap. */
   limitRate?: number;
   headers?: Record<string, string>;
+  /** Proxies, TLS, HTTP/2, credentials (see NetworkOptions); default: Node's CAs, proxies from the environment. */
+  network?: NetworkOptions;
   splitThreshold?: number; // 16 MiB
   chunkSize?: number; // 8 MiB
   maxConnectionsPerObject?: number; // 8
@@ -117,9 +121,11 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
   observer.planned?.(plan);
 
   const http = new HttpClient({
+    ...options.network,
     timeoutMs: settings.timeoutMs,
     stallTimeoutMs: settings.stallTimeoutMs,
     headers: settings.headers ?? {},
+    trust: manifestTrust(manifest),
   });
   const ctx: DownloadContext = {
     http,
@@ -204,6 +210,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     cacheDir: settings.cacheDir,
     interrupted: signal.aborted,
   });
+  if (options.network?.tls?.insecure) report.warnings = [INSECURE_WARNING];
   if (options.history !== false) await appendHistory(settings.cacheDir, recordOf(report));
   if (options.maxCacheSize !== undefined && !signal.aborted) {
     // Loaded only here: it brings cacache, ~80 ms of a run's start that a fetch does not otherwise need.

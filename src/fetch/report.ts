@@ -14,6 +14,8 @@ export interface FetchReport {
   durationMs: number;
   /** Time until every critical fragment was in the cache; null when the manifest has none. */
   timeToCriticalMs: number | null;
+  /** What the user should know of how the run was made, e.g. that certificates were not verified. */
+  warnings?: string[];
   endpoints: EndpointReport[];
   failures: FailureReport[];
 }

@@ -36,4 +36,9 @@ export interface Manifest {
   /** Where the manifest was read from: a file path or a URL. */
   source: string;
   fragments: Fragment[];
+  /**
+   * Logins that were written in the manifest's URLs, as Basic credentials by origin; the URLs above
+   * carry none. Sent only to that origin (net/credentials.ts).
+   */
+  logins?: ReadonlyMap<string, string>;
 }

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { request } from 'undici';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
-import { type ProxyEnv, proxyFor } from '../net/proxy-env.js';
-import { formatBytes, formatDuration } from '../units.js';
+import { splitUserinfo } from '../net/credentials.js';
+import { HttpClient, type HttpResponse, type NetworkOptions } from '../net/http.js';
+import { formatBytes } from '../units.js';
 import type { Manifest } from './fragment.js';
 import { parseManifestText } from './parse.js';
 
@@ -13,15 +13,13 @@ export interface LoadManifestOptions {
   headers?: Record<string, string>;
   /** How long to wait for the response headers, and at most between two chunks of the body. */
   timeoutMs?: number;
-  /** Where the proxy variables are read (tests pass their own); the fragments' requests use the same. */
-  env?: ProxyEnv;
+  /** Proxies, TLS and credentials: the fragments' requests use the same. */
+  network?: NetworkOptions | undefined;
 }
 
 /** A manifest is a list of fragments, not a payload: anything this large is a wrong URL or an attack. */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
-const MAX_REDIRECTIONS = 5;
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** Reads and validates a manifest from a file path, a `file:` URL or an `http(s)` URL. */
 export async function loadManifest(source: string, options: LoadManifestOptions = {}): Promise<Manifest> {
@@ -51,48 +49,48 @@ async function readText(source: string): Promise<string> {
 async function fetchText(url: string, options: LoadManifestOptions): Promise<string> {
   const shown = stripUrlAuth(url);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const headers: Record<string, string> = { 'user-agent': 'fragfetch', ...options.headers };
-  let response: Awaited<ReturnType<typeof request>>;
+  // The manifest goes the way its fragments will: the same client, proxies, TLS and credentials
+  // (the manifest's own origin is one of them, and a login in its URL is for that origin only).
+  const { url: plain, origin, authorization } = splitUserinfo(url);
+  const http = new HttpClient({
+    ...options.network,
+    timeoutMs,
+    stallTimeoutMs: timeoutMs,
+    headers: options.headers ?? {},
+    trust: {
+      origins: [new URL(plain).origin],
+      userinfo: origin && authorization ? new Map([[origin, authorization]]) : undefined,
+    },
+  });
   try {
-    // Loaded here, not at startup: most runs read a local manifest (see net/http.ts).
-    const { getGlobalDispatcher, interceptors, ProxyAgent, request } = await import('undici');
-    // Behind a proxy, the manifest goes the way its fragments will (net/http.ts).
-    const proxy = proxyFor(new URL(url), options.env);
-    const base = proxy === undefined ? getGlobalDispatcher() : new ProxyAgent({ uri: proxy });
-    response = await request(url, {
-      method: 'GET',
-      headers,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      // Manifests on model hubs are commonly served through a redirect to a storage host.
-      dispatcher: base.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS })),
-    });
-  } catch (error) {
-    throw networkError(shown, error, timeoutMs);
-  }
-
-  const { statusCode, body } = response;
-  if (statusCode < 200 || statusCode > 299) {
-    await body.dump().catch(() => undefined);
-    let reason = STATUS_CODES[statusCode] === undefined ? '' : ` ${STATUS_CODES[statusCode]}`;
-    // The redirect interceptor hands back the last redirect once its budget is spent.
-    if (REDIRECT_STATUSES.has(statusCode) && response.headers.location !== undefined)
-      reason += ` (more than ${MAX_REDIRECTIONS} redirections)`;
-    throw new FragfetchError('EMANIFEST', `cannot fetch manifest ${shown}: HTTP ${statusCode}${reason}`, {
-      url,
-      status: statusCode,
-    });
-  }
-  const length = Number(response.headers['content-length']);
-  if (Number.isFinite(length) && length > MAX_MANIFEST_BYTES) {
-    body.destroy();
-    throw tooLarge(shown);
-  }
-  try {
-    return await readCapped(body, shown);
-  } catch (error) {
-    if (error instanceof FragfetchError) throw error;
-    throw networkError(shown, error, timeoutMs);
+    let response: HttpResponse;
+    try {
+      response = await http.request('GET', plain, {});
+    } catch (error) {
+      throw networkError(shown, error);
+    }
+    const { status, body } = response;
+    if (status < 200 || status > 299) {
+      body.destroy();
+      const reason = STATUS_CODES[status] === undefined ? '' : ` ${STATUS_CODES[status]}`;
+      throw new FragfetchError('EMANIFEST', `cannot fetch manifest ${shown}: HTTP ${status}${reason}`, {
+        url,
+        status,
+      });
+    }
+    const length = Number(response.headers['content-length']);
+    if (Number.isFinite(length) && length > MAX_MANIFEST_BYTES) {
+      body.destroy();
+      throw tooLarge(shown);
+    }
+    try {
+      return await readCapped(body, shown);
+    } catch (error) {
+      if (error instanceof FragfetchError && error.code === 'EMANIFEST') throw error;
+      throw networkError(shown, error);
+    }
+  } finally {
+    await http.close().catch(() => http.destroy());
   }
 }
 
@@ -120,29 +118,16 @@ function tooLarge(shown: string): FragfetchError {
   );
 }
 
-function networkError(shown: string, error: unknown, timeoutMs: number): FragfetchError {
-  return new FragfetchError(
-    'EMANIFEST',
-    `cannot fetch manifest ${shown}: ${describeNetworkError(error, timeoutMs)}`,
-    {
-      url: shown,
-      cause: error,
-    },
-  );
-}
-
-function describeNetworkError(error: unknown, timeoutMs: number): string {
-  const code = errorCode(error);
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return `no response within ${formatDuration(timeoutMs)}`;
-  if (code === 'UND_ERR_BODY_TIMEOUT') return `no data for ${formatDuration(timeoutMs)}`;
-  // undici's advice in this message is about Client/Pool, which are not used here.
-  if (error instanceof Error && error.message.startsWith('Redirect loop detected')) return 'redirect loop';
-  // Happy-eyeballs connection failures arrive as an AggregateError with an empty message.
-  if (error instanceof AggregateError && error.message === '') {
-    return describeNetworkError(error.errors[0], timeoutMs);
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return (message || code || 'network error').split('\n')[0]!;
+/** HttpClient's failure (ETLS, ETIMEOUT, ENETWORK, EREDIRECT, ...), said of the manifest. */
+function networkError(shown: string, error: unknown): FragfetchError {
+  const message =
+    error instanceof Error ? error.message.replace(/^GET \S+?:? (?:failed: )?/, '') : String(error);
+  const status = error instanceof FragfetchError ? error.status : undefined;
+  return new FragfetchError('EMANIFEST', `cannot fetch manifest ${shown}: ${message}`, {
+    url: shown,
+    cause: error,
+    ...(status === undefined ? {} : { status }),
+  });
 }
 
 function describeFsError(error: unknown): string {

@@ -1,4 +1,5 @@
 import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { splitUserinfo } from '../net/credentials.js';
 import type { Fragment, Manifest } from './fragment.js';
 import { plainManifest } from './plain.js';
 import { type FragmentInput, formatIssues, fragmentId, isHttpUrl, manifestSchema } from './schema.js';
@@ -16,8 +17,9 @@ export function parseManifest(json: unknown, source: string): Manifest {
   }
 
   const bases = (input.baseUrls ?? []).map(baseResolver);
+  const logins = new Map<string, string>();
   const fragments = input.fragments.map((fragment, index): Fragment => {
-    const urls = fragmentUrls(fragment, bases, source);
+    const urls = withoutLogins(fragmentUrls(fragment, bases, source), logins);
     if (urls.length === 0) {
       throw invalid(
         source,
@@ -27,8 +29,9 @@ export function parseManifest(json: unknown, source: string): Manifest {
     return toFragment(fragment, index, urls);
   });
 
-  const manifest: Manifest = { version: 1, source, fragments };
+  const manifest: Manifest = { version: 1, source: stripUrlAuth(source), fragments };
   if (input.name !== undefined) manifest.name = input.name;
+  if (logins.size > 0) manifest.logins = logins;
   return manifest;
 }
 
@@ -43,6 +46,18 @@ export function parseManifestText(text: string, source: string): Manifest {
     throw invalid(source, `not valid JSON (${describeJsonError(body, error)})`);
   }
   return parseManifest(json, source);
+}
+
+/**
+ * A login written in a URL (`https://user:pw@host/`) is taken out, kept by origin for the requests
+ * to that origin only: the URL is then shown, keyed in the cache and stored without it.
+ */
+function withoutLogins(urls: string[], logins: Map<string, string>): string[] {
+  return urls.map((href) => {
+    const { url, origin, authorization } = splitUserinfo(href);
+    if (origin !== undefined && authorization !== undefined) logins.set(origin, authorization);
+    return url;
+  });
 }
 
 function fragmentUrls(

@@ -134,7 +134,7 @@ export class HttpClient {
       if (!REDIRECTS.has(response.status) || location === undefined) return response;
       // The body of a redirect is a few bytes, read so the connection goes back to the pool.
       if ('body' in response) response.body.resume();
-      const next = redirectTarget(location, target, hop, seen);
+      const next = redirectTarget(location, target, hop, seen, response.status);
       if (response.status === 303 && verb !== 'HEAD') verb = 'GET';
       seen.add(next.href);
       target = next;
@@ -207,11 +207,12 @@ function isStaleConnection(error: unknown, signal: AbortSignal | undefined): boo
 }
 
 /** Where a redirect leads, or why it is refused: too many, a loop, or a scheme we do not fetch. */
-function redirectTarget(location: string, from: URL, hop: number, seen: Set<string>): URL {
+function redirectTarget(location: string, from: URL, hop: number, seen: Set<string>, status: number): URL {
   const shown = stripUrlAuth(from.href);
   if (hop + 1 > MAX_REDIRECTIONS)
     throw new FragfetchError('EREDIRECT', `GET ${shown}: more than ${MAX_REDIRECTIONS} redirections`, {
       url: from.href,
+      status,
     });
   let next: URL;
   try {
@@ -219,16 +220,19 @@ function redirectTarget(location: string, from: URL, hop: number, seen: Set<stri
   } catch (error) {
     throw new FragfetchError('EREDIRECT', `GET ${shown}: redirected to an invalid URL`, {
       url: from.href,
+      status,
       cause: error,
     });
   }
   if (next.protocol !== 'http:' && next.protocol !== 'https:')
     throw new FragfetchError('EREDIRECT', `GET ${shown}: redirected to a ${next.protocol} URL`, {
       url: from.href,
+      status,
     });
   if (seen.has(next.href))
     throw new FragfetchError('EREDIRECT', `GET ${shown}: redirect loop back to ${stripUrlAuth(next.href)}`, {
       url: from.href,
+      status,
     });
   return next;
 }

@@ -13,6 +13,9 @@ export interface TlsSettings {
   insecure?: boolean | undefined;
 }
 
+/** Said on stderr and in the `--json` report of every run that does not verify certificates. */
+export const INSECURE_WARNING = 'TLS certificates are not verified (--insecure)';
+
 /** What the user asked for, as paths: `--ca-file` (else FRAGFETCH_CA_FILE), `--cert`, `--key`. */
 export interface TlsFiles {
   caFile?: string | undefined;
