@@ -1,9 +1,12 @@
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from './fixtures.js';
 import { makePki, WRONG_HOST } from './pki.js';
 
 /** The verification error of a TLS handshake with `server`, or 'ok'. */
@@ -33,8 +36,16 @@ afterAll(() => {
 });
 
 describe('makePki', () => {
-  it('is made once per process', async () => {
+  it('is made once per process, in a shared folder or the one asked for', async () => {
     expect(await makePki()).toBe(await makePki());
+    const dir = await tempDir('fragfetch-pki-test-');
+    try {
+      const own = await makePki(dir);
+      expect(own.ca.cert.path).toBe(path.join(dir, 'ca.pem'));
+      expect(own.ca.cert.pem).not.toBe((await makePki()).ca.cert.pem);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('issues server certificates for the loopback names, signed by the CA', async () => {

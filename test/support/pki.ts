@@ -1,11 +1,10 @@
 /**
  * A throwaway PKI made at test time with the `openssl` CLI: CAs, server certificates good and bad,
- * and a client certificate for mutual TLS. EC P-256 keys, so the whole set takes tens of ms; made
- * once per process (per directory) and shared by every test that asks.
+ * and a client certificate for mutual TLS. EC P-256 keys, so the whole set takes tens of ms.
  */
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -129,7 +128,7 @@ async function issueExpired(dir: string): Promise<void> {
   ]); // prettier-ignore
 }
 
-async function build(dir: string): Promise<Pki> {
+async function issueAll(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'openssl.cnf'), CONFIG);
   await Promise.all([
@@ -145,6 +144,9 @@ async function build(dir: string): Promise<Pki> {
     issue(dir, 'client', 'fragfetch client', 'client_ext', 'client-ca'),
     issueExpired(dir),
   ]);
+}
+
+async function loadAll(dir: string): Promise<Pki> {
   const file = (name: string) => load(dir, name);
   const [ca, server, otherCa, otherServer, selfSigned, expired, wrongHost, clientCa, client] = await Promise.all([
     file('ca'), file('server'), file('other-ca'), file('other-server'), file('self-signed'),
@@ -153,26 +155,48 @@ async function build(dir: string): Promise<Pki> {
   return { dir, ca, server, otherCa, otherServer, selfSigned, expired, wrongHost, clientCa, client };
 }
 
+/**
+ * The default home of the set: one folder per version of the config, shared by every test process
+ * and run, so parallel test files neither rebuild it nor leave copies behind.
+ */
+const SHARED = path.join(
+  tmpdir(),
+  `fragfetch-pki-${createHash('sha256').update(CONFIG).digest('hex').slice(0, 12)}`,
+);
+
+async function shared(): Promise<Pki> {
+  const exists = await stat(SHARED).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) {
+    // Built aside and renamed into place: processes starting together never see half a set.
+    const staging = await mkdtemp(`${SHARED}-`);
+    try {
+      await issueAll(staging);
+      await rename(staging, SHARED).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST' && err.code !== 'ENOTEMPTY') throw err; // another process won
+      });
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+  return loadAll(SHARED);
+}
+
 const made = new Map<string, Promise<Pki>>();
-let processDir: Promise<string> | undefined;
 
 /**
- * The PKI in `dir` (created if missing; the caller removes it), or without `dir` in a temp folder
- * removed when the process exits. Repeated calls return the same promise.
+ * The PKI in `dir` (made there if missing; the caller removes it), or without `dir` the shared set
+ * in the OS temp folder. Repeated calls in a process return the same promise.
  */
-export async function makePki(dir?: string): Promise<Pki> {
-  if (dir === undefined) {
-    processDir ??= mkdtemp(path.join(tmpdir(), 'fragfetch-pki-')).then((made) => {
-      process.once('exit', () => rmSync(made, { recursive: true, force: true }));
-      return made;
-    });
-  }
-  const target = path.resolve(dir ?? (await processDir!));
-  let pki = made.get(target);
+export function makePki(dir?: string): Promise<Pki> {
+  const key = dir === undefined ? '' : path.resolve(dir);
+  let pki = made.get(key);
   if (!pki) {
-    pki = build(target);
-    made.set(target, pki);
-    pki.catch(() => made.delete(target)); // a failed build is retried by the next call
+    pki = dir === undefined ? shared() : issueAll(key).then(() => loadAll(key));
+    made.set(key, pki);
+    pki.catch(() => made.delete(key)); // a failed build is retried by the next call
   }
   return pki;
 }
