@@ -4,8 +4,9 @@
  */
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+import { constants as h2 } from 'node:http2';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CdnResponse } from './cdn-server.js';
 
 export type BodySource = Buffer | { file: string };
 
@@ -27,6 +28,8 @@ export interface BodyPlan {
 
 export interface SentCounter {
   bytesSent: number;
+  /** Set when a fault cut the response (on HTTP/2 the response may still look finished). */
+  cut?: boolean;
 }
 
 const CHUNK = 256 * 1024;
@@ -46,6 +49,12 @@ async function* read(source: BodySource, start: number, length: number, chunkSiz
   }
 }
 
+function flushHeaders(res: CdnResponse): void {
+  // Http2ServerResponse has flushHeaders() too; @types/node 20 leaves it out.
+  if ('stream' in res) (res as unknown as { flushHeaders(): void }).flushHeaders();
+  else res.flushHeaders();
+}
+
 function untilAborted(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
     if (signal.aborted) reject(signal.reason);
@@ -59,7 +68,7 @@ function untilAborted(signal: AbortSignal): Promise<never> {
  * socket accepted, so an aborted response reports what may actually have left.
  */
 export async function sendBody(
-  res: ServerResponse,
+  res: CdnResponse,
   plan: BodyPlan,
   counter: SentCounter,
   signal: AbortSignal,
@@ -85,10 +94,11 @@ export async function sendBody(
     const size = chunk.length;
     let ok = true;
     lastFlush = new Promise((resolve) => {
-      ok = res.write(chunk, (err) => {
+      const done = (err?: Error | null) => {
         if (!err) counter.bytesSent += size;
         resolve();
-      });
+      };
+      ok = 'stream' in res ? res.write(chunk, done) : res.write(chunk, done);
     });
     if (!ok) await once(res, 'drain', { signal });
     if (limitRate) {
@@ -102,7 +112,7 @@ export async function sendBody(
   const trigger = async (): Promise<boolean> => {
     triggered = true;
     if (!fault || fault.kind === 'corrupt') return false;
-    if (queued === 0) res.flushHeaders(); // the client must see the headers even with afterBytes 0
+    if (queued === 0) flushHeaders(res); // the client must see the headers even with afterBytes 0
     if (fault.kind === 'stall') {
       await (fault.ms === undefined ? untilAborted(signal) : sleep(fault.ms, undefined, { signal }));
       paceFrom = { time: performance.now(), bytes: queued }; // no catch-up burst after the pause
@@ -110,6 +120,17 @@ export async function sendBody(
     }
     // Let the bytes reach the kernel first, so the client receives `afterBytes` before the cut.
     await Promise.race([lastFlush, untilAborted(signal)]);
+    counter.cut = true;
+    if ('stream' in res) {
+      // HTTP/2: cut this stream only, since the connection carries other requests' streams too.
+      if (fault.kind === 'reset') {
+        await sleep(5, undefined, { signal });
+        res.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
+      } else {
+        res.stream.end();
+      }
+      return true;
+    }
     const socket = res.socket;
     if (!socket) return true;
     if (fault.kind === 'reset') {

@@ -10,7 +10,7 @@ import type { BodySource } from './cdn-body.js';
 
 export type Body = BodySource;
 
-export interface CdnOptions {
+export interface StoreOptions {
   /** false: a server without range support (Range and If-Range ignored, no Accept-Ranges). */
   ranges?: boolean;
   /** Bytes per second per response, like nginx's `limit_rate`; an object's own setting wins. */
@@ -72,7 +72,7 @@ export class ObjectStore {
   private readonly objects = new Map<string, StoredObject>();
   private readonly mounts = new Map<string, { dir: string; limitRate: number | undefined }>();
 
-  constructor(private readonly options: CdnOptions) {}
+  constructor(private readonly options: StoreOptions) {}
 
   set(p: string, body: Body, opts: ObjectOptions = {}): void {
     const key = normalisePath(p);

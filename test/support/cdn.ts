@@ -1,17 +1,33 @@
 /**
- * The test CDN: a real HTTP/1.1 server on 127.0.0.1 that serves registered objects the way nginx
- * serves static files (ranges, validators, keep-alive) and lets a test inject faults per request.
+ * The test CDN: a real server on 127.0.0.1 (HTTP/1.1, HTTPS, or HTTP/2 over TLS) that serves
+ * registered objects the way nginx serves static files (ranges, validators, keep-alive) and lets a
+ * test inject faults per request.
  * Used by integration tests, `npm run demo` and the benchmark, so it must not depend on vitest.
  */
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { createServer, STATUS_CODES } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type BodyFault, sendBody } from './cdn-body.js';
+import { type BodyFault, sendBody, type SentCounter } from './cdn-body.js';
 import { httpDate, ifRangeMatches, isNotModified, parseRange } from './cdn-range.js';
-import { type Body, type CdnOptions, normalisePath, type ObjectOptions, ObjectStore } from './cdn-store.js';
+import {
+  type CdnRequest,
+  type CdnResponse,
+  type CdnServer,
+  type CdnTls,
+  clientCertificateOf,
+  listenCdn,
+  type ServerOptions,
+} from './cdn-server.js';
+import { type Body, normalisePath, type ObjectOptions, ObjectStore, type StoreOptions } from './cdn-store.js';
 
-export type { Body, CdnOptions, ObjectOptions };
+export type { Body, CdnTls, ObjectOptions };
+
+/**
+ * What the server serves and how. Faults on HTTP/2: `reset` sends RST_STREAM (INTERNAL_ERROR) for
+ * that stream only and `truncate` ends the stream short of its Content-Length, where HTTP/1.1 cuts
+ * the connection; the other faults behave the same on both.
+ */
+export interface CdnOptions extends StoreOptions, ServerOptions {}
 
 export type Fault =
   | BodyFault
@@ -31,8 +47,12 @@ export interface RequestRecord {
   status: number;
   /** Body bytes the socket accepted. */
   bytesSent: number;
-  /** Request headers. */
+  /** Request headers (on HTTP/2 with the pseudo-headers, `:path` and the others). */
   headers: IncomingHttpHeaders;
+  /** '1.1' or '2.0'. */
+  httpVersion: string;
+  /** The common name of the client certificate, when the client sent one (mutual TLS). */
+  clientCertificate?: string;
   responseHeaders: OutgoingHttpHeaders;
   fault?: Fault['kind'];
   /** The response did not complete: the client went away, a fault cut it, or the server closed. */
@@ -40,6 +60,7 @@ export interface RequestRecord {
 }
 
 export interface TestCdn {
+  /** `http://127.0.0.1:<port>`, or `https://…` with `tls`. */
   readonly origin: string;
   readonly port: number;
   url(path: string): string;
@@ -65,7 +86,7 @@ export interface TestCdn {
 
 const BODY_ONLY = new Set<Fault['kind']>(['reset', 'truncate', 'stall', 'corrupt']);
 
-function header(req: IncomingMessage, name: string): string | undefined {
+function header(req: CdnRequest, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 }
@@ -81,13 +102,10 @@ class Cdn implements TestCdn {
   port = 0;
   private readonly store: ObjectStore;
   private readonly faults = new Map<string, { fault: Fault; remaining: number }[]>();
-  readonly server = createServer((req, res) => this.onRequest(req, res));
+  private server: CdnServer | undefined;
 
-  constructor(options: CdnOptions) {
+  constructor(private readonly options: CdnOptions) {
     this.store = new ObjectStore(options);
-    this.server.on('connection', () => {
-      this.connections++;
-    });
   }
 
   url(p: string): string {
@@ -124,24 +142,15 @@ class Cdn implements TestCdn {
     this.faults.clear();
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.close((err) => {
-        if (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING') reject(err);
-        else resolve();
-      });
-      // Stalled and keep-alive sockets would otherwise hold close() open.
-      this.server.closeAllConnections();
-    });
+  async close(): Promise<void> {
+    await this.server?.close();
   }
 
   async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as AddressInfo).port;
-    this.origin = `http://127.0.0.1:${this.port}`;
+    const onRequest = (req: CdnRequest, res: CdnResponse) => this.onRequest(req, res);
+    this.server = await listenCdn(this.options, onRequest, () => this.connections++);
+    this.port = this.server.port;
+    this.origin = `${this.server.scheme}://127.0.0.1:${this.port}`;
   }
 
   private takeFault(key: string, method: string): Fault | undefined {
@@ -152,10 +161,10 @@ class Cdn implements TestCdn {
     return head.fault;
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+  private onRequest(req: CdnRequest, res: CdnResponse): void {
     req.resume();
     const aborter = new AbortController();
-    const counter = { bytesSent: 0 };
+    const counter: SentCounter = { bytesSent: 0 };
     const record: RequestRecord = {
       method: req.method ?? '',
       path: new URL(req.url ?? '/', 'http://x').pathname,
@@ -166,6 +175,8 @@ class Cdn implements TestCdn {
       status: 0,
       bytesSent: 0,
       headers: req.headers,
+      httpVersion: req.httpVersion,
+      clientCertificate: clientCertificateOf(req),
       responseHeaders: {},
       aborted: false,
     };
@@ -174,31 +185,32 @@ class Cdn implements TestCdn {
       record.status = res.headersSent ? res.statusCode : 0;
       record.bytesSent = counter.bytesSent;
       record.responseHeaders = res.getHeaders();
-      record.aborted = !res.writableFinished;
+      record.aborted = !res.writableFinished || counter.cut === true;
       this.requests.push(record);
     });
     this.handle(req, res, record, counter, aborter.signal).catch((err: unknown) => {
       if (aborter.signal.aborted || isAbort(err)) return;
-      if (!res.headersSent) this.sendText(res, 500, {}, `${String(err)}\n`, counter);
+      if (!res.headersSent) this.sendText(req, res, 500, {}, `${String(err)}\n`, counter);
       else res.destroy();
     });
   }
 
   private async handle(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: CdnRequest,
+    res: CdnResponse,
     record: RequestRecord,
     counter: { bytesSent: number },
     signal: AbortSignal,
   ): Promise<void> {
     const method = req.method ?? '';
     const head = method === 'HEAD';
-    if (method !== 'GET' && !head) return this.sendText(res, 405, { allow: 'GET, HEAD' }, undefined, counter);
+    if (method !== 'GET' && !head)
+      return this.sendText(req, res, 405, { allow: 'GET, HEAD' }, undefined, counter);
     let key: string;
     try {
       key = decodeURIComponent(record.path);
     } catch {
-      return this.sendText(res, 400, {}, undefined, counter);
+      return this.sendText(req, res, 400, {}, undefined, counter);
     }
     record.path = key;
 
@@ -210,11 +222,11 @@ class Cdn implements TestCdn {
       this.store.set(key, fault.body, { ...kept, ...fault.options });
     }
     if (fault?.kind === 'status') {
-      return this.sendText(res, fault.status, fault.headers ?? {}, fault.body, counter);
+      return this.sendText(req, res, fault.status, fault.headers ?? {}, fault.body, counter);
     }
 
     const object = await this.store.resolve(key);
-    if (!object) return this.sendText(res, 404, {}, undefined, counter);
+    if (!object) return this.sendText(req, res, 404, {}, undefined, counter);
 
     const headers: OutgoingHttpHeaders = { 'content-type': object.contentType };
     if (object.ranges) headers['accept-ranges'] = 'bytes';
@@ -247,7 +259,7 @@ class Cdn implements TestCdn {
       if (range.kind === 'unsatisfiable') {
         const { 'content-type': _, ...validators } = headers;
         const extra = { ...validators, 'content-range': `bytes */${object.size}` };
-        return this.sendText(res, 416, extra, undefined, counter);
+        return this.sendText(req, res, 416, extra, undefined, counter);
       }
       if (range.kind === 'partial') {
         status = 206;
@@ -268,7 +280,8 @@ class Cdn implements TestCdn {
   }
 
   private sendText(
-    res: ServerResponse,
+    req: CdnRequest,
+    res: CdnResponse,
     status: number,
     headers: OutgoingHttpHeaders,
     body: string | undefined,
@@ -280,7 +293,7 @@ class Cdn implements TestCdn {
     if (!noBody) all['content-length'] = data.length;
     res.writeHead(status, all);
     // Node drops the body of a HEAD response itself, keeping the GET's Content-Length.
-    const sent = res.req.method === 'HEAD' ? 0 : data.length;
+    const sent = req.method === 'HEAD' ? 0 : data.length;
     res.end(data, () => {
       counter.bytesSent += sent;
     });
