@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { FragfetchError } from '../errors.js';
 import { fetchDefaults } from '../fetch/engine.js';
 import { parseDuration, parseSize } from '../units.js';
+import { type NetworkFlags, networkOptions } from './network.js';
 
 /** Turns our parsers' errors into commander's, so a bad value is a usage error (exit 2) with one line. */
 function parser<T>(parse: (text: string) => T): (text: string) => T {
@@ -76,6 +77,7 @@ export function transferOptions(): Option[] {
     new Option('-H, --header <header>', 'extra request header "Name: value" (repeatable)').argParser(
       parseHeader,
     ),
+    ...networkOptions(),
     new Option('--json', 'print one JSON report on stdout, nothing else'),
     new Option('--no-progress', 'no progress output'),
     new Option('-q, --quiet', 'only errors and the summary'),
@@ -92,7 +94,7 @@ export function dryRunOption(): Option {
 }
 
 /** What commander hands an action, typed. */
-export interface TransferFlags {
+export interface TransferFlags extends NetworkFlags {
   cache?: string;
   concurrency: number;
   retries: number;

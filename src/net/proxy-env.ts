@@ -1,7 +1,8 @@
 /**
  * Which proxy, if any, the standard environment variables ask for a URL — the rules of undici's
  * EnvHttpProxyAgent (and curl's, near enough): `http_proxy`/`HTTP_PROXY` for http:, `https_proxy`/
- * `HTTPS_PROXY` (else the http one) for https:, and `no_proxy`/`NO_PROXY` entries that exempt a host,
+ * `HTTPS_PROXY` (else the http one) for https:, `all_proxy`/`ALL_PROXY` for either when those are
+ * unset (as curl reads it), and `no_proxy`/`NO_PROXY` entries that exempt a host,
  * its subdomains (`example.com`, `.example.com`, `*.example.com`), a `host:port`, or everything (`*`).
  */
 export type ProxyEnv = Readonly<Record<string, string | undefined>>;
@@ -10,7 +11,8 @@ const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
 
 export function proxyFor(url: URL, env: ProxyEnv = process.env): string | undefined {
   const httpProxy = env.http_proxy ?? env.HTTP_PROXY;
-  const proxy = url.protocol === 'https:' ? (env.https_proxy ?? env.HTTPS_PROXY ?? httpProxy) : httpProxy;
+  const schemeProxy = url.protocol === 'https:' ? (env.https_proxy ?? env.HTTPS_PROXY ?? httpProxy) : httpProxy;
+  const proxy = schemeProxy || env.all_proxy || env.ALL_PROXY;
   if (!proxy) return undefined;
   const noProxy = env.no_proxy ?? env.NO_PROXY ?? '';
   if (noProxy.trim() === '*') return undefined;

@@ -147,11 +147,11 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     // Whoever gave the body up (cancel) no longer waits for it.
     done.catch(() => {});
     this.#sunk = { done, resolve, reject };
-    const handler = this;
+    const placed = () => this.#placed;
     return {
       done,
       get received() {
-        return handler.#placed;
+        return placed();
       },
       cancel: () => {
         if (this.#ended) return;

@@ -1,3 +1,4 @@
+import { type NetworkFlags, networkOf, networkOptions } from '../network.js';
 import { constants } from 'node:fs';
 import { access, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -17,7 +18,7 @@ import { chalkFor } from '../terminal.js';
 import type { CommandContext } from './context.js';
 
 /** What commander hands the `check` action. */
-export interface CheckFlags {
+export interface CheckFlags extends NetworkFlags {
   concurrency: number;
   retries: number;
   timeout: number;
@@ -70,6 +71,7 @@ function checkOptions(): Option[] {
     new Option('-H, --header <header>', 'extra request header "Name: value" (repeatable)').argParser(
       parseHeader,
     ),
+    ...networkOptions(),
     new Option('--json', 'print one JSON report with every probe on stdout, nothing else'),
     new Option('-q, --quiet', 'failures and the table only, no warning details'),
     new Option('-v, --verbose', 'one line per probe on stderr as it is judged'),
@@ -81,13 +83,15 @@ export async function checkCommand(source: string, flags: CheckFlags, io: CliIO)
   const junit = flags.junit === undefined ? undefined : resolve(flags.junit);
   // An unwritable report path is the user's mistake: say so before a single probe, with exit 2.
   if (junit !== undefined) await assertWritableDir(junit);
-  const manifest = await loadManifest(source, { headers, timeoutMs: flags.timeout });
+  const network = networkOf(flags, io);
+  const manifest = await loadManifest(source, { headers, timeoutMs: flags.timeout, network });
   const started = new Date();
   const options: CheckOptions = {
     concurrency: flags.concurrency,
     retries: flags.retries,
     timeoutMs: flags.timeout,
     headers,
+    network,
     deep: flags.deep ?? false,
     strict: flags.strict ?? false,
     signal: io.signal,

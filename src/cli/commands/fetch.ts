@@ -11,6 +11,7 @@ import {
 } from '../cache-options.js';
 import { planFor, printFetchPlan } from '../dry-run.js';
 import type { CliIO } from '../io.js';
+import { networkOf } from '../network.js';
 import { observersFor } from '../observers.js';
 import { dryRunOption, type TransferFlags, transferOptions } from '../options.js';
 import { printReport } from '../output.js';
@@ -28,6 +29,7 @@ export function fetchOptionsOf(flags: TransferFlags, io: CliIO): FetchOptions {
     splitThreshold: flags.splitThreshold,
     maxConnectionsPerObject: flags.connectionsPerObject,
     headers: flags.header ?? {},
+    network: networkOf(flags, io),
     signal: io.signal,
     ...(flags.limitRate === undefined ? {} : { limitRate: flags.limitRate }),
   };
@@ -41,7 +43,11 @@ export async function fetchCommand(
   const options = fetchOptionsOf(flags, io);
   assertManifestReachable(source, flags);
   const cacheOptions = cacheFetchOptions(flags, io.env);
-  const manifest = await loadManifest(source, { headers: options.headers ?? {}, timeoutMs: flags.timeout });
+  const manifest = await loadManifest(source, {
+    headers: options.headers ?? {},
+    timeoutMs: flags.timeout,
+    network: options.network,
+  });
   if (flags.dryRun) {
     const plan = await planFor(manifest, options.cacheDir);
     return printFetchPlan(manifest, plan, { cacheDir: options.cacheDir, json: flags.json }, io);

@@ -36,7 +36,11 @@ export async function mirrorCommand(
   assertManifestReachable(source, flags);
   // The size bound is applied here, after the files are written, so it keeps the whole manifest.
   const { maxCacheSize, ...cacheOptions } = cacheFetchOptions(flags, io.env);
-  const manifest = await loadManifest(source, { headers: options.headers ?? {}, timeoutMs: flags.timeout });
+  const manifest = await loadManifest(source, {
+    headers: options.headers ?? {},
+    timeoutMs: flags.timeout,
+    network: options.network,
+  });
   if (flags.dryRun) return dryRun(manifest, dir, flags, options.cacheDir, io);
   const { observer, log, stop } = await observersFor(flags, io);
   observer.warn ??= (message) => log(`fragfetch: warning: ${message}\n`);
