@@ -63,14 +63,15 @@ export class Credentials {
 
   constructor(sources: CredentialSources) {
     const plain: Record<string, string> = {};
+    let proxy: string | undefined;
     for (const [name, value] of Object.entries(sources.headers)) {
       const lower = name.toLowerCase();
-      if (lower === 'proxy-authorization') continue;
-      if (CREDENTIAL_HEADERS.has(lower)) this.#secret[lower] = value;
+      if (lower === 'proxy-authorization') proxy = value;
+      else if (CREDENTIAL_HEADERS.has(lower)) this.#secret[lower] = value;
       else plain[lower] = value;
     }
     this.plainHeaders = plain;
-    this.proxyAuthorization = sources.headers['proxy-authorization'];
+    this.proxyAuthorization = proxy;
     this.#token = sources.token || undefined;
     this.#netrc = sources.netrc;
     if (sources.trust) this.trust(sources.trust);
