@@ -56,6 +56,7 @@ export interface HeldLock {
  * A plain file at the lock path is the lock of an older fragfetch: removed once stale, never renamed
  * (that could move a folder lock made meanwhile).
  */
+
 /** This host, and how to tell whether one of its processes is alive. */
 type Here = Parameters<typeof isLockStale>[3];
 

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import cacache from 'cacache';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tryLock } from '../../src/cache/lock.js';
+import { parseToken, tokenName, tryLock } from '../../src/cache/lock.js';
 import { PartialFiles } from '../../src/cache/partial.js';
 import { LOCK_STALE_MS } from '../../src/cache/policy.js';
 import { CacheStore, cacheKey } from '../../src/cache/store.js';
@@ -53,6 +53,17 @@ async function locksOfKilledHolder(paths: string[]): Promise<void> {
 function lockPathOf(cacheDir: string, fragment: Fragment): string {
   return `${new PartialFiles(cacheDir, cacheKey(fragment)).dir}.lock`;
 }
+
+describe('lock tokens', () => {
+  it('name their holder, whatever its host name, and other names name no one', () => {
+    const info = { pid: 4242, host: 'node-7.rack.example', time: 1_700_000_000_000 };
+    expect(parseToken(tokenName(info))).toEqual(info);
+    expect(tokenName(info)).not.toBe(tokenName(info));
+    for (const junk of ['state.json', '1.2.3', 'x.1.ab.aG9zdA', '1.2.ab.aG9zdA.extra']) {
+      expect(parseToken(junk), junk).toBeUndefined();
+    }
+  });
+});
 
 describe('a stale lock and many waiters in one process', () => {
   it('exactly one waiter of eight takes over a dead holder’s lock, in each of 50 trials', async () => {
