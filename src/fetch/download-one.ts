@@ -1,9 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type HeldLock, waitForLock } from '../cache/lock.js';
+import { type HeldLock, type LockOptions, waitForLock } from '../cache/lock.js';
 import { PartialFiles } from '../cache/partial.js';
 import type { SmallBuffers } from '../cache/small-buffers.js';
 import type { CacheHit, CacheStore } from '../cache/store.js';
+import { isFragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import type { DownloadContext } from './context.js';
 import type { FetchObserver } from './engine.js';
@@ -22,12 +23,15 @@ export interface JobContext {
   stale: ReadonlySet<string>;
   /** Memory for objects up to SMALL_OBJECT_BYTES, received and stored without a partial file. */
   smallBuffers: SmallBuffers;
+  /** Timing of partial-download locks (tests shorten the refresh). */
+  lock?: LockOptions;
 }
 
 /**
  * Downloads one piece of content for every fragment that names it (`group`), under a lock on its
  * partial download: a second process warming the same cache waits for the first, then finds the
- * content cached, or (if the first failed or died) resumes the partial file itself.
+ * content cached, or (if the first failed or died) resumes the partial file itself. A process whose
+ * lock was taken over (it looked dead: frozen, suspended) stops writing and waits in its turn.
  */
 export async function downloadGroup(
   group: Fragment[],
@@ -36,52 +40,81 @@ export async function downloadGroup(
   slot: () => void,
   job: JobContext,
 ): Promise<void> {
-  const { ctx, store, stats, observer } = job;
   const fragment = group[0]!;
   if (fragment.size !== undefined && fragment.size <= SMALL_OBJECT_BYTES) {
     return downloadSmall(group, rank, slot, job);
   }
-  const partial = new PartialFiles(store.dir, key);
+  const partial = new PartialFiles(job.store.dir, key);
   let releaseSlot: (() => void) | undefined = slot;
-  let lock: HeldLock;
-  try {
-    const lockPath = `${partial.dir}.lock`;
-    await mkdir(dirname(lockPath), { recursive: true });
-    let hit: CacheHit | undefined;
-    const held = await waitForLock(
-      lockPath,
-      async () => {
+  for (;;) {
+    let lock: HeldLock;
+    try {
+      const held = await lockOrHit(group, key, partial, job, () => {
         // Waiting costs no request: the slot goes to others meanwhile.
         releaseSlot?.();
         releaseSlot = undefined;
-        hit = job.stale.has(key) ? undefined : await store.lookup(fragment);
-        return hit !== undefined;
-      },
-      ctx.signal,
-    );
-    // Another process may have finished it between our plan and our lock: look once more.
-    if (held && !job.stale.has(key)) {
-      hit = await store.lookup(fragment);
-      if (hit) await held.release();
-    }
-    if (hit || !held) {
-      for (const member of group) {
-        stats.cached(member, hit?.size ?? 0);
-        observer.settled?.(member, 'cached');
-      }
+      });
+      if (!held) return;
+      lock = held;
+    } catch (error) {
+      releaseSlot?.();
+      if (!job.ctx.signal.aborted) settleFailed(group, error, job);
       return;
     }
-    lock = held;
-  } catch (error) {
-    releaseSlot?.();
-    if (!ctx.signal.aborted) settleFailed(group, error, job);
-    return;
+    let outcome: Awaited<ReturnType<typeof downloadAndStore>>;
+    try {
+      outcome = await downloadAndStore(group, key, partial, rank, releaseSlot, job, undefined, lock);
+    } finally {
+      releaseSlot = undefined;
+      await lock.release();
+    }
+    if (outcome !== 'lock-lost') return;
   }
-  try {
-    await downloadAndStore(group, key, partial, rank, releaseSlot, job);
-  } finally {
-    await lock.release();
+}
+
+/**
+ * Waits for the lock of a partial download; undefined (every member settled as cached) when another
+ * process put the content in the cache meanwhile.
+ */
+async function lockOrHit(
+  group: Fragment[],
+  key: string,
+  partial: PartialFiles,
+  job: JobContext,
+  waiting: () => void,
+): Promise<HeldLock | undefined> {
+  const { ctx, store } = job;
+  const fragment = group[0]!;
+  const lockPath = `${partial.dir}.lock`;
+  await mkdir(dirname(lockPath), { recursive: true });
+  let hit: CacheHit | undefined;
+  const lookup = async () => {
+    hit = job.stale.has(key) ? undefined : await store.lookup(fragment);
+    return hit !== undefined;
+  };
+  const held = await waitForLock(
+    lockPath,
+    async () => {
+      waiting();
+      return lookup();
+    },
+    ctx.signal,
+    job.lock,
+  );
+  if (held) {
+    // Another process may have finished it between our plan and our lock: look once more.
+    const found = await lookup().catch(async (error: unknown) => {
+      await held.release();
+      throw error;
+    });
+    if (!found) return held;
+    await held.release();
   }
+  for (const member of group) {
+    job.stats.cached(member, hit?.size ?? 0);
+    job.observer.settled?.(member, 'cached');
+  }
+  return undefined;
 }
 
 /**
@@ -117,8 +150,10 @@ async function downloadAndStore(
   slot: (() => void) | undefined,
   job: JobContext,
   memory?: Buffer,
-): Promise<void> {
-  const { ctx, store, stats, observer, manifest } = job;
+  lock?: HeldLock,
+): Promise<'done' | 'lock-lost'> {
+  const { store, stats, observer, manifest } = job;
+  const ctx = lock ? { ...job.ctx, signal: AbortSignal.any([job.ctx.signal, lock.signal]) } : job.ctx;
   const fragment = group[0]!;
   try {
     const result = memory
@@ -132,6 +167,8 @@ async function downloadAndStore(
       ...(fragment.offset === undefined ? {} : { offset: fragment.offset }),
       ...(manifest.name === undefined ? {} : { manifest: manifest.name }),
     };
+    // The data file is the taker's now: it publishes the content, not us.
+    await lock?.assertHeld();
     if ('bytes' in result.data) await store.insertBytes(fragment, result.data.bytes, result.sha256, metadata);
     else await store.insertFile(fragment, result.data.path, result.sha256, result.size, metadata);
     await partial.remove();
@@ -140,9 +177,11 @@ async function downloadAndStore(
       observer.settled?.(member, 'downloaded');
     });
   } catch (error) {
+    if (isFragfetchError(error, 'ELOCKLOST') && !job.ctx.signal.aborted) return 'lock-lost';
     // An abort is not the fragment's failure: its partial state is kept for the next run.
-    if (!ctx.signal.aborted) settleFailed(group, error, job);
+    if (!job.ctx.signal.aborted) settleFailed(group, error, job);
   }
+  return 'done';
 }
 
 export function settleFailed(group: readonly Fragment[], error: unknown, job: JobContext): void {

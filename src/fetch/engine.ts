@@ -43,6 +43,8 @@ export interface FetchOptions {
   /** Injected by tests to make backoff deterministic. */
   random?: () => number;
   baseDelayMs?: number;
+  /** Injected by tests: how often a held partial-download lock is refreshed and checked. */
+  lockRefreshMs?: number;
 }
 
 /** What a front end (progress bars, `--verbose`) may watch; every member is optional. */
@@ -170,6 +172,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     // (1.60 s; 1.51 s with eight times; `npm run bench`, small). Pages are touched only as bytes
     // land: 128 buffers of 256 KiB hold 8 MiB of 64 KiB objects, 32 MiB at most.
     smallBuffers: new SmallBuffers(8 * settings.concurrency, SMALL_OBJECT_BYTES),
+    ...(options.lockRefreshMs === undefined ? {} : { lock: { refreshMs: options.lockRefreshMs } }),
   };
 
   // Cached entries first: used as they are, or revalidated by one conditional request per content.

@@ -144,7 +144,8 @@ export class ObjectDownload {
     } catch (error) {
       await this.#stopSaving();
       if (isFragfetchError(error, 'ESIZE')) await this.#partial.remove();
-      else await this.#save();
+      // A lost lock: the partial files are another process's now, its state is not ours to write.
+      else if (!isFragfetchError(error, 'ELOCKLOST')) await this.#save();
       await this.#closeFile();
       throw error;
     }
