@@ -2,7 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import { MultiBar, type SingleBar } from 'cli-progress';
 import type { FetchObserver, FetchPlan, SettledOutcome } from '../fetch/engine.js';
 import type { Fragment } from '../manifest/fragment.js';
-import { formatBytes, formatDuration, formatRate } from '../units.js';
+import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
 import { type InFlight, type ProgressSnapshot, ProgressState, percentOf } from './progress-state.js';
 import { type Env, type OutputStream, widthOf } from './terminal.js';
 
@@ -127,13 +127,13 @@ export function overallLine(s: ProgressSnapshot, width: number, c: ChalkInstance
     [bytesOf(s.bytesDone, s.bytesTotal), ''],
     [formatRate(s.rate), ''],
     [s.etaMs === undefined ? 'ETA --' : `ETA ${formatDuration(s.etaMs)}`, ''],
-    [`${s.fragmentsDone}/${s.fragmentsTotal} fragments`, ''],
+    [`${s.fragmentsDone}/${plural(s.fragmentsTotal, 'fragment')}`, ''],
   ];
   // Shown at zero too: "0 cached" on a run that was expected to be warm is the news.
   parts.push([`${s.cacheHits} cached`, s.cacheHits > 0 ? c.green(`${s.cacheHits} cached`) : '']);
   if (s.failed > 0) parts.push([`${s.failed} failed`, c.red(`${s.failed} failed`)]);
   if (s.retries > 0) {
-    const text = `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`;
+    const text = plural(s.retries, 'retry');
     parts.push([text, c.yellow(text)]);
   }
   return withBar(s.bytesDone, s.bytesTotal, '', parts, width, 40, c);

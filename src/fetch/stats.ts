@@ -19,7 +19,7 @@ interface EndpointTally {
 export class RunStats {
   readonly startedAt: number;
   #now: () => number;
-  #fragments = { total: 0, downloaded: 0, cached: 0, revalidated: 0, failed: 0 };
+  #fragments = { total: 0, downloaded: 0, cached: 0, revalidated: 0, failed: 0, criticalFailed: 0 };
   #bytes = { total: 0, downloaded: 0, fromCache: 0, resumed: 0 };
   #requests = 0;
   #retries = 0;
@@ -85,6 +85,7 @@ export class RunStats {
 
   failed(fragment: Fragment, error: unknown): void {
     this.#fragments.failed++;
+    if (fragment.priority === 'critical') this.#fragments.criticalFailed++;
     if (fragment.size !== undefined) this.#bytes.total += fragment.size;
     this.#failures.push(failureOf(fragment, error));
     this.#settled(fragment);
@@ -151,8 +152,9 @@ export class RunStats {
       requests: this.#requests,
       retries: this.#retries,
       durationMs: Math.round(durationMs),
+      // A critical fragment that failed means the critical set was never ready, however fast the rest.
       timeToCriticalMs:
-        !this.#hasCritical || this.#criticalDoneAt === undefined
+        !this.#hasCritical || this.#criticalDoneAt === undefined || this.#fragments.criticalFailed > 0
           ? null
           : Math.round(this.#criticalDoneAt - this.startedAt),
       endpoints,

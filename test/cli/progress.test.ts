@@ -206,6 +206,33 @@ describe('ProgressState', () => {
     expect(done.etaMs).toBe(0);
   });
 
+  it('smooths the rate and ETA over a bursty server (nginx limit_rate: 1 s at 2 MiB/s, 1 s idle)', () => {
+    const [a] = fragments([64 * MiB]) as [Fragment];
+    let now = 0;
+    const state = new ProgressState(() => now);
+    state.planned(planOf([a]));
+    const rates: number[] = [];
+    const etas: number[] = [];
+    for (let tick = 1; tick <= 400; tick++) {
+      now = tick * 50;
+      // Bursts: 2 MiB/s in even seconds, nothing in odd ones; 1 MiB/s on average.
+      if (Math.floor((now - 1) / 1000) % 2 === 0) state.bytes(a, URL, (2 * MiB) / 20);
+      // A display draws a few times a second; the first 6 s only fill the window.
+      if (tick % 5 === 0) {
+        const s = state.snapshot();
+        if (now > 6000) {
+          rates.push(s.rate);
+          etas.push(s.etaMs!);
+        }
+      }
+    }
+    expect(rates.length).toBeGreaterThan(20);
+    for (const rate of rates) expect(rate / MiB).toBeGreaterThan(0.75);
+    for (const rate of rates) expect(rate / MiB).toBeLessThan(1.25);
+    // The ETA goes down steadily: never up by more than a quarter between two draws.
+    for (let i = 1; i < etas.length; i++) expect(etas[i]!).toBeLessThan(etas[i - 1]! * 1.25);
+  });
+
   it('drops a failed fragment from the total and counts retries', () => {
     const [a, b] = fragments([1000, 1000]) as [Fragment, Fragment];
     const state = new ProgressState(() => 0);

@@ -34,7 +34,14 @@ describe('RunStats', () => {
     );
     const report = stats.report({ source: 'm.json', cacheDir: '/c', interrupted: false });
     expect(report.ok).toBe(false);
-    expect(report.fragments).toEqual({ total: 3, downloaded: 1, cached: 1, revalidated: 0, failed: 1 });
+    expect(report.fragments).toEqual({
+      total: 3,
+      downloaded: 1,
+      cached: 1,
+      revalidated: 0,
+      failed: 1,
+      criticalFailed: 0,
+    });
     expect(report.bytes).toEqual({ total: 4000, downloaded: 2000, fromCache: 1000, resumed: 300 });
     expect(report.cache).toEqual({ dir: '/c', hits: 1, misses: 2, hitRate: 1 / 3 });
     expect(report.bandwidth.averageBytesPerSecond).toBe(2000);
@@ -52,6 +59,20 @@ describe('RunStats', () => {
         error: { code: 'EHTTP', message: 'GET x: HTTP 404', status: 404 },
       },
     ]);
+  });
+
+  it('reports no critical time when a critical fragment failed, and counts it', () => {
+    let now = 0;
+    const stats = new RunStats(() => now);
+    const [a, b] = [fragment('a', 'critical'), fragment('b', 'critical')];
+    stats.plan([a, b]);
+    now = 100;
+    stats.downloaded(a, 1000, 0);
+    now = 200;
+    stats.failed(b, new FragfetchError('EHTTP', 'GET x: HTTP 404', { status: 404 }));
+    const report = stats.report({ source: 'm.json', cacheDir: '/c', interrupted: false });
+    expect(report.timeToCriticalMs).toBeNull();
+    expect(report.fragments).toMatchObject({ failed: 1, criticalFailed: 1 });
   });
 
   it('reports no critical time when the manifest has no critical fragment', () => {

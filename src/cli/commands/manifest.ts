@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createManifest } from '../../manifest/create.js';
 import { loadManifest } from '../../manifest/load.js';
-import { formatBytes } from '../../units.js';
+import { formatBytes, plural } from '../../units.js';
 import { type CliIO, EXIT } from '../io.js';
 import type { CommandContext } from './context.js';
 
@@ -19,7 +19,9 @@ export async function manifestCreateCommand(
   if (flags.output) {
     await writeFile(flags.output, text);
     const bytes = manifest.fragments.reduce((sum, f) => sum + f.size, 0);
-    io.stderr.write(`wrote ${flags.output}: ${manifest.fragments.length} fragments, ${formatBytes(bytes)}\n`);
+    io.stderr.write(
+      `wrote ${flags.output}: ${plural(manifest.fragments.length, 'fragment')}, ${formatBytes(bytes)}\n`,
+    );
   } else io.stdout.write(text);
   return EXIT.ok;
 }
@@ -37,7 +39,7 @@ export async function manifestValidateCommand(
     );
   } else {
     io.stdout.write(
-      `${manifest.name ?? source}: valid, ${manifest.fragments.length} fragments, ${formatBytes(bytes)} declared\n`,
+      `${manifest.name ?? source}: valid, ${plural(manifest.fragments.length, 'fragment')}, ${formatBytes(bytes)} declared\n`,
     );
   }
   return EXIT.ok;

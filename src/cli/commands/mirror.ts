@@ -3,7 +3,7 @@ import { stripUrlAuth } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
 import type { MirrorPlan } from '../../mirror/plan.js';
 import type { MirrorReport } from '../../mirror/report.js';
-import { formatBytes } from '../../units.js';
+import { formatBytes, plural } from '../../units.js';
 import {
   assertManifestReachable,
   type CacheFlags,
@@ -54,7 +54,7 @@ export async function mirrorCommand(
       // The list comes before anything is fetched, written or removed, as `rsync --delete` shows it.
       onDeletePlan: (paths) => {
         if (flags.quiet || paths.length === 0) return;
-        log(`will delete ${paths.length} file${paths.length === 1 ? '' : 's'} not in the manifest:\n`);
+        log(`will delete ${plural(paths.length, 'file')} not in the manifest:\n`);
         for (const path of paths) log(`  ${path}\n`);
       },
     });
