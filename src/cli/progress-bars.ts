@@ -186,8 +186,20 @@ function bytesOf(done: number, total: number): string {
     : `${doneText}/${totalText}`;
 }
 
-function fitText(text: string, width: number): string {
-  return text.length <= width ? text : `…${text.slice(text.length - width + 1)}`;
+/**
+ * A label too long for `width` loses its middle: the start says which tensor or file, the end which
+ * part (`model.layers.12…j.weight`). The first number (a layer's, a shard's) is kept whole when it
+ * ends within the first two thirds, where a plain half-and-half cut would split it.
+ */
+export function fitText(text: string, width: number): string {
+  if (text.length <= width) return text;
+  if (width <= 1) return '…'.slice(0, Math.max(0, width));
+  const room = width - 1;
+  let head = Math.ceil(room / 2);
+  const number = /\d+/.exec(text);
+  const numberEnd = number ? number.index + number[0].length : 0;
+  if (numberEnd > head && numberEnd <= Math.ceil((room * 2) / 3)) head = numberEnd;
+  return `${text.slice(0, head)}…${text.slice(text.length - (room - head))}`;
 }
 
 function clip(text: string, width: number): string {

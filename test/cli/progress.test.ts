@@ -10,7 +10,7 @@ import { parseManifest } from '../../src/manifest/parse.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { observersFor } from '../../src/cli/observers.js';
 import type { TransferFlags } from '../../src/cli/options.js';
-import { fragmentLine, overallLine, ProgressBars } from '../../src/cli/progress-bars.js';
+import { fitText, fragmentLine, overallLine, ProgressBars } from '../../src/cli/progress-bars.js';
 import { PROGRESS_LINE_INTERVAL_MS, ProgressLine } from '../../src/cli/progress-line.js';
 import { percentOf, ProgressState } from '../../src/cli/progress-state.js';
 import { ANSI, plain } from './run-bin.js';
@@ -173,6 +173,20 @@ describe('bar lines', () => {
       expect(fragmentLine({ fragment: f, bytes: 10 * MiB }, 6, width, noColor).length).toBeLessThanOrEqual(
         width,
       );
+    }
+  });
+
+  it('cuts a long fragment id in the middle, keeping the layer number and the end', () => {
+    const [f] = fragments([64 * MiB]) as [Fragment];
+    const tensor = { ...f, id: 'model.layers.12.self_attn.q_proj.weight' };
+    expect(fragmentLine({ fragment: tensor, bytes: 10 * MiB }, 24, 100, noColor)).toMatch(
+      /^ {2}model\.layers\.12…j\.weight {2}[█░]+ {3}15%/,
+    );
+    expect(fitText('model-00001-of-00004.safetensors#1048576', 24)).toBe('model-00001-…ors#1048576');
+    expect(fitText('abcdefghijklmnopqrstuvwxyz', 11)).toBe('abcde…vwxyz');
+    for (let width = 0; width <= 40; width++) {
+      const cut = fitText('model.layers.12.self_attn.q_proj.weight', width);
+      expect(cut.length, `width ${width}`).toBe(Math.min(width, 39));
     }
   });
 
