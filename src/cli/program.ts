@@ -222,7 +222,10 @@ export async function run(argv: string[], cliIO: CliIO): Promise<number> {
       exitCode = code;
     },
   });
-  const failed = (code: number, error: { code: string; message: string }): number => {
+  const failed = (
+    code: number,
+    error: { code: string; message: string; problems?: readonly string[] },
+  ): number => {
     if (wantsJson(argv) && !tracked.wrote()) writeJson(io, { ok: false, error });
     return code;
   };
@@ -240,7 +243,10 @@ export async function run(argv: string[], cliIO: CliIO): Promise<number> {
     io.stderr.write(`fragfetch: ${message}\n`);
     if (verbose && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     const code = error instanceof FragfetchError ? error.code : 'EUNKNOWN';
-    if (USAGE_CODES.has(code)) return failed(EXIT.usage, { code, message });
+    // An invalid manifest's every problem, where the message names the first.
+    const problems = error instanceof FragfetchError ? error.problems : undefined;
+    if (USAGE_CODES.has(code))
+      return failed(EXIT.usage, { code, message, ...(problems ? { problems } : {}) });
     if (io.signal.aborted) return failed(EXIT.interrupted, { code: 'EABORT', message });
     return failed(EXIT.failed, { code, message });
   }

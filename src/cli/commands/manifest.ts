@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { isFragfetchError, stripUrlAuth } from '../../errors.js';
 import { createManifest } from '../../manifest/create.js';
 import { loadManifest } from '../../manifest/load.js';
 import { formatBytes, plural } from '../../units.js';
@@ -31,7 +32,18 @@ export async function manifestValidateCommand(
   flags: { json?: boolean },
   io: CliIO,
 ): Promise<number> {
-  const manifest = await loadManifest(source);
+  let manifest: Awaited<ReturnType<typeof loadManifest>>;
+  try {
+    manifest = await loadManifest(source);
+  } catch (error) {
+    // Every problem, one a line, as a linter prints them: fixing one at a time costs a run each.
+    // With --json the error document lists them (program.ts).
+    const problems = isFragfetchError(error, 'EMANIFEST') ? (error.problems ?? []) : [];
+    if (flags.json || problems.length < 2) throw error;
+    io.stderr.write(`fragfetch: ${stripUrlAuth(source)}: ${plural(problems.length, 'problem')}\n`);
+    for (const problem of problems) io.stderr.write(`  ${problem}\n`);
+    return EXIT.usage;
+  }
   const bytes = manifest.fragments.reduce((sum, f) => sum + (f.size ?? 0), 0);
   if (flags.json) {
     io.stdout.write(
