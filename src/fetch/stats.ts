@@ -3,8 +3,12 @@ import type { Fragment } from '../manifest/fragment.js';
 import type { RequestRecord } from './context.js';
 import type { EndpointReport, FailureReport, FetchReport } from './report.js';
 
-/** Bandwidth is sampled over sliding windows of this length to find the peak. */
-const PEAK_WINDOW_MS = 1000;
+/**
+ * Bandwidth is sampled over consecutive windows of this length to find the peak. As long as the
+ * progress display's rate window (cli/progress-state.ts): against nginx's `limit_rate`, which sends
+ * in bursts, one-second windows reported a peak twice the limit the server holds to.
+ */
+const PEAK_WINDOW_MS = 5000;
 
 interface EndpointTally {
   requests: number;

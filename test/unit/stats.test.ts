@@ -61,6 +61,21 @@ describe('RunStats', () => {
     ]);
   });
 
+  it('finds the peak over windows long enough for a bursty server (1 s at 2 MiB/s, 1 s idle)', () => {
+    const MiB = 1024 * 1024;
+    let now = 0;
+    const stats = new RunStats(() => now);
+    stats.plan([fragment('a')]);
+    for (let tick = 1; tick <= 400; tick++) {
+      now = tick * 50;
+      if (Math.floor((now - 1) / 1000) % 2 === 0) stats.bytes('https://cdn.example.com/m/a', (2 * MiB) / 20);
+    }
+    const { bandwidth } = stats.report({ source: 'm.json', cacheDir: '/c', interrupted: false });
+    // From the first byte to the last: 20 MiB in 19 s.
+    expect(bandwidth.averageBytesPerSecond / MiB).toBeCloseTo(20 / 19, 2);
+    expect(bandwidth.peakBytesPerSecond / MiB).toBeLessThan(1.25);
+  });
+
   it('reports no critical time when a critical fragment failed, and counts it', () => {
     let now = 0;
     const stats = new RunStats(() => now);
