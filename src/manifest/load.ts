@@ -78,7 +78,8 @@ async function fetchText(url: string, options: LoadManifestOptions): Promise<str
     // The redirect interceptor hands back the last redirect once its budget is spent.
     if (REDIRECT_STATUSES.has(statusCode) && response.headers.location !== undefined)
       reason += ` (more than ${MAX_REDIRECTIONS} redirections)`;
-    throw new FragfetchError('EMANIFEST', `cannot fetch manifest ${shown}: HTTP ${statusCode}${reason}`, {
+    // An error status is the server's trouble, not the manifest's: exit 1 like a failed fragment.
+    throw new FragfetchError('EHTTP', `cannot fetch manifest ${shown}: HTTP ${statusCode}${reason}`, {
       url,
       status: statusCode,
     });
@@ -120,15 +121,24 @@ function tooLarge(shown: string): FragfetchError {
   );
 }
 
+/**
+ * A manifest URL that cannot be reached is an outage, not a typo: it gets the network code a fragment
+ * would (exit 1, worth retrying later), where an unreadable local file or invalid JSON is EMANIFEST (2).
+ */
 function networkError(shown: string, error: unknown, timeoutMs: number): FragfetchError {
   return new FragfetchError(
-    'EMANIFEST',
+    networkCode(error),
     `cannot fetch manifest ${shown}: ${describeNetworkError(error, timeoutMs)}`,
-    {
-      url: shown,
-      cause: error,
-    },
+    { url: shown, cause: error },
   );
+}
+
+function networkCode(error: unknown): 'ETIMEOUT' | 'EHTTP' | 'ENETWORK' {
+  const code = errorCode(error);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'ETIMEOUT';
+  // The server sends us round in circles: its answer is at fault, as with an error status.
+  if (error instanceof Error && error.message.startsWith('Redirect loop detected')) return 'EHTTP';
+  return 'ENETWORK';
 }
 
 function describeNetworkError(error: unknown, timeoutMs: number): string {
