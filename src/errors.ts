@@ -32,6 +32,8 @@ export interface ErrorDetails {
   attempt?: number;
   /** For HTTP 429/503: how long the server asked us to wait, in ms. */
   retryAfterMs?: number;
+  /** Every problem found, one line each, when the message can name only the first (an invalid manifest). */
+  problems?: readonly string[];
 }
 
 export class FragfetchError extends Error {
@@ -42,6 +44,7 @@ export class FragfetchError extends Error {
   readonly found?: string | number;
   readonly attempt?: number;
   readonly retryAfterMs?: number;
+  readonly problems?: readonly string[];
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -53,6 +56,7 @@ export class FragfetchError extends Error {
     if (details.found !== undefined) this.found = details.found;
     if (details.attempt !== undefined) this.attempt = details.attempt;
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+    if (details.problems !== undefined) this.problems = details.problems;
   }
 }
 

@@ -114,3 +114,17 @@ export function formatDuration(ms: number): string {
   if (hours === 0) return `${minutes}m ${seconds}s`;
   return `${hours}h ${String(minutes).padStart(2, '0')}m ${seconds}s`;
 }
+
+/**
+ * `1 fragment`, `3 fragments`, `1 entry`, `2 entries`, `0 retries`: the count and its noun in the
+ * right number. English rules for the nouns fragfetch counts; pass `many` for any other.
+ */
+export function plural(count: number, one: string, many = pluralOf(one)): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+function pluralOf(noun: string): string {
+  if (/[^aeiou]y$/.test(noun)) return `${noun.slice(0, -1)}ies`;
+  if (/(?:s|x|z|ch|sh)$/.test(noun)) return `${noun}es`;
+  return `${noun}s`;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isFragfetchError } from '../src/errors.js';
-import { formatBytes, formatDuration, formatRate, parseDuration, parseSize } from '../src/units.js';
+import { formatBytes, formatDuration, formatRate, parseDuration, parseSize, plural } from '../src/units.js';
 
 function usageError(fn: () => unknown): string {
   try {
@@ -129,5 +129,25 @@ describe('formatDuration', () => {
     [3_723_000, '1h 02m 03s'],
   ])('formatDuration(%d) → %s', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
+  });
+});
+
+describe('plural', () => {
+  it.each([
+    [1, 'fragment', '1 fragment'],
+    [0, 'fragment', '0 fragments'],
+    [2, 'fragment', '2 fragments'],
+    [1, 'entry', '1 entry'],
+    [3, 'entry', '3 entries'],
+    [2, 'retry', '2 retries'],
+    [2, 'key', '2 keys'],
+    [2, 'process', '2 processes'],
+  ])('%i %s → %s', (count, noun, expected) => {
+    expect(plural(count, noun)).toBe(expected);
+  });
+
+  it('takes an irregular plural', () => {
+    expect(plural(2, 'child', 'children')).toBe('2 children');
+    expect(plural(1, 'child', 'children')).toBe('1 child');
   });
 });

@@ -8,6 +8,7 @@ import { registerManifest } from './commands/manifest.js';
 import { registerMirror } from './commands/mirror.js';
 import { type CliIO, EXIT } from './io.js';
 import { writeJson } from './output.js';
+import { suggestion } from './suggest.js';
 import { colorLevel, widthOf } from './terminal.js';
 import { packageVersion } from './version.js';
 
@@ -46,8 +47,45 @@ function buildProgram(context: CommandContext): Command {
     .configureHelp(HELP)
     .addHelpText('after', PROGRAM_HELP_AFTER);
   for (const register of COMMANDS) register(program, context);
-  for (const command of allCommands(program)) command.showHelpAfterError(usageLine(command));
+  addHelpCommand(program);
+  for (const command of allCommands(program)) {
+    command.showHelpAfterError(usageLine(command));
+    // commander's own message suggests the last word of a nested command (`verify` for `cache verify`).
+    if (isGroup(command)) command.on('command:*', ([name]: string[]) => unknownCommand(command, name ?? ''));
+  }
   return program;
+}
+
+/**
+ * `fragfetch help [command...]` in place of commander's implicit one, which printed the whole help
+ * (exit 2, no error line) for a command that does not exist, and took one word only. The groups
+ * keep theirs (`fragfetch cache help prune`): they inherited it when they were created.
+ */
+function addHelpCommand(program: Command): void {
+  program.helpCommand(false);
+  program
+    .command('help')
+    .description('show help for a command')
+    .argument('[command...]', 'the command, e.g. "cache prune"')
+    .action((words: string[]) => {
+      let target = program;
+      for (const word of words) {
+        const next = target.commands.find((sub) => sub.name() === word || sub.aliases().includes(word));
+        if (!next) unknownCommand(target, word);
+        target = next;
+      }
+      target.help();
+    });
+}
+
+/** One line, `unknown command 'verify' (did you mean cache verify?)`, then the usage line; exit 2. */
+function unknownCommand(group: Command, name: string): never {
+  const candidates = [...leafCommands(group), ...allCommands(group).slice(1).filter(isGroup)].map((sub) =>
+    nameBelowRoot(sub).join(' '),
+  );
+  group.error(`unknown command '${name}'${suggestion(name, candidates)}`, {
+    code: 'commander.unknownCommand',
+  });
 }
 
 const PROGRAM_HELP_AFTER = `
@@ -56,8 +94,23 @@ Examples:
   $ fragfetch mirror model.json ./models/tiny
   $ fragfetch check model.json --junit report.xml
 
-Exit codes: 0 done, 1 some fragments failed, 2 usage error or invalid manifest, 130 interrupted.
-Environment: FRAGFETCH_CACHE (cache folder), NO_COLOR, FORCE_COLOR, DEBUG (stack traces).`;
+Exit codes:
+  0    done, everything verified
+  1    some fragments failed, or the manifest URL could not be fetched
+  2    usage error or invalid manifest (nothing downloaded)
+  130  interrupted (partial downloads are kept for the next run)
+
+Environment:
+  FRAGFETCH_CACHE           the cache folder when --cache is not given
+  FRAGFETCH_MAX_CACHE_SIZE  prune the cache to this size after a run (20GiB)
+  FRAGFETCH_TOKEN           bearer token for the manifest's own origins only
+  FRAGFETCH_CA_FILE         extra CAs to trust, a PEM file (as --ca-file)
+  NODE_EXTRA_CA_CERTS       Node's own extra CAs: how to trust a private CA
+  HTTPS_PROXY, HTTP_PROXY   proxy for https: and http: URLs, as curl reads them
+  ALL_PROXY                 proxy for either when the scheme's own is not set
+  NO_PROXY                  hosts to reach directly (example.com,.internal,*)
+  NO_COLOR, FORCE_COLOR     no colour / colour even when not a terminal
+  DEBUG                     stack traces on errors`;
 
 const baseHelp = new Help();
 
@@ -169,7 +222,10 @@ export async function run(argv: string[], cliIO: CliIO): Promise<number> {
       exitCode = code;
     },
   });
-  const failed = (code: number, error: { code: string; message: string }): number => {
+  const failed = (
+    code: number,
+    error: { code: string; message: string; problems?: readonly string[] },
+  ): number => {
     if (wantsJson(argv) && !tracked.wrote()) writeJson(io, { ok: false, error });
     return code;
   };
@@ -187,7 +243,10 @@ export async function run(argv: string[], cliIO: CliIO): Promise<number> {
     io.stderr.write(`fragfetch: ${message}\n`);
     if (verbose && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     const code = error instanceof FragfetchError ? error.code : 'EUNKNOWN';
-    if (USAGE_CODES.has(code)) return failed(EXIT.usage, { code, message });
+    // An invalid manifest's every problem, where the message names the first.
+    const problems = error instanceof FragfetchError ? error.problems : undefined;
+    if (USAGE_CODES.has(code))
+      return failed(EXIT.usage, { code, message, ...(problems ? { problems } : {}) });
     if (io.signal.aborted) return failed(EXIT.interrupted, { code: 'EABORT', message });
     return failed(EXIT.failed, { code, message });
   }

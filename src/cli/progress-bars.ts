@@ -2,7 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import { MultiBar, type SingleBar } from 'cli-progress';
 import type { FetchObserver, FetchPlan, SettledOutcome } from '../fetch/engine.js';
 import type { Fragment } from '../manifest/fragment.js';
-import { formatBytes, formatDuration, formatRate } from '../units.js';
+import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
 import { type InFlight, type ProgressSnapshot, ProgressState, percentOf } from './progress-state.js';
 import { type Env, type OutputStream, widthOf } from './terminal.js';
 
@@ -127,13 +127,13 @@ export function overallLine(s: ProgressSnapshot, width: number, c: ChalkInstance
     [bytesOf(s.bytesDone, s.bytesTotal), ''],
     [formatRate(s.rate), ''],
     [s.etaMs === undefined ? 'ETA --' : `ETA ${formatDuration(s.etaMs)}`, ''],
-    [`${s.fragmentsDone}/${s.fragmentsTotal} fragments`, ''],
+    [`${s.fragmentsDone}/${plural(s.fragmentsTotal, 'fragment')}`, ''],
   ];
   // Shown at zero too: "0 cached" on a run that was expected to be warm is the news.
   parts.push([`${s.cacheHits} cached`, s.cacheHits > 0 ? c.green(`${s.cacheHits} cached`) : '']);
   if (s.failed > 0) parts.push([`${s.failed} failed`, c.red(`${s.failed} failed`)]);
   if (s.retries > 0) {
-    const text = `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`;
+    const text = plural(s.retries, 'retry');
     parts.push([text, c.yellow(text)]);
   }
   return withBar(s.bytesDone, s.bytesTotal, '', parts, width, 40, c);
@@ -186,8 +186,20 @@ function bytesOf(done: number, total: number): string {
     : `${doneText}/${totalText}`;
 }
 
-function fitText(text: string, width: number): string {
-  return text.length <= width ? text : `…${text.slice(text.length - width + 1)}`;
+/**
+ * A label too long for `width` loses its middle: the start says which tensor or file, the end which
+ * part (`model.layers.12…j.weight`). The first number (a layer's, a shard's) is kept whole when it
+ * ends within the first two thirds, where a plain half-and-half cut would split it.
+ */
+export function fitText(text: string, width: number): string {
+  if (text.length <= width) return text;
+  if (width <= 1) return '…'.slice(0, Math.max(0, width));
+  const room = width - 1;
+  let head = Math.ceil(room / 2);
+  const number = /\d+/.exec(text);
+  const numberEnd = number ? number.index + number[0].length : 0;
+  if (numberEnd > head && numberEnd <= Math.ceil((room * 2) / 3)) head = numberEnd;
+  return `${text.slice(0, head)}…${text.slice(text.length - (room - head))}`;
 }
 
 function clip(text: string, width: number): string {

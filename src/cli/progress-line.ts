@@ -1,6 +1,6 @@
 import type { FetchObserver, FetchPlan, SettledOutcome } from '../fetch/engine.js';
 import type { Fragment } from '../manifest/fragment.js';
-import { formatBytes, formatDuration, formatRate } from '../units.js';
+import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
 import { type ProgressSnapshot, ProgressState, percentOf } from './progress-state.js';
 
 export const PROGRESS_LINE_INTERVAL_MS = 5000;
@@ -66,9 +66,9 @@ export function progressLine(s: ProgressSnapshot): string {
   const notes = [
     s.cacheHits > 0 ? `${s.cacheHits} cached` : '',
     s.failed > 0 ? `${s.failed} failed` : '',
-    s.retries > 0 ? `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}` : '',
+    s.retries > 0 ? plural(s.retries, 'retry') : '',
   ].filter(Boolean);
-  const fragments = `${s.fragmentsDone}/${s.fragmentsTotal} fragments${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
+  const fragments = `${s.fragmentsDone}/${plural(s.fragmentsTotal, 'fragment')}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
   const percent = s.bytesTotal > 0 ? ` (${percentOf(s.bytesDone, s.bytesTotal)}%)` : '';
   const bytes = `${formatBytes(s.bytesDone)} of ${formatBytes(s.bytesTotal)}${percent}`;
   const eta = s.etaMs === undefined ? '' : `, ETA ${formatDuration(s.etaMs)}`;

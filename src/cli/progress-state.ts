@@ -1,8 +1,13 @@
 import type { FetchObserver, FetchPlan } from '../fetch/engine.js';
 import type { Fragment } from '../manifest/fragment.js';
 
-/** The current rate is measured over this much recent history: long enough to be steady, short enough to follow. */
-const RATE_WINDOW_MS = 1500;
+/**
+ * The current rate (and so the ETA) is measured over this much recent history. nginx's `limit_rate`
+ * sends in bursts (a full socket buffer, then a sleep until the average is paid back), so any window
+ * near a second reads 2 x too fast, then 2 x too slow; 5 s spans several bursts and still follows a
+ * real change within a few seconds, as wget's and rclone's displays do.
+ */
+export const RATE_WINDOW_MS = 5000;
 
 /** One fragment receiving bytes right now. */
 export interface InFlight {
@@ -22,7 +27,7 @@ export interface ProgressSnapshot {
   bytesTotal: number;
   /** Of `bytesTotal`, what has arrived: settled fragments whole, fragments in flight as far as they got. */
   bytesDone: number;
-  /** Bytes per second over the last ~1.5 s. */
+  /** Bytes per second over the last RATE_WINDOW_MS (5 s). */
   rate: number;
   /** Milliseconds to go at the current rate; undefined when it cannot be told. */
   etaMs: number | undefined;

@@ -1,7 +1,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { stripUrlAuth } from '../errors.js';
 import type { FetchReport } from '../fetch/report.js';
-import { formatBytes, formatDuration, formatRate } from '../units.js';
+import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
 
 /**
  * The closing summary of `fetch` and `mirror`:
@@ -30,9 +30,8 @@ export function formatSummary(report: FetchReport, color: ChalkInstance | boolea
     : report.ok
       ? c.green('done')
       : c.red(`${fragments.failed} failed`);
-  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   const lines = [
-    `${c.bold(name)}: ${status}, ${count(fragments.total, 'fragment')} in ${formatDuration(report.durationMs)}`,
+    `${c.bold(name)}: ${status}, ${plural(fragments.total, 'fragment')} in ${formatDuration(report.durationMs)}`,
     row(
       c,
       'fragments',
@@ -53,30 +52,18 @@ export function formatSummary(report: FetchReport, color: ChalkInstance | boolea
       'bandwidth',
       `${formatRate(bandwidth.averageBytesPerSecond)} average, ${formatRate(bandwidth.peakBytesPerSecond)} peak`,
     ),
-    row(
-      c,
-      'cache',
-      `${(cache.hitRate * 100).toFixed(1)}% hit rate (${cache.hits} of ${cache.hits + cache.misses}) in ${cache.dir}`,
-    ),
-    row(c, 'requests', `${report.requests}, ${report.retries} ${report.retries === 1 ? 'retry' : 'retries'}`),
-    row(
-      c,
-      'time',
-      `${formatDuration(report.durationMs)} in all${
-        report.timeToCriticalMs === null
-          ? ''
-          : `, critical fragments ready after ${formatDuration(report.timeToCriticalMs)}`
-      }`,
-    ),
+    row(c, 'cache', `${hitRate(cache)} in ${cache.dir}`),
+    row(c, 'requests', `${report.requests}, ${plural(report.retries, 'retry')}`),
+    row(c, 'time', `${formatDuration(report.durationMs)} in all${criticalTime(report, c)}`),
   ];
   if (report.endpoints.length > 1) {
     for (const endpoint of report.endpoints) {
-      const errors = endpoint.errors > 0 ? c.yellow(count(endpoint.errors, 'error')) : '0 errors';
+      const errors = endpoint.errors > 0 ? c.yellow(plural(endpoint.errors, 'error')) : '0 errors';
       lines.push(
         row(
           c,
           'endpoint',
-          `${endpoint.url}: ${count(endpoint.requests, 'request')}, ${formatBytes(endpoint.bytes)}, ${errors}, ${formatRate(endpoint.averageBytesPerSecond)}`,
+          `${endpoint.url}: ${plural(endpoint.requests, 'request')}, ${formatBytes(endpoint.bytes)}, ${errors}, ${formatRate(endpoint.averageBytesPerSecond)}`,
         ),
       );
     }
@@ -101,6 +88,22 @@ function failureMessage(message: string, url: string): string {
   const oneLine = message.replace(/\s+/g, ' ').trim();
   const prefix = /^[A-Z]+ (\S+): /.exec(oneLine);
   return prefix && stripUrlAuth(prefix[1]!) === url ? oneLine.slice(prefix[0].length) : oneLine;
+}
+
+/** `12.5% hit rate (5 of 40)`; a run that looked nothing up (a mirror already up to date) has no rate. */
+function hitRate(cache: FetchReport['cache']): string {
+  const lookups = cache.hits + cache.misses;
+  if (lookups === 0) return 'no lookups (nothing to fetch)';
+  return `${(cache.hitRate * 100).toFixed(1)}% hit rate (${cache.hits} of ${lookups})`;
+}
+
+/** The critical set is ready only when every critical fragment is: one failure means it never was. */
+function criticalTime(report: FetchReport, c: ChalkInstance): string {
+  if (report.fragments.criticalFailed > 0) {
+    return `, ${c.red(`critical fragments failed (${report.fragments.criticalFailed})`)}`;
+  }
+  if (report.timeToCriticalMs === null) return '';
+  return `, critical fragments ready after ${formatDuration(report.timeToCriticalMs)}`;
 }
 
 function row(c: ChalkInstance, label: string, value: string): string {

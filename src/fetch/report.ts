@@ -5,14 +5,25 @@ export interface FetchReport {
   ok: boolean;
   manifest: { name: string | null; source: string };
   interrupted: boolean;
-  fragments: { total: number; downloaded: number; cached: number; revalidated: number; failed: number };
+  fragments: {
+    total: number;
+    downloaded: number;
+    cached: number;
+    revalidated: number;
+    failed: number;
+    /** Of `failed`, the critical ones: then `timeToCriticalMs` is null, the critical set never became ready. */
+    criticalFailed: number;
+  };
   bytes: { total: number; downloaded: number; fromCache: number; resumed: number };
   cache: { dir: string; hits: number; misses: number; hitRate: number };
   bandwidth: { averageBytesPerSecond: number; peakBytesPerSecond: number };
   requests: number;
   retries: number;
   durationMs: number;
-  /** Time until every critical fragment was in the cache; null when the manifest has none. */
+  /**
+   * Time until every critical fragment was in the cache; null when the manifest has none, when one
+   * of them failed (`fragments.criticalFailed`), or when the run stopped before they were all there.
+   */
   timeToCriticalMs: number | null;
   /** What the user should know of how the run was made, e.g. that certificates were not verified. */
   warnings?: string[];

@@ -3,8 +3,12 @@ import type { Fragment } from '../manifest/fragment.js';
 import type { RequestRecord } from './context.js';
 import type { EndpointReport, FailureReport, FetchReport } from './report.js';
 
-/** Bandwidth is sampled over sliding windows of this length to find the peak. */
-const PEAK_WINDOW_MS = 1000;
+/**
+ * Bandwidth is sampled over consecutive windows of this length to find the peak. As long as the
+ * progress display's rate window (cli/progress-state.ts): against nginx's `limit_rate`, which sends
+ * in bursts, one-second windows reported a peak twice the limit the server holds to.
+ */
+const PEAK_WINDOW_MS = 5000;
 
 interface EndpointTally {
   requests: number;
@@ -19,7 +23,7 @@ interface EndpointTally {
 export class RunStats {
   readonly startedAt: number;
   #now: () => number;
-  #fragments = { total: 0, downloaded: 0, cached: 0, revalidated: 0, failed: 0 };
+  #fragments = { total: 0, downloaded: 0, cached: 0, revalidated: 0, failed: 0, criticalFailed: 0 };
   #bytes = { total: 0, downloaded: 0, fromCache: 0, resumed: 0 };
   #requests = 0;
   #retries = 0;
@@ -85,6 +89,7 @@ export class RunStats {
 
   failed(fragment: Fragment, error: unknown): void {
     this.#fragments.failed++;
+    if (fragment.priority === 'critical') this.#fragments.criticalFailed++;
     if (fragment.size !== undefined) this.#bytes.total += fragment.size;
     this.#failures.push(failureOf(fragment, error));
     this.#settled(fragment);
@@ -151,8 +156,9 @@ export class RunStats {
       requests: this.#requests,
       retries: this.#retries,
       durationMs: Math.round(durationMs),
+      // A critical fragment that failed means the critical set was never ready, however fast the rest.
       timeToCriticalMs:
-        !this.#hasCritical || this.#criticalDoneAt === undefined
+        !this.#hasCritical || this.#criticalDoneAt === undefined || this.#fragments.criticalFailed > 0
           ? null
           : Math.round(this.#criticalDoneAt - this.startedAt),
       endpoints,

@@ -73,7 +73,8 @@ async function fetchText(url: string, options: LoadManifestOptions): Promise<str
     if (status < 200 || status > 299) {
       body.destroy();
       const reason = STATUS_CODES[status] === undefined ? '' : ` ${STATUS_CODES[status]}`;
-      throw new FragfetchError('EMANIFEST', `cannot fetch manifest ${shown}: HTTP ${status}${reason}`, {
+      // An error status is the server's trouble, not the manifest's: exit 1 like a failed fragment.
+      throw new FragfetchError('EHTTP', `cannot fetch manifest ${shown}: HTTP ${status}${reason}`, {
         url,
         status,
       });
@@ -118,12 +119,17 @@ function tooLarge(shown: string): FragfetchError {
   );
 }
 
-/** HttpClient's failure (ETLS, ETIMEOUT, ENETWORK, EREDIRECT, ...), said of the manifest. */
+/**
+ * A manifest URL that cannot be reached is an outage, not a typo: it keeps the code HttpClient gave
+ * (ENETWORK, ETIMEOUT, ETLS, EPROXY, EREDIRECT: exit 1, worth retrying later), where an unreadable
+ * local file or invalid JSON is EMANIFEST (exit 2).
+ */
 function networkError(shown: string, error: unknown): FragfetchError {
   const message =
     error instanceof Error ? error.message.replace(/^GET \S+?:? (?:failed: )?/, '') : String(error);
   const status = error instanceof FragfetchError ? error.status : undefined;
-  return new FragfetchError('EMANIFEST', `cannot fetch manifest ${shown}: ${message}`, {
+  const code = error instanceof FragfetchError ? error.code : 'ENETWORK';
+  return new FragfetchError(code, `cannot fetch manifest ${shown}: ${message}`, {
     url: shown,
     cause: error,
     ...(status === undefined ? {} : { status }),

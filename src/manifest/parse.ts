@@ -2,7 +2,14 @@ import { FragfetchError, stripUrlAuth } from '../errors.js';
 import { splitUserinfo } from '../net/credentials.js';
 import type { Fragment, Manifest } from './fragment.js';
 import { plainManifest } from './plain.js';
-import { type FragmentInput, formatIssues, fragmentId, isHttpUrl, manifestSchema } from './schema.js';
+import {
+  type FragmentInput,
+  fragmentId,
+  isHttpUrl,
+  issueLines,
+  manifestSchema,
+  summarizeProblems,
+} from './schema.js';
 
 /**
  * Validates a parsed manifest document and resolves every fragment's candidate URLs. Pure: `source`
@@ -12,22 +19,21 @@ export function parseManifest(json: unknown, source: string): Manifest {
   let input = plainManifest(json);
   if (!input) {
     const result = manifestSchema.safeParse(json);
-    if (!result.success) throw invalid(source, formatIssues(result.error.issues));
+    if (!result.success) throw invalid(source, issueLines(result.error.issues));
     input = result.data;
   }
 
   const bases = (input.baseUrls ?? []).map(baseResolver);
   const logins = new Map<string, string>();
+  const unresolved: string[] = [];
   const fragments = input.fragments.map((fragment, index): Fragment => {
     const urls = withoutLogins(fragmentUrls(fragment, bases, source), logins);
     if (urls.length === 0) {
-      throw invalid(
-        source,
-        `fragments[${index}]: no url and no baseUrls to resolve "${fragment.path}" against`,
-      );
+      unresolved.push(`fragments[${index}]: no url and no baseUrls to resolve "${fragment.path}" against`);
     }
     return toFragment(fragment, index, urls);
   });
+  if (unresolved.length > 0) throw invalid(source, unresolved);
 
   const manifest: Manifest = { version: 1, source: stripUrlAuth(source), fragments };
   if (input.name !== undefined) manifest.name = input.name;
@@ -43,7 +49,7 @@ export function parseManifestText(text: string, source: string): Manifest {
   try {
     json = JSON.parse(body);
   } catch (error) {
-    throw invalid(source, `not valid JSON (${describeJsonError(body, error)})`);
+    throw invalid(source, [`not valid JSON (${describeJsonError(body, error)})`]);
   }
   return parseManifest(json, source);
 }
@@ -123,8 +129,11 @@ function toFragment(input: FragmentInput, index: number, urls: string[]): Fragme
   return fragment;
 }
 
-function invalid(source: string, problem: string): FragfetchError {
-  return new FragfetchError('EMANIFEST', `${stripUrlAuth(source)}: ${problem}`);
+/** The message names the first problem (one line for `fetch`); `problems` holds them all. */
+function invalid(source: string, problems: string[]): FragfetchError {
+  return new FragfetchError('EMANIFEST', `${stripUrlAuth(source)}: ${summarizeProblems(problems)}`, {
+    problems,
+  });
 }
 
 /**

@@ -4,7 +4,7 @@ import { checkIntegrity } from './integrity.js';
 
 /**
  * The JSON schema of manifest version 1. Every issue carries a message written for a person who is
- * editing the manifest; `formatIssues` adds the field path. Unknown keys are dropped rather than
+ * editing the manifest; `issueLines` adds the field path. Unknown keys are dropped rather than
  * rejected so that older fragfetch versions can read manifests written for newer ones.
  */
 
@@ -157,12 +157,19 @@ export function formatIssuePath(path: readonly PropertyKey[]): string {
   return out === '' ? 'manifest' : out;
 }
 
-/** One line: the first problem, and how many others there are, never a dump of every issue. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  const first = issues[0];
+/** Each issue as a line naming its field: `fragments[3].size: expected a non-negative integer`. */
+export function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`);
+}
+
+/**
+ * One line for an error message: the first problem, and how many others there are, never a dump of
+ * every issue (`manifest validate` lists them all, from the error's `problems`).
+ */
+export function summarizeProblems(problems: readonly string[]): string {
+  const first = problems[0];
   if (first === undefined) return 'invalid manifest';
-  const line = `${formatIssuePath(first.path)}: ${first.message}`;
-  const more = issues.length - 1;
-  if (more === 0) return line;
-  return `${line} (and ${more} more ${more === 1 ? 'problem' : 'problems'})`;
+  const more = problems.length - 1;
+  if (more === 0) return first;
+  return `${first} (and ${more} more ${more === 1 ? 'problem' : 'problems'})`;
 }

@@ -77,10 +77,17 @@ export async function mirrorManifest(
           signal,
         });
         plan.state.set(file.path, result.record);
-        section.files.written++;
-        section.bytes.written += result.bytes;
+        if (decision.base) {
+          // Built on the old file: "1 file written (2.0 MiB)" would hide the 62 MiB that were kept.
+          section.files.repaired++;
+          section.bytes.repaired += result.bytes;
+          section.repaired.push({ path: file.path, rewritten: result.bytes, size: result.record.size });
+        } else {
+          section.files.written++;
+          section.bytes.written += result.bytes;
+          section.written.push(file.path);
+        }
         if (result.linked) section.hardlinked++;
-        section.written.push(file.path);
       } catch (error) {
         if (!signal?.aborted) fail(file, error);
       }

@@ -13,6 +13,8 @@ export interface DispatcherOptions {
 
 /** Idle keep-alive connections are closed after this long, below common servers' limits (nginx 75 s). */
 const KEEP_ALIVE_MS = 30_000;
+/** How long closing may wait for pools whose requests have all ended. */
+const CLOSE_GRACE_MS = 2_000;
 
 /**
  * The run's connection pools: one undici Agent (a pool per origin) for direct requests, and one
@@ -71,8 +73,21 @@ export class Dispatchers {
     return agent;
   }
 
+  /**
+   * Closes the pools once their requests are done. undici's close can wait for ever after an HTTP/2
+   * session failed (a refused client certificate, seen with undici 7.30): past a grace, destroy.
+   */
   async close(): Promise<void> {
-    await Promise.all([this.#direct?.close(), ...[...this.#proxied.values()].map((agent) => agent.close())]);
+    const agents = [this.#direct, ...this.#proxied.values()].filter((agent) => agent !== undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.destroy();
+        resolve();
+      }, CLOSE_GRACE_MS).unref();
+    });
+    await Promise.race([Promise.all(agents.map((agent) => agent.close())), grace]);
+    clearTimeout(timer);
   }
 
   destroy(): void {

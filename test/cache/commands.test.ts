@@ -140,10 +140,10 @@ describe('fragfetch cache prune', () => {
     await cli('fetch', a.file);
     await age(a.manifest, 0, Date.now() - 40 * 24 * 3600 * 1000);
     const dry = await cli('cache', 'prune', '--older-than', '30d', '--dry-run');
-    expect(dry.stdout).toMatch(/would remove 1 entries, freeing 1000 B/);
+    expect(dry.stdout).toMatch(/would remove 1 entry, freeing 1000 B/);
     expect(await keys()).toHaveLength(2);
     const real = await cli('cache', 'prune', '--older-than', '30d');
-    expect(real.stdout).toMatch(/removed 1 entries, freeing 1000 B/);
+    expect(real.stdout).toMatch(/removed 1 entry, freeing 1000 B/);
     expect(await keys()).toEqual([cacheKey(a.manifest.fragments[1]!)]);
   });
 

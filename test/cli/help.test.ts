@@ -78,6 +78,37 @@ describe('help', () => {
     }
   });
 
+  it('names every environment variable a user may need, a private CA and proxies included', async () => {
+    const { stdout } = await runPiped(['--help']);
+    const section = stdout.split('\nEnvironment:\n')[1] ?? '';
+    const named = section
+      .split('\n')
+      .flatMap((line) => line.match(/^ {2}([A-Z_]+(?:, [A-Z_]+)*)/)?.[1]?.split(', ') ?? []);
+    expect(named).toEqual(
+      expect.arrayContaining([
+        'HTTPS_PROXY',
+        'HTTP_PROXY',
+        'ALL_PROXY',
+        'NO_PROXY',
+        'NODE_EXTRA_CA_CERTS',
+        'FRAGFETCH_CA_FILE',
+        'FRAGFETCH_TOKEN',
+        'FRAGFETCH_MAX_CACHE_SIZE',
+        'FRAGFETCH_CACHE',
+      ]),
+    );
+    expect(section).toMatch(/NODE_EXTRA_CA_CERTS .*private CA/);
+    for (const line of stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+  });
+
+  it("`fragfetch help <command...>` prints that command's help, nested ones too", async () => {
+    for (const command of ['fetch', 'cache prune', 'manifest create']) {
+      const help = await runPiped(['help', ...command.split(' ')]);
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toBe((await runPiped([...command.split(' '), '--help'])).stdout);
+    }
+  });
+
   it('--version and -V print the package version', async () => {
     for (const flag of ['--version', '-V']) {
       const result = await runPiped([flag]);
@@ -91,6 +122,23 @@ describe('usage errors', () => {
 
   it.each([
     [['frobnicate'], "fragfetch: unknown command 'frobnicate'", 'usage: fragfetch [options] [command]'],
+    [
+      ['verify'],
+      "fragfetch: unknown command 'verify' (did you mean cache verify?)",
+      'usage: fragfetch [options] [command]',
+    ],
+    [['fech', 'm.json'], "fragfetch: unknown command 'fech' (did you mean fetch?)", 'usage: fragfetch'],
+    [
+      ['cache', 'verfy'],
+      "fragfetch: unknown command 'verfy' (did you mean cache verify?)",
+      'usage: fragfetch cache [options] [command]',
+    ],
+    [['help', 'nosuch'], "fragfetch: unknown command 'nosuch'", 'usage: fragfetch [options] [command]'],
+    [
+      ['help', 'manifest', 'creat'],
+      "fragfetch: unknown command 'creat' (did you mean manifest create?)",
+      'usage: fragfetch manifest',
+    ],
     [
       ['fetch'],
       "fragfetch: missing required argument 'manifest'",

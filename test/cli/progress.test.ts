@@ -10,7 +10,7 @@ import { parseManifest } from '../../src/manifest/parse.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { observersFor } from '../../src/cli/observers.js';
 import type { TransferFlags } from '../../src/cli/options.js';
-import { fragmentLine, overallLine, ProgressBars } from '../../src/cli/progress-bars.js';
+import { fitText, fragmentLine, overallLine, ProgressBars } from '../../src/cli/progress-bars.js';
 import { PROGRESS_LINE_INTERVAL_MS, ProgressLine } from '../../src/cli/progress-line.js';
 import { percentOf, ProgressState } from '../../src/cli/progress-state.js';
 import { ANSI, plain } from './run-bin.js';
@@ -176,6 +176,20 @@ describe('bar lines', () => {
     }
   });
 
+  it('cuts a long fragment id in the middle, keeping the layer number and the end', () => {
+    const [f] = fragments([64 * MiB]) as [Fragment];
+    const tensor = { ...f, id: 'model.layers.12.self_attn.q_proj.weight' };
+    expect(fragmentLine({ fragment: tensor, bytes: 10 * MiB }, 24, 100, noColor)).toMatch(
+      /^ {2}model\.layers\.12…j\.weight {2}[█░]+ {3}15%/,
+    );
+    expect(fitText('model-00001-of-00004.safetensors#1048576', 24)).toBe('model-00001-…ors#1048576');
+    expect(fitText('abcdefghijklmnopqrstuvwxyz', 11)).toBe('abcde…vwxyz');
+    for (let width = 0; width <= 40; width++) {
+      const cut = fitText('model.layers.12.self_attn.q_proj.weight', width);
+      expect(cut.length, `width ${width}`).toBe(Math.min(width, 39));
+    }
+  });
+
   it('is coloured only through the chalk it is given', () => {
     expect(overallLine(snapshot, 160, noColor)).not.toMatch(ANSI);
     expect(overallLine(snapshot, 160, new Chalk({ level: 1 }))).toMatch(ANSI);
@@ -204,6 +218,33 @@ describe('ProgressState', () => {
     const done = state.snapshot();
     expect(percentOf(done.bytesDone, done.bytesTotal)).toBe(100);
     expect(done.etaMs).toBe(0);
+  });
+
+  it('smooths the rate and ETA over a bursty server (nginx limit_rate: 1 s at 2 MiB/s, 1 s idle)', () => {
+    const [a] = fragments([64 * MiB]) as [Fragment];
+    let now = 0;
+    const state = new ProgressState(() => now);
+    state.planned(planOf([a]));
+    const rates: number[] = [];
+    const etas: number[] = [];
+    for (let tick = 1; tick <= 400; tick++) {
+      now = tick * 50;
+      // Bursts: 2 MiB/s in even seconds, nothing in odd ones; 1 MiB/s on average.
+      if (Math.floor((now - 1) / 1000) % 2 === 0) state.bytes(a, URL, (2 * MiB) / 20);
+      // A display draws a few times a second; the first 6 s only fill the window.
+      if (tick % 5 === 0) {
+        const s = state.snapshot();
+        if (now > 6000) {
+          rates.push(s.rate);
+          etas.push(s.etaMs!);
+        }
+      }
+    }
+    expect(rates.length).toBeGreaterThan(20);
+    for (const rate of rates) expect(rate / MiB).toBeGreaterThan(0.75);
+    for (const rate of rates) expect(rate / MiB).toBeLessThan(1.25);
+    // The ETA goes down steadily: never up by more than a quarter between two draws.
+    for (let i = 1; i < etas.length; i++) expect(etas[i]!).toBeLessThan(etas[i - 1]! * 1.25);
   });
 
   it('drops a failed fragment from the total and counts retries', () => {

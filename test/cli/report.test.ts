@@ -136,7 +136,11 @@ describe('--json', () => {
     expect(result.code).toBe(2);
     expect(JSON.parse(result.stdout)).toEqual({
       ok: false,
-      error: { code: 'EMANIFEST', message: expect.stringMatching(/fragments\[0\]\.size/) },
+      error: {
+        code: 'EMANIFEST',
+        message: expect.stringMatching(/fragments\[0\]\.size/),
+        problems: [expect.stringMatching(/^fragments\[0\]\.size: /)],
+      },
     });
     expect(result.stderr).toMatch(/^fragfetch: .*fragments\[0\]\.size/);
   });

@@ -111,7 +111,8 @@ describe('on a terminal', () => {
       fragments: [{ path: 'slow.bin', size: 4 * 1024 * 1024 }],
     });
     const run = startOnTerminal(['fetch', slow, '--cache', join(work, 'cache')], { COLUMNS: '100' });
-    await run.until('fragments');
+    // The run's bar is up: it counts "0/1 fragment".
+    await run.until('0/1 fragment');
     run.type('\x03');
     const result = await run.done;
     expect(result.code).toBe(130);

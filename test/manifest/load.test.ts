@@ -5,17 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FragfetchError, isFragfetchError } from '../../src/errors.js';
+import { type ErrorCode, type FragfetchError, isFragfetchError } from '../../src/errors.js';
 import { loadManifest } from '../../src/manifest/load.js';
 
 const MANIFEST = { version: 1, name: 'tiny', fragments: [{ path: 'dir/a b.bin', size: 3 }] };
 
-async function failure(promise: Promise<unknown>): Promise<FragfetchError> {
+async function failure(promise: Promise<unknown>, code: ErrorCode = 'EMANIFEST'): Promise<FragfetchError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(isFragfetchError(error, 'EMANIFEST')).toBe(true);
+  expect(isFragfetchError(error, code), String(error)).toBe(true);
   expect((error as Error).message).not.toContain('\n');
   return error as FragfetchError;
 }
@@ -137,19 +137,19 @@ describe('loadManifest over HTTP', () => {
     expect(manifest.fragments[0]!.urls).toEqual([`${origin}/dir/a%20b.bin`]);
   });
 
-  it('turns a 404 into EMANIFEST with the status', async () => {
-    const error = await failure(loadManifest(`${origin}/nope.json`));
+  it('turns a 404 into EHTTP with the status: an outage, not an invalid manifest', async () => {
+    const error = await failure(loadManifest(`${origin}/nope.json`), 'EHTTP');
     expect(error.message).toBe(`cannot fetch manifest ${origin}/nope.json: HTTP 404 Not Found`);
     expect(error.status).toBe(404);
   });
 
   it('gives up on a redirect loop', async () => {
-    const error = await failure(loadManifest(`${origin}/loop`));
+    const error = await failure(loadManifest(`${origin}/loop`), 'EREDIRECT');
     expect(error.message).toBe(`cannot fetch manifest ${origin}/loop: redirect loop back to ${origin}/loop`);
   });
 
   it('gives up after ten redirections', async () => {
-    const error = await failure(loadManifest(`${origin}/hop?n=0`));
+    const error = await failure(loadManifest(`${origin}/hop?n=0`), 'EREDIRECT');
     expect(error.message).toBe(`cannot fetch manifest ${origin}/hop?n=0: more than 10 redirections`);
     expect(error.status).toBe(302);
   });
@@ -166,25 +166,25 @@ describe('loadManifest over HTTP', () => {
     );
   });
 
-  it('times out when no response comes', async () => {
-    expect((await failure(loadManifest(`${origin}/hang.json`, { timeoutMs: 300 }))).message).toBe(
+  it('times out when no response comes, with ETIMEOUT', async () => {
+    expect((await failure(loadManifest(`${origin}/hang.json`, { timeoutMs: 300 }), 'ETIMEOUT')).message).toBe(
       `cannot fetch manifest ${origin}/hang.json: timed out: no response headers within 300 ms`,
     );
   });
 
-  it('reports a refused connection', async () => {
+  it('reports a refused connection with ENETWORK', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    expect((await failure(loadManifest(`http://127.0.0.1:${port}/m.json`))).message).toBe(
+    expect((await failure(loadManifest(`http://127.0.0.1:${port}/m.json`), 'ENETWORK')).message).toBe(
       `cannot fetch manifest http://127.0.0.1:${port}/m.json: connect ECONNREFUSED 127.0.0.1:${port}`,
     );
   });
 
   it('keeps credentials out of messages', async () => {
     const url = `http://user:secret@127.0.0.1:${origin.split(':')[2]}/nope.json`;
-    const error = await failure(loadManifest(url));
+    const error = await failure(loadManifest(url), 'EHTTP');
     expect(error.message).not.toContain('secret');
     expect(error.url).not.toContain('secret');
   });

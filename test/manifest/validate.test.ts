@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { isFragfetchError } from '../../src/errors.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type FragfetchError, isFragfetchError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/parse.js';
+import { runCli } from '../support/cli.js';
 
 const BASE = 'https://cdn.example.com/m/';
 const SHA256 = 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=';
@@ -69,6 +73,21 @@ describe('manifest validation: the document', () => {
     );
     expect(manifest.fragments[0]).not.toHaveProperty('dtype');
     expect(manifest).not.toHaveProperty('generator');
+  });
+
+  it('lists every problem on the error, the first in the message', () => {
+    let error: unknown;
+    try {
+      parseManifest(withFragment({ path: '/a', size: -1 }, [{ path: 'b', priority: 'urgent' }]), 'm.json');
+    } catch (e) {
+      error = e;
+    }
+    expect(isFragfetchError(error, 'EMANIFEST')).toBe(true);
+    expect((error as FragfetchError).problems).toEqual([
+      'fragments[0].path: must be a relative path, without a leading "/"',
+      'fragments[0].size: expected a non-negative integer',
+      expect.stringMatching(/^fragments\[1\]\.priority: /),
+    ]);
   });
 
   it('reports the first problem and how many more there are', () => {
@@ -218,6 +237,18 @@ describe('manifest validation: URLs', () => {
     ).toBe('fragments[1]: no url and no baseUrls to resolve "a.bin" against');
   });
 
+  it('names every fragment that has nowhere to come from, not just the first', () => {
+    try {
+      parseManifest({ version: 1, fragments: [{ path: 'a.bin' }, { path: 'b.bin' }] }, 'm.json');
+      expect.unreachable();
+    } catch (error) {
+      expect((error as FragfetchError).problems).toEqual([
+        'fragments[0]: no url and no baseUrls to resolve "a.bin" against',
+        'fragments[1]: no url and no baseUrls to resolve "b.bin" against',
+      ]);
+    }
+  });
+
   it('strips credentials from the source in messages', () => {
     try {
       parseManifest({ version: 2 }, 'https://user:secret@cdn.example.com/m.json');
@@ -235,5 +266,49 @@ describe('manifest validation: URLs', () => {
       'm.json',
     );
     expect(manifest.fragments[0]!.integrity?.sri).toBe(SHA256);
+  });
+});
+
+describe('fragfetch manifest validate', () => {
+  let file: string;
+  const invalid = withFragment({ path: '/a', size: -1, importance: 2 }, [{ path: 'b', priority: 'urgent' }]);
+  beforeEach(async () => {
+    file = join(await mkdtemp(join(tmpdir(), 'fragfetch-validate-')), 'm.json');
+    await writeFile(file, JSON.stringify(invalid));
+  });
+  afterEach(async () => {
+    await rm(dirname(file), { recursive: true, force: true });
+  });
+
+  it('prints every problem, one a line, and exits 2', async () => {
+    const result = await runCli(['manifest', 'validate', file]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines[0]).toBe(`fragfetch: ${file}: 4 problems`);
+    expect(lines.slice(1)).toEqual([
+      '  fragments[0].path: must be a relative path, without a leading "/"',
+      '  fragments[0].size: expected a non-negative integer',
+      expect.stringMatching(/^ {2}fragments\[0\]\.importance: /),
+      expect.stringMatching(/^ {2}fragments\[1\]\.priority: /),
+    ]);
+    expect(result.stderr).not.toMatch(/more problems?\)/);
+  });
+
+  it('with --json, lists every problem in the error document', async () => {
+    const result = await runCli(['manifest', 'validate', file, '--json']);
+    expect(result.code).toBe(2);
+    const report = JSON.parse(result.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.error.code).toBe('EMANIFEST');
+    expect(report.error.problems).toHaveLength(4);
+    expect(report.error.problems[3]).toMatch(/^fragments\[1\]\.priority: /);
+  });
+
+  it('keeps one line for a single problem', async () => {
+    await writeFile(file, JSON.stringify(withFragment({ path: 'a', size: -1 })));
+    const result = await runCli(['manifest', 'validate', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`fragfetch: ${file}: fragments[0].size: expected a non-negative integer\n`);
   });
 });

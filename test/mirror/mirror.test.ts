@@ -77,8 +77,8 @@ describe('fragfetch mirror', () => {
       ok: true,
       fragments: { total: 6, downloaded: 6, failed: 0 },
       mirror: {
-        files: { total: 3, written: 3, upToDate: 0, failed: 0, deleted: 0 },
-        bytes: { written: model.length + tokenizer.length + readme.length, upToDate: 0 },
+        files: { total: 3, written: 3, repaired: 0, upToDate: 0, failed: 0, deleted: 0 },
+        bytes: { written: model.length + tokenizer.length + readme.length, repaired: 0, upToDate: 0 },
       },
     });
     expect(result.report.mirror.written.sort()).toEqual(['README', 'model.bin', 'tok/en/tokenizer.json']);
@@ -168,7 +168,11 @@ describe('fragfetch mirror', () => {
     expect(again.code, again.stderr).toBe(0);
     // model.bin has a range without integrity: its bytes are known only from the state or the cache.
     expect(h.cdn.requests.map((r) => [r.path, r.range])).toEqual([['/m/model.bin', 'bytes=2097152-2101247']]);
-    expect(again.report.mirror.files).toMatchObject({ written: 1, upToDate: 1 });
+    // The range was rewritten on top of the old file: a repair, not a file written whole.
+    expect(again.report.mirror.files).toMatchObject({ written: 0, repaired: 1, upToDate: 1 });
+    expect(again.report.mirror.repaired).toEqual([
+      { path: 'model.bin', rewritten: 4096, size: model.length },
+    ]);
     expect((await read(dir, 'model.bin')).equals(model)).toBe(true);
   });
 
@@ -192,7 +196,31 @@ describe('fragfetch mirror', () => {
       '/m/tok/en/tokenizer.json',
       '/other/README',
     ]);
-    expect(again.report.mirror.files).toMatchObject({ written: 3, upToDate: 0 });
+    // model.bin kept three of its four ranges: repaired, with the bytes rewritten and its size.
+    expect(again.report.mirror.files).toMatchObject({ written: 2, repaired: 1, upToDate: 0 });
+    expect(again.report.mirror.written.sort()).toEqual(['README', 'tok/en/tokenizer.json']);
+    expect(again.report.mirror.repaired).toEqual([
+      { path: 'model.bin', rewritten: MiB - 7, size: model.length },
+    ]);
+    expect(again.report.mirror.bytes).toMatchObject({
+      written: readme.length + tokenizer.length,
+      repaired: MiB - 7,
+    });
+  });
+
+  it('says how much of a repaired file was rewritten, and of what size', async () => {
+    serve();
+    const manifest = await writeManifest(h, fragments());
+    expect((await mirror(manifest, dir, h.cacheDir)).code).toBe(0);
+    const damaged = Buffer.from(model);
+    damaged[MiB + 100] = damaged[MiB + 100]! ^ 0xff;
+    await writeFile(join(dir, 'model.bin'), damaged);
+    const human = await runCli(['mirror', manifest, dir, '--cache', h.cacheDir, '--no-progress']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(
+      /^mirror: 0 files written \(0 B\), 1 file repaired: 1\.0 MiB of 3\.0 MiB rewritten, 2 up to date /m,
+    );
+    await expectMirrored();
   });
 
   it('trusts a file that kept its size and mtime unless --checksum', async () => {

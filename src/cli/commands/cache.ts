@@ -4,7 +4,7 @@ import { readHistory } from '../../cache/history.js';
 import { summarizeCache } from '../../cache/summary.js';
 import { FragfetchError } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
-import { formatBytes, formatDuration } from '../../units.js';
+import { formatBytes, formatDuration, plural } from '../../units.js';
 import { defaultCacheDir } from '../cache-dir.js';
 import { type CliIO, EXIT } from '../io.js';
 import { parseAgeOption } from '../cache-options.js';
@@ -44,15 +44,15 @@ export async function cacheStatsCommand(flags: CacheDirFlags, io: CliIO): Promis
   }
   const lines = [
     `cache ${dir}`,
-    `  ${summary.entries} entries, ${formatBytes(summary.bytes)}`,
+    `  ${plural(summary.entries, 'entry')}, ${formatBytes(summary.bytes)}`,
     `  oldest ${when(summary.oldest)}, newest ${when(summary.newest)}`,
     ...summary.manifests.map(
-      (m) => `  ${m.name ?? '(unnamed)'}: ${m.entries} entries, ${formatBytes(m.bytes)}`,
+      (m) => `  ${m.name ?? '(unnamed)'}: ${plural(m.entries, 'entry')}, ${formatBytes(m.bytes)}`,
     ),
     `  partial downloads: ${partials.count} (${formatBytes(partials.bytes)})`,
     summary.runs.hitRate === null
       ? '  no recorded runs'
-      : `  hit rate of the last ${summary.runs.count} runs: ${(summary.runs.hitRate * 100).toFixed(1)}%`,
+      : `  hit rate of the last ${plural(summary.runs.count, 'run')}: ${(summary.runs.hitRate * 100).toFixed(1)}%`,
   ];
   io.stdout.write(`${lines.join('\n')}\n`);
   return EXIT.ok;
@@ -80,9 +80,9 @@ export async function cacheVerifyCommand(flags: CacheDirFlags, io: CliIO): Promi
   else {
     io.stdout.write(
       [
-        `verified ${result.verifiedContent} content files (${formatBytes(result.keptSize)}) in ${formatDuration(result.durationMs)}`,
+        `verified ${plural(result.verifiedContent, 'content file')} (${formatBytes(result.keptSize)}) in ${formatDuration(result.durationMs)}`,
         `  corrupt content removed: ${result.badContentCount}`,
-        `  garbage collected: ${result.reclaimedCount} files, ${formatBytes(result.reclaimedSize)}`,
+        `  garbage collected: ${plural(result.reclaimedCount, 'file')}, ${formatBytes(result.reclaimedSize)}`,
         `  index entries: ${result.totalEntries}, rejected ${result.rejectedEntries} (missing content ${result.missingContent})`,
       ].join('\n') + '\n',
     );
@@ -108,8 +108,8 @@ export async function cachePruneCommand(flags: PruneFlags, io: CliIO): Promise<n
   else {
     const verb = flags.dryRun ? 'would remove' : 'removed';
     io.stdout.write(
-      `${verb} ${result.entriesRemoved} entries, freeing ${formatBytes(result.bytesFreed)} ` +
-        `(${formatBytes(result.bytesLeft)} left); ${verb} ${result.partialsRemoved} stale partial downloads\n`,
+      `${verb} ${plural(result.entriesRemoved, 'entry')}, freeing ${formatBytes(result.bytesFreed)} ` +
+        `(${formatBytes(result.bytesLeft)} left); ${verb} ${plural(result.partialsRemoved, 'stale partial download')}\n`,
     );
   }
   return EXIT.ok;

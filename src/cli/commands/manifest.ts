@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { isFragfetchError, stripUrlAuth } from '../../errors.js';
 import { createManifest } from '../../manifest/create.js';
 import { loadManifest } from '../../manifest/load.js';
-import { formatBytes } from '../../units.js';
+import { formatBytes, plural } from '../../units.js';
 import { type CliIO, EXIT } from '../io.js';
 import type { CommandContext } from './context.js';
 
@@ -19,7 +20,9 @@ export async function manifestCreateCommand(
   if (flags.output) {
     await writeFile(flags.output, text);
     const bytes = manifest.fragments.reduce((sum, f) => sum + f.size, 0);
-    io.stderr.write(`wrote ${flags.output}: ${manifest.fragments.length} fragments, ${formatBytes(bytes)}\n`);
+    io.stderr.write(
+      `wrote ${flags.output}: ${plural(manifest.fragments.length, 'fragment')}, ${formatBytes(bytes)}\n`,
+    );
   } else io.stdout.write(text);
   return EXIT.ok;
 }
@@ -29,7 +32,18 @@ export async function manifestValidateCommand(
   flags: { json?: boolean },
   io: CliIO,
 ): Promise<number> {
-  const manifest = await loadManifest(source);
+  let manifest: Awaited<ReturnType<typeof loadManifest>>;
+  try {
+    manifest = await loadManifest(source);
+  } catch (error) {
+    // Every problem, one a line, as a linter prints them: fixing one at a time costs a run each.
+    // With --json the error document lists them (program.ts).
+    const problems = isFragfetchError(error, 'EMANIFEST') ? (error.problems ?? []) : [];
+    if (flags.json || problems.length < 2) throw error;
+    io.stderr.write(`fragfetch: ${stripUrlAuth(source)}: ${plural(problems.length, 'problem')}\n`);
+    for (const problem of problems) io.stderr.write(`  ${problem}\n`);
+    return EXIT.usage;
+  }
   const bytes = manifest.fragments.reduce((sum, f) => sum + (f.size ?? 0), 0);
   if (flags.json) {
     io.stdout.write(
@@ -37,7 +51,7 @@ export async function manifestValidateCommand(
     );
   } else {
     io.stdout.write(
-      `${manifest.name ?? source}: valid, ${manifest.fragments.length} fragments, ${formatBytes(bytes)} declared\n`,
+      `${manifest.name ?? source}: valid, ${plural(manifest.fragments.length, 'fragment')}, ${formatBytes(bytes)} declared\n`,
     );
   }
   return EXIT.ok;

@@ -3,7 +3,7 @@ import { stripUrlAuth } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
 import type { MirrorPlan } from '../../mirror/plan.js';
 import type { MirrorReport } from '../../mirror/report.js';
-import { formatBytes } from '../../units.js';
+import { formatBytes, plural } from '../../units.js';
 import {
   assertManifestReachable,
   type CacheFlags,
@@ -58,7 +58,7 @@ export async function mirrorCommand(
       // The list comes before anything is fetched, written or removed, as `rsync --delete` shows it.
       onDeletePlan: (paths) => {
         if (flags.quiet || paths.length === 0) return;
-        log(`will delete ${paths.length} file${paths.length === 1 ? '' : 's'} not in the manifest:\n`);
+        log(`will delete ${plural(paths.length, 'file')} not in the manifest:\n`);
         for (const path of paths) log(`  ${path}\n`);
       },
     });
@@ -76,14 +76,22 @@ export async function mirrorCommand(
   return exitCodeOf(report);
 }
 
-/** `mirror: 3 files written (12.0 MiB), 5 up to date (1.2 GiB), 1 deleted, in /srv/models/tiny` */
+/**
+ * `mirror: 3 files written (12.0 MiB), 1 file repaired: 2.0 MiB of 64.0 MiB rewritten, 5 up to date
+ * (1.2 GiB), 1 deleted, in /srv/models/tiny`
+ */
 export function formatMirror(report: MirrorReport): string {
   const m = report.mirror;
-  const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
   const parts = [
-    `${files(m.files.written)} written (${formatBytes(m.bytes.written)}${m.hardlinked > 0 ? `, ${m.hardlinked} hard-linked` : ''})`,
-    `${m.files.upToDate} up to date (${formatBytes(m.bytes.upToDate)})`,
+    `${plural(m.files.written, 'file')} written (${formatBytes(m.bytes.written)}${m.hardlinked > 0 ? `, ${m.hardlinked} hard-linked` : ''})`,
   ];
+  if (m.files.repaired > 0) {
+    const size = m.repaired.reduce((sum, file) => sum + file.size, 0);
+    parts.push(
+      `${plural(m.files.repaired, 'file')} repaired: ${formatBytes(m.bytes.repaired)} of ${formatBytes(size)} rewritten`,
+    );
+  }
+  parts.push(`${m.files.upToDate} up to date (${formatBytes(m.bytes.upToDate)})`);
   if (m.files.failed > 0) parts.push(`${m.files.failed} failed`);
   if (m.files.deleted > 0) parts.push(`${m.files.deleted} deleted`);
   const lines = [`mirror: ${parts.join(', ')}, in ${m.dir}`];
