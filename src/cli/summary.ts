@@ -8,7 +8,7 @@ import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
  *
  *   tiny-llm-q4: done, 40 fragments in 2.4 s
  *     fragments   35 downloaded, 5 cached, 0 revalidated, 0 failed
- *     bytes       250.0 MiB downloaded, 12.0 MiB resumed, 24.0 MiB from cache
+ *     bytes       250.0 MiB downloaded, 250.1 MiB received, 12.0 MiB resumed, 24.0 MiB from cache
  *     bandwidth   104.2 MiB/s average, 130.0 MiB/s peak
  *     cache       12.5% hit rate (5 of 40) in /home/me/.cache/fragfetch
  *     requests    52, 3 retries
@@ -45,7 +45,7 @@ export function formatSummary(report: FetchReport, color: ChalkInstance | boolea
     row(
       c,
       'bytes',
-      `${formatBytes(bytes.downloaded)} downloaded, ${formatBytes(bytes.resumed)} resumed, ${formatBytes(bytes.fromCache)} from cache`,
+      `${formatBytes(bytes.downloaded)} downloaded, ${formatBytes(bytes.received)} received, ${formatBytes(bytes.resumed)} resumed, ${formatBytes(bytes.fromCache)} from cache`,
     ),
     row(
       c,

@@ -36,4 +36,10 @@ export interface DownloadContext {
   signal: AbortSignal;
   events: DownloadEvents;
   random?: () => number;
+  /**
+   * Told how a byte-range fragment's range request was answered (a 206, or the whole object);
+   * true when the download is to stop there, its fragment cut from one whole download instead
+   * (range-probes.ts).
+   */
+  rangeVerdict?: (fragment: Fragment, honoured: boolean) => boolean;
 }

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { type HeldLock, type LockOptions, waitForLock } from '../cache/lock.js';
 import { PartialFiles } from '../cache/partial.js';
 import type { SmallBuffers } from '../cache/small-buffers.js';
-import type { CacheHit, CacheStore } from '../cache/store.js';
+import type { CacheHit, CacheStore, EntryMetadata } from '../cache/store.js';
 import { isFragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import type { DownloadContext } from './context.js';
@@ -25,6 +25,8 @@ export interface JobContext {
   smallBuffers: SmallBuffers;
   /** Timing of partial-download locks (tests shorten the refresh). */
   lock?: LockOptions;
+  /** Fragments whose download stopped to be cut from a whole download (range-probes.ts). */
+  handedOver?: ReadonlySet<Fragment>;
 }
 
 /**
@@ -159,14 +161,7 @@ async function downloadAndStore(
     const result = memory
       ? await downloadSmallWhole(fragment, partial, ctx, rank, memory, slot)
       : await new ObjectDownload(fragment, key, partial, ctx, rank).run(slot);
-    const metadata = {
-      id: fragment.id,
-      url: result.url,
-      ...(result.etag === undefined ? {} : { etag: result.etag }),
-      ...(result.lastModified === undefined ? {} : { lastModified: result.lastModified }),
-      ...(fragment.offset === undefined ? {} : { offset: fragment.offset }),
-      ...(manifest.name === undefined ? {} : { manifest: manifest.name }),
-    };
+    const metadata = entryMetadata(fragment, result.url, result, manifest);
     // The data file is the taker's now: it publishes the content, not us.
     await lock?.assertHeld();
     if ('bytes' in result.data) await store.insertBytes(fragment, result.data.bytes, result.sha256, metadata);
@@ -178,10 +173,32 @@ async function downloadAndStore(
     });
   } catch (error) {
     if (isFragfetchError(error, 'ELOCKLOST') && !job.ctx.signal.aborted) return 'lock-lost';
+    if (job.handedOver?.has(fragment)) {
+      // Its bytes come from the cut of its object now: nothing here is worth resuming.
+      await partial.remove().catch(() => {});
+      return 'done';
+    }
     // An abort is not the fragment's failure: its partial state is kept for the next run.
     if (!job.ctx.signal.aborted) settleFailed(group, error, job);
   }
   return 'done';
+}
+
+/** What the cache keeps beside a downloaded fragment's entry. */
+export function entryMetadata(
+  fragment: Fragment,
+  url: string,
+  validators: { etag?: string | undefined; lastModified?: string | undefined },
+  manifest: Manifest,
+): EntryMetadata {
+  return {
+    id: fragment.id,
+    url,
+    ...(validators.etag === undefined ? {} : { etag: validators.etag }),
+    ...(validators.lastModified === undefined ? {} : { lastModified: validators.lastModified }),
+    ...(fragment.offset === undefined ? {} : { offset: fragment.offset }),
+    ...(manifest.name === undefined ? {} : { manifest: manifest.name }),
+  };
 }
 
 export function settleFailed(group: readonly Fragment[], error: unknown, job: JobContext): void {

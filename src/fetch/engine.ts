@@ -13,8 +13,9 @@ import { INSECURE_WARNING } from '../net/tls.js';
 import { defaultRetryPolicy } from '../net/retry.js';
 import { Slots } from '../schedule/slots.js';
 import type { DownloadContext, RequestRecord } from './context.js';
-import { downloadGroup, type JobContext, SMALL_OBJECT_BYTES, settleFailed } from './download-one.js';
+import { type JobContext, SMALL_OBJECT_BYTES, settleFailed } from './download-one.js';
 import type { FetchReport } from './report.js';
+import { downloadMissing } from './schedule.js';
 import { RunStats } from './stats.js';
 
 export interface FetchOptions {
@@ -192,19 +193,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
       settleFailed([fragment], error, job);
     }
   } else {
-    // Content named twice (the same integrity, or the same URL and range) is fetched once for all names.
-    const jobs: Promise<void>[] = [];
-    let rank = 0;
-    try {
-      for (const [key, group] of groupByKey(missing)) {
-        const slot = await ctx.slots.acquire(rank, signal);
-        jobs.push(downloadGroup(group, key, rank, slot, job));
-        rank++;
-      }
-    } catch {
-      // Aborted while waiting for a slot: what is running winds down below.
-    }
-    await Promise.all(jobs);
+    await downloadMissing(missing, job, warn);
   }
   await http.close().catch(() => http.destroy());
   const report = stats.report({
@@ -212,6 +201,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     source: manifest.source,
     cacheDir: settings.cacheDir,
     interrupted: signal.aborted,
+    received: http.received,
   });
   if (options.network?.tls?.insecure) report.warnings = [INSECURE_WARNING];
   if (options.history !== false) await appendHistory(settings.cacheDir, recordOf(report));
@@ -287,17 +277,6 @@ async function settleCached(
   await Promise.all(asks);
   await Promise.all(touches);
   return changed;
-}
-
-function groupByKey(fragments: readonly Fragment[]): Map<string, Fragment[]> {
-  const byKey = new Map<string, Fragment[]>();
-  for (const fragment of fragments) {
-    const key = cacheKey(fragment);
-    const group = byKey.get(key);
-    if (group) group.push(fragment);
-    else byKey.set(key, [fragment]);
-  }
-  return byKey;
 }
 
 /**

@@ -62,6 +62,7 @@ export class ObjectDownload {
   #endpoint = 0;
   #deadEndpoints = new Set<number>();
   #restarts = 0;
+  #toldRanges = false;
   #saveTimer: NodeJS.Timeout | undefined;
   #saving: Promise<void> = Promise.resolve();
 
@@ -211,6 +212,13 @@ export class ObjectDownload {
       } catch (error) {
         const ignoredRange = isFragfetchError(error, 'ERANGE') && error.status === 200;
         if (!(isFragfetchError(error, 'ECHANGED') || ignoredRange)) throw error;
+        // A byte range of an object its server sends whole: cut, with its siblings, from one download.
+        if (
+          ignoredRange &&
+          this.#fragment.offset !== undefined &&
+          this.#ctx.rangeVerdict?.(this.#fragment, false)
+        )
+          throw error;
         if (++this.#restarts > MAX_RESTARTS) throw error;
         this.#ctx.events.retry(this.#fragment, error, 0);
         await this.#restart(ignoredRange);
@@ -304,6 +312,10 @@ export class ObjectDownload {
           },
           (response) => {
             outcome = response;
+            if (response.status === 206 && fragment.offset !== undefined && !this.#toldRanges) {
+              this.#toldRanges = true;
+              this.#ctx.rangeVerdict?.(fragment, true);
+            }
             this.#size ??= this.#facts.objectSize;
             onHeaders?.();
           },
@@ -417,7 +429,7 @@ export function hashAlgorithms(fragment: Fragment): string[] {
   return declared && declared !== 'sha256' ? ['sha256', declared] : ['sha256'];
 }
 
-function integrityError(fragment: Fragment, found: string): FragfetchError {
+export function integrityError(fragment: Fragment, found: string): FragfetchError {
   return new FragfetchError(
     'EINTEGRITY',
     `${fragment.id}: integrity mismatch: expected ${fragment.integrity?.sri}, got ${found}`,

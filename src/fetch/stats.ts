@@ -120,7 +120,14 @@ export class RunStats {
     this.#retries++;
   }
 
-  report(extra: { name?: string; source: string; cacheDir: string; interrupted: boolean }): FetchReport {
+  /** `received`: every body byte of the run's requests (HttpClient.received). */
+  report(extra: {
+    name?: string;
+    source: string;
+    cacheDir: string;
+    interrupted: boolean;
+    received?: number;
+  }): FetchReport {
     const durationMs = this.#now() - this.startedAt;
     const transferMs =
       this.#firstByteAt === undefined
@@ -145,7 +152,13 @@ export class RunStats {
       manifest: { name: extra.name ?? null, source: extra.source },
       interrupted: extra.interrupted,
       fragments: { ...this.#fragments },
-      bytes: { ...this.#bytes },
+      bytes: {
+        total: this.#bytes.total,
+        downloaded: this.#bytes.downloaded,
+        received: extra.received ?? this.#bytes.downloaded,
+        fromCache: this.#bytes.fromCache,
+        resumed: this.#bytes.resumed,
+      },
       cache: {
         dir: extra.cacheDir,
         hits,

@@ -53,6 +53,7 @@ export class HttpClient {
   readonly #proxyOf = new Map<string, string | undefined>();
   /** Origins that have answered: their connections may be kept alive, and closed under a request. */
   readonly #answered = new Set<string>();
+  #received = 0;
 
   constructor(options: HttpOptions) {
     this.options = options;
@@ -82,6 +83,11 @@ export class HttpClient {
         })),
     );
     return this.#dispatchers ?? this.#loading;
+  }
+
+  /** Body bytes received by every request so far, used or not: what crossed the wire. */
+  get received(): number {
+    return this.#received;
   }
 
   proxyFor(url: URL): string | undefined {
@@ -160,6 +166,9 @@ export class HttpClient {
         into,
         signal,
         (error) => toNetworkError(error, target.href, signal, this.#context(proxy)) as Error,
+        (bytes) => {
+          this.#received += bytes;
+        },
       );
       dispatcher.dispatch(
         {

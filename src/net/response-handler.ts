@@ -68,14 +68,22 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   #unwatch: (() => void) | undefined;
 
   readonly #describe: (error: Error) => Error;
+  readonly #received: ((bytes: number) => void) | undefined;
 
   /**
    * `signal`: not aborted yet (callers check); its abort ends the request wherever it is.
    * `describe`: what a failure within the body becomes, for whoever reads it.
+   * `received`: told of every body byte undici hands over, used or not (the run's `bytes.received`).
    */
-  constructor(into: Buffer | undefined, signal: AbortSignal | undefined, describe: (error: Error) => Error) {
+  constructor(
+    into: Buffer | undefined,
+    signal: AbortSignal | undefined,
+    describe: (error: Error) => Error,
+    received?: (bytes: number) => void,
+  ) {
     this.#into = into;
     this.#describe = describe;
+    this.#received = received;
     this.response = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -163,6 +171,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#received?.(chunk.length);
     if (this.#ended) return;
     if (this.#sunk) {
       const into = this.#into!;
