@@ -160,6 +160,8 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     },
   };
   const stale = new Set<string>();
+  /** Said to the user as it happened, and kept in the report: how the run had to be made. */
+  const notices: string[] = [];
   const job: JobContext = {
     ctx,
     store,
@@ -193,7 +195,10 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
       settleFailed([fragment], error, job);
     }
   } else {
-    await downloadMissing(missing, job, warn);
+    await downloadMissing(missing, job, (message) => {
+      notices.push(message);
+      warn(message);
+    });
   }
   await http.close().catch(() => http.destroy());
   const report = stats.report({
@@ -203,7 +208,8 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     interrupted: signal.aborted,
     received: http.received,
   });
-  if (options.network?.tls?.insecure) report.warnings = [INSECURE_WARNING];
+  if (options.network?.tls?.insecure) notices.unshift(INSECURE_WARNING);
+  if (notices.length > 0) report.warnings = notices;
   if (options.history !== false) await appendHistory(settings.cacheDir, recordOf(report));
   if (options.maxCacheSize !== undefined && !signal.aborted) {
     // Loaded only here: it brings cacache, ~80 ms of a run's start that a fetch does not otherwise need.
