@@ -6,6 +6,7 @@ import type { SmallBuffers } from '../cache/small-buffers.js';
 import type { CacheHit, CacheStore, EntryMetadata } from '../cache/store.js';
 import { isFragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
+import type { HeldSlots } from '../schedule/held-slots.js';
 import type { DownloadContext } from './context.js';
 import type { FetchObserver } from './engine.js';
 import { ObjectDownload } from './object-download.js';
@@ -41,13 +42,18 @@ export async function downloadGroup(
   rank: number,
   slot: () => void,
   job: JobContext,
+  extra?: HeldSlots,
 ): Promise<void> {
   const fragment = group[0]!;
   if (fragment.size !== undefined && fragment.size <= SMALL_OBJECT_BYTES) {
+    extra?.keep(0);
     return downloadSmall(group, rank, slot, job);
   }
   const partial = new PartialFiles(job.store.dir, key);
-  let releaseSlot: (() => void) | undefined = slot;
+  let releaseSlot: (() => void) | undefined = () => {
+    slot();
+    extra?.keep(0);
+  };
   for (;;) {
     let lock: HeldLock;
     try {
@@ -56,7 +62,10 @@ export async function downloadGroup(
         releaseSlot?.();
         releaseSlot = undefined;
       });
-      if (!held) return;
+      if (!held) {
+        releaseSlot?.();
+        return;
+      }
       lock = held;
     } catch (error) {
       releaseSlot?.();
@@ -65,7 +74,19 @@ export async function downloadGroup(
     }
     let outcome: Awaited<ReturnType<typeof downloadAndStore>>;
     try {
-      outcome = await downloadAndStore(group, key, partial, rank, releaseSlot, job, undefined, lock);
+      // Still held (no wait for another process): the first slot and the reserved ones.
+      const held = releaseSlot === undefined ? undefined : { slot, extra };
+      outcome = await downloadAndStore(
+        group,
+        key,
+        partial,
+        rank,
+        held?.slot,
+        job,
+        undefined,
+        lock,
+        held?.extra,
+      );
     } finally {
       releaseSlot = undefined;
       await lock.release();
@@ -153,6 +174,7 @@ async function downloadAndStore(
   job: JobContext,
   memory?: Buffer,
   lock?: HeldLock,
+  extra?: HeldSlots,
 ): Promise<'done' | 'lock-lost'> {
   const { store, stats, observer, manifest } = job;
   const ctx = lock ? { ...job.ctx, signal: AbortSignal.any([job.ctx.signal, lock.signal]) } : job.ctx;
@@ -160,7 +182,7 @@ async function downloadAndStore(
   try {
     const result = memory
       ? await downloadSmallWhole(fragment, partial, ctx, rank, memory, slot)
-      : await new ObjectDownload(fragment, key, partial, ctx, rank).run(slot);
+      : await new ObjectDownload(fragment, key, partial, ctx, rank).run(slot, extra);
     const metadata = entryMetadata(fragment, result.url, result, manifest);
     // The data file is the taker's now: it publishes the content, not us.
     await lock?.assertHeld();

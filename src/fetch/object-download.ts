@@ -6,6 +6,7 @@ import { FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { Coverage, planSegments } from '../net/coverage.js';
 import { delay } from '../net/delay.js';
+import type { HeldSlots, TakenSlot } from '../schedule/held-slots.js';
 import type { HttpResponse } from '../net/http.js';
 import type { SunkResponse } from '../net/http.js';
 import { isRetryable, retryDelay } from '../net/retry.js';
@@ -53,6 +54,8 @@ export class ObjectDownload {
   readonly #ctx: DownloadContext;
   readonly #rank: number;
   #heldSlot: (() => void) | undefined;
+  /** More slots acquired ahead for this download's first connections (schedule.ts). */
+  #reserved: HeldSlots | undefined;
 
   #file!: DataFile;
   #hasher!: FileHasher;
@@ -93,14 +96,17 @@ export class ObjectDownload {
     this.#size = fragment.size;
   }
 
-  /** `slot`: a request slot already acquired for this fragment, used by its first request. */
-  async run(slot?: () => void): Promise<DownloadResult> {
+  /**
+   * `slot`: a request slot already acquired for this fragment, used by its first request; `extra`:
+   * more, reserved for its other first connections (a large object: see schedule.ts).
+   */
+  async run(slot?: () => void, extra?: HeldSlots): Promise<DownloadResult> {
     this.#heldSlot = slot;
+    this.#reserved = extra;
     try {
       return await this.#run();
     } finally {
-      this.#heldSlot?.();
-      this.#heldSlot = undefined;
+      this.#keepHeld(0);
     }
   }
 
@@ -231,6 +237,7 @@ export class ObjectDownload {
     if (segments.length === 1) {
       // One request, no siblings to stop or to hold at a gate: most objects, and every small one,
       // whose round controller, listener and worker promises cost more than the rest of the setup.
+      this.#keepHeld(1);
       await this.#fetchWithRetry(segments[0]!, this.#ctx.signal);
       return;
     }
@@ -265,6 +272,7 @@ export class ObjectDownload {
       }
     };
     const width = Math.min(this.#ctx.maxConnectionsPerObject, queue.length);
+    this.#keepHeld(width);
     try {
       await Promise.all(Array.from({ length: width }, (_, i) => worker(i === 0)));
     } finally {
@@ -282,7 +290,8 @@ export class ObjectDownload {
       if (end !== undefined && start >= end) return;
       const endpoint = this.#endpoint;
       const url = fragment.urls[endpoint]!;
-      const release = this.#takeHeldSlot() ?? (await this.#ctx.slots.acquire(this.#rank, signal));
+      const held = this.#takeHeldSlot();
+      const release = held?.release ?? (await this.#ctx.slots.acquire(this.#rank, signal));
       const first = this.#first;
       this.#first = undefined;
       const began = first?.began ?? performance.now();
@@ -312,6 +321,7 @@ export class ObjectDownload {
           },
           (response) => {
             outcome = response;
+            held?.answered();
             if (response.status === 206 && fragment.offset !== undefined && !this.#toldRanges) {
               this.#toldRanges = true;
               this.#ctx.rangeVerdict?.(fragment, true);
@@ -347,6 +357,7 @@ export class ObjectDownload {
         this.#ctx.events.retry(fragment, error, wait);
         await delay(wait, signal);
       } finally {
+        held?.answered();
         release();
       }
     }
@@ -373,10 +384,20 @@ export class ObjectDownload {
     return retryDelay(attempt, error, this.#ctx.retry, this.#ctx.random);
   }
 
-  #takeHeldSlot(): (() => void) | undefined {
+  #takeHeldSlot(): TakenSlot | undefined {
     const slot = this.#heldSlot;
     this.#heldSlot = undefined;
-    return slot;
+    return slot ? { release: slot, answered: () => {} } : this.#reserved?.take();
+  }
+
+  /** Gives back the held slots beyond the first `count`: this round will not use them. */
+  #keepHeld(count: number): void {
+    const first = this.#heldSlot ? 1 : 0;
+    if (count === 0 && this.#heldSlot) {
+      this.#heldSlot();
+      this.#heldSlot = undefined;
+    }
+    this.#reserved?.keep(Math.max(0, count - first));
   }
 
   /** Drops every byte received: the object changed, it failed verification, or Range is not honoured. */
