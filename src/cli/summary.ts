@@ -1,5 +1,5 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import { stripUrlAuth } from '../errors.js';
+import { displayUrl } from '../errors.js';
 import type { FetchReport } from '../fetch/report.js';
 import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
 
@@ -71,7 +71,7 @@ export function formatSummary(report: FetchReport, color: ChalkInstance | boolea
   if (report.failures.length > 0) {
     lines.push(c.red(`${report.failures.length} failed:`));
     for (const failure of report.failures) {
-      const url = stripUrlAuth(failure.url);
+      const url = displayUrl(failure.url);
       lines.push(
         `  ${failure.id}  ${url}  ${c.red(failure.error.code)}  ${failureMessage(failure.error.message, url)}`,
       );
@@ -87,7 +87,7 @@ export function formatSummary(report: FetchReport, color: ChalkInstance | boolea
 function failureMessage(message: string, url: string): string {
   const oneLine = message.replace(/\s+/g, ' ').trim();
   const prefix = /^[A-Z]+ (\S+): /.exec(oneLine);
-  return prefix && stripUrlAuth(prefix[1]!) === url ? oneLine.slice(prefix[0].length) : oneLine;
+  return prefix && displayUrl(prefix[1]!) === url ? oneLine.slice(prefix[0].length) : oneLine;
 }
 
 /** `12.5% hit rate (5 of 40)`; a run that looked nothing up (a mirror already up to date) has no rate. */

@@ -1,7 +1,7 @@
 import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FragfetchError, isFragfetchError, stripUrlAuth } from '../errors.js';
+import { displayUrl, FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import type { HttpResponse } from '../net/http.js';
 import { isRetryable, parseRetryAfter, retryDelay } from '../net/retry.js';
@@ -118,7 +118,7 @@ class Pass {
         if (objectSize !== undefined && cut.end > objectSize) {
           const error = new FragfetchError(
             'ESIZE',
-            `GET ${stripUrlAuth(url)}: the object has ${objectSize} bytes, the manifest says at least ${cut.end}`,
+            `GET ${displayUrl(url)}: the object has ${objectSize} bytes, the manifest says at least ${cut.end}`,
             { url, expected: cut.end, found: objectSize },
           );
           settleFailed(cut.group, error, this.#job);
@@ -151,7 +151,7 @@ class Pass {
       if (position < last) {
         throw new FragfetchError(
           'ENETWORK',
-          `GET ${stripUrlAuth(url)}: body ended after ${position} bytes, before the fragments' last byte at ${last}`,
+          `GET ${displayUrl(url)}: body ended after ${position} bytes, before the fragments' last byte at ${last}`,
           { url, expected: last, found: position },
         );
       }
@@ -199,7 +199,7 @@ class Pass {
 function checkWhole(response: HttpResponse, url: string): number | undefined {
   const { status, headers } = response;
   if (status !== 200) {
-    throw new FragfetchError('EHTTP', `GET ${stripUrlAuth(url)}: HTTP ${status}`, {
+    throw new FragfetchError('EHTTP', `GET ${displayUrl(url)}: HTTP ${status}`, {
       url,
       status,
       retryAfterMs: parseRetryAfter(headers['retry-after']),
@@ -207,7 +207,7 @@ function checkWhole(response: HttpResponse, url: string): number | undefined {
   }
   const coding = headers['content-encoding'];
   if (coding !== undefined && coding !== 'identity') {
-    throw new FragfetchError('EHTTP', `GET ${stripUrlAuth(url)}: body sent with Content-Encoding ${coding}`, {
+    throw new FragfetchError('EHTTP', `GET ${displayUrl(url)}: body sent with Content-Encoding ${coding}`, {
       url,
       status,
     });

@@ -4,7 +4,7 @@ import { type HeldLock, type LockOptions, waitForLock } from '../cache/lock.js';
 import { PartialFiles } from '../cache/partial.js';
 import type { SmallBuffers } from '../cache/small-buffers.js';
 import type { CacheHit, CacheStore, EntryMetadata } from '../cache/store.js';
-import { isFragfetchError } from '../errors.js';
+import { isFragfetchError, urlWithoutCredentials } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import type { HeldSlots } from '../schedule/held-slots.js';
 import type { DownloadContext } from './context.js';
@@ -215,7 +215,8 @@ export function entryMetadata(
 ): EntryMetadata {
   return {
     id: fragment.id,
-    url,
+    // Stored, so without credentials; revalidation then asks the fragment's own first URL.
+    url: urlWithoutCredentials(url),
     ...(validators.etag === undefined ? {} : { etag: validators.etag }),
     ...(validators.lastModified === undefined ? {} : { lastModified: validators.lastModified }),
     ...(fragment.offset === undefined ? {} : { offset: fragment.offset }),

@@ -1,4 +1,4 @@
-import { stripUrlAuth } from '../errors.js';
+import { displayUrl } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { endpointOf } from './stats.js';
 
@@ -88,7 +88,7 @@ export class RangeProbes {
     const origin = endpointOf(fragment.urls[0]!);
     if (!this.#warned.has(origin)) {
       this.#warned.add(origin);
-      this.#hooks.warn(`${stripUrlAuth(origin)} ignores Range: fetching each object whole, once`);
+      this.#hooks.warn(`${displayUrl(origin)} ignores Range: fetching each object whole, once`);
     }
     const members = [entry, ...(this.#byObject.get(object) ?? []).filter((other) => !other.started)];
     for (const member of members) member.started = true;

@@ -1,6 +1,6 @@
 import type { DataFile } from '../cache/data-file.js';
 import type { FileHasher } from '../cache/hasher.js';
-import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
 import type { Coverage } from '../net/coverage.js';
 import { type HttpClient, type HttpResponse, toNetworkError } from '../net/http.js';
@@ -106,7 +106,7 @@ export async function fetchSegment(
     if (streamed.overflow && !request.isRange) {
       throw new FragfetchError(
         'ESIZE',
-        `GET ${stripUrlAuth(url)}: body longer than the declared ${windowEnd} bytes`,
+        `GET ${displayUrl(url)}: body longer than the declared ${windowEnd} bytes`,
         {
           url,
           expected: windowEnd,
@@ -117,7 +117,7 @@ export async function fetchSegment(
     if (expectedEnd !== undefined && start + bytes < expectedEnd) {
       throw new FragfetchError(
         'ENETWORK',
-        `GET ${stripUrlAuth(url)}: body ended after ${bytes} of ${expectedEnd - start} bytes`,
+        `GET ${displayUrl(url)}: body ended after ${bytes} of ${expectedEnd - start} bytes`,
         { url, expected: expectedEnd - start, found: bytes },
       );
     }
@@ -336,7 +336,7 @@ async function receiveSunk(
 
 /** How a failed response is named in its message; built only for a failure (2000 small objects). */
 function where(url: string, range: string | undefined): string {
-  return `GET ${stripUrlAuth(url)}${range ? ` (${range})` : ''}`;
+  return `GET ${displayUrl(url)}${range ? ` (${range})` : ''}`;
 }
 
 /** Weak ETags may not be used for range requests (RFC 9110 §13.1.5). */

@@ -1,4 +1,4 @@
-import { FragfetchError } from '../errors.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import type { RequestRecord } from './context.js';
 import type { EndpointReport, FailureReport, FetchReport } from './report.js';
@@ -213,7 +213,7 @@ export function endpointOf(url: string): string {
 }
 
 export function failureOf(fragment: Fragment, error: unknown): FailureReport {
-  const url = (error instanceof FragfetchError && error.url) || fragment.urls[0] || '';
+  const url = (error instanceof FragfetchError && error.url) || displayUrl(fragment.urls[0] ?? '');
   if (error instanceof FragfetchError) {
     return {
       id: fragment.id,

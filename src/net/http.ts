@@ -1,4 +1,4 @@
-import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import { Credentials, type Trust } from './credentials.js';
 import type { Dispatchers } from './dispatchers.js';
 import type { Netrc } from './netrc.js';
@@ -217,7 +217,7 @@ function isStaleConnection(error: unknown, signal: AbortSignal | undefined): boo
 
 /** Where a redirect leads, or why it is refused: too many, a loop, or a scheme we do not fetch. */
 function redirectTarget(location: string, from: URL, hop: number, seen: Set<string>, status: number): URL {
-  const shown = stripUrlAuth(from.href);
+  const shown = displayUrl(from.href);
   if (hop + 1 > MAX_REDIRECTIONS)
     throw new FragfetchError('EREDIRECT', `GET ${shown}: more than ${MAX_REDIRECTIONS} redirections`, {
       url: from.href,
@@ -239,7 +239,7 @@ function redirectTarget(location: string, from: URL, hop: number, seen: Set<stri
       status,
     });
   if (seen.has(next.href))
-    throw new FragfetchError('EREDIRECT', `GET ${shown}: redirect loop back to ${stripUrlAuth(next.href)}`, {
+    throw new FragfetchError('EREDIRECT', `GET ${shown}: redirect loop back to ${displayUrl(next.href)}`, {
       url: from.href,
       status,
     });
@@ -278,27 +278,23 @@ export function toNetworkError(
 ): unknown {
   if (signal?.aborted) return signal.reason;
   if (error instanceof FragfetchError) return error;
-  const shown = stripUrlAuth(url);
+  const shown = displayUrl(url);
   const { proxy } = context;
   const tls = describeTlsFailure(error);
   if (tls) return new FragfetchError('ETLS', `GET ${shown}: ${tls}`, { cause: error, url });
   const refused = /^Proxy response \((\d+)\)/.exec((error as Error).message ?? '');
   if (proxy !== undefined && refused) {
     const status = Number(refused[1]);
-    return new FragfetchError(
-      'EPROXY',
-      `GET ${shown}: proxy ${stripUrlAuth(proxy)} refused: HTTP ${status}`,
-      {
-        cause: error,
-        url,
-        status,
-      },
-    );
+    return new FragfetchError('EPROXY', `GET ${shown}: proxy ${displayUrl(proxy)} refused: HTTP ${status}`, {
+      cause: error,
+      url,
+      status,
+    });
   }
   const code = (error as { code?: string }).code ?? '';
   const mapped = ERROR_CODES[code] ?? 'ENETWORK';
   const what = mapped === 'ESTALL' ? 'stalled' : mapped === 'ETIMEOUT' ? 'timed out' : 'failed';
-  const via = proxy === undefined ? '' : ` via proxy ${stripUrlAuth(proxy)}`;
+  const via = proxy === undefined ? '' : ` via proxy ${displayUrl(proxy)}`;
   return new FragfetchError(mapped, `GET ${shown}${via} ${what}: ${describe(error, context)}`, {
     cause: error,
     url,

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { isFragfetchError, stripUrlAuth } from '../../errors.js';
+import { displayUrl, isFragfetchError } from '../../errors.js';
 import { createManifest } from '../../manifest/create.js';
 import { loadManifest } from '../../manifest/load.js';
 import { formatBytes, plural } from '../../units.js';
@@ -40,7 +40,7 @@ export async function manifestValidateCommand(
     // With --json the error document lists them (program.ts).
     const problems = isFragfetchError(error, 'EMANIFEST') ? (error.problems ?? []) : [];
     if (flags.json || problems.length < 2) throw error;
-    io.stderr.write(`fragfetch: ${stripUrlAuth(source)}: ${plural(problems.length, 'problem')}\n`);
+    io.stderr.write(`fragfetch: ${displayUrl(source)}: ${plural(problems.length, 'problem')}\n`);
     for (const problem of problems) io.stderr.write(`  ${problem}\n`);
     return EXIT.usage;
   }
