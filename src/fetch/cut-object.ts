@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { displayUrl, FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import type { HttpResponse } from '../net/http.js';
-import { isRetryable, parseRetryAfter, retryDelay } from '../net/retry.js';
 import { delay } from '../net/delay.js';
-import { entryMetadata, type JobContext, settleFailed } from './download-one.js';
+import { isRetryable, parseRetryAfter, retryDelay } from '../net/retry.js';
 import type { DownloadEvents } from './context.js';
+import { entryMetadata, type JobContext, settleFailed } from './download-one.js';
 import { hashAlgorithms, integrityError } from './object-download.js';
 import type { PendingGroup } from './range-probes.js';
 import { strongEtag } from './segment.js';
@@ -27,7 +27,8 @@ export async function cutObject(members: readonly PendingGroup[], job: JobContex
   const { ctx } = job;
   const urls = members[0]!.group[0]!.urls;
   const rank = Math.min(...members.map((member) => member.rank));
-  let cuts = members.map((member) => new Cut(member, job)).sort((a, b) => a.start - b.start);
+  const all = members.map((member) => new Cut(member, job)).sort((a, b) => a.start - b.start);
+  let cuts = all;
   const dead = new Set<number>();
   const integrityRetried = new Set<Cut>();
   let endpoint = 0;
@@ -86,7 +87,8 @@ export async function cutObject(members: readonly PendingGroup[], job: JobContex
     // An abort leaves the fragments unsettled, as every download does; anything else fails them.
     if (!ctx.signal.aborted) for (const cut of cuts) if (!cut.settled) settleFailed(cut.group, error, job);
   } finally {
-    await Promise.all(cuts.map((cut) => cut.discard()));
+    // Every temporary file not moved into the cache: failed windows' too.
+    await Promise.all(all.map((cut) => cut.discard()));
   }
 }
 
@@ -131,6 +133,9 @@ class Pass {
         lastModified: response.headers['last-modified'],
       };
       const last = Math.max(0, ...wanted.map((cut) => cut.end));
+      // An empty window is complete before the first byte (and the body may have none).
+      for (const cut of wanted) if (cut.size === 0) stores.push(this.#finish(cut, url, validators));
+      const streamed = wanted.filter((cut) => cut.size > 0);
       let next = 0;
       let active: Cut[] = [];
       let position = 0;
@@ -138,7 +143,7 @@ class Pass {
         this.received += chunk.length;
         if (ctx.limiter) await ctx.limiter.take(chunk.length, ctx.signal);
         const end = position + chunk.length;
-        while (next < wanted.length && wanted[next]!.start < end) active.push(wanted[next++]!);
+        while (next < streamed.length && streamed[next]!.start < end) active.push(streamed[next++]!);
         for (const cut of active) await cut.write(chunk, position, url);
         position = end;
         const done = active.filter((cut) => cut.end <= position);

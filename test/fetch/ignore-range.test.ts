@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import cacache from 'cacache';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/cache/store.js';
@@ -90,5 +92,27 @@ describe('a server that ignores Range', () => {
       const want = a.subarray(fragment.offset!, fragment.offset! + fragment.size!);
       expect((await cached(fragment)).equals(want)).toBe(true);
     }
+  });
+
+  it('fails only the windows that cannot be cut (past the end, wrong bytes), leaving no temporary file', async () => {
+    const a = randomBytesSeeded(MiB, 44);
+    h.cdn.set('/m/a.bin', a);
+    h.cdn.fault('/m/a.bin', { kind: 'ignoreRange' }, { times: Number.POSITIVE_INFINITY });
+    const good = ranges('a.bin', a, 8, 'normal');
+    const manifest = h.manifest([
+      ...good,
+      { id: 'past', path: 'a.bin', offset: MiB - 10, size: 100 },
+      { id: 'wrong', path: 'a.bin', offset: 1000, size: 100, integrity: sriOf(Buffer.from('other')) },
+    ]);
+    const report = await fetchManifest(manifest, { cacheDir: h.cacheDir, baseDelayMs: 5 });
+    await settle();
+    expect(report.failures.map((f) => [f.id, f.error.code]).sort()).toEqual([
+      ['past', 'ESIZE'],
+      ['wrong', 'EINTEGRITY'],
+    ]);
+    expect(report.fragments.downloaded).toBe(good.length);
+    // The probe, the cut, and the one clean retry of the window whose bytes did not verify.
+    expect(h.cdn.requestsFor('/m/a.bin')).toHaveLength(3);
+    expect(await readdir(join(h.cacheDir, 'partial')).catch(() => [])).toEqual([]);
   });
 });
