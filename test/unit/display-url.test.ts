@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { cacheKey } from '../../src/cache/store.js';
 import { displayUrl, FragfetchError, urlWithoutCredentials } from '../../src/errors.js';
+import type { Fragment } from '../../src/manifest/fragment.js';
 
 describe('displayUrl', () => {
   it('hides the values of credential-like query parameters, whatever their case, and the password', () => {
@@ -41,5 +43,27 @@ describe('urlWithoutCredentials', () => {
     );
     expect(urlWithoutCredentials('https://u:pw@h/a?token=t')).toBe('https://h/a');
     expect(urlWithoutCredentials('https://h/a?v=1&token=t#f')).toBe('https://h/a?v=1#f');
+  });
+});
+
+describe('cacheKey', () => {
+  const fragment = (url: string, offset?: number) =>
+    ({
+      id: 'a',
+      path: 'a.bin',
+      urls: [url],
+      size: 10,
+      priority: 'normal',
+      importance: 0,
+      offset,
+    }) as Fragment;
+
+  it('is what it was for a URL without credentials: existing entries keep hitting', () => {
+    expect(cacheKey(fragment('http://h/m/a.bin?v=1&x=2'))).toBe('fragfetch:url:http://h/m/a.bin?v=1&x=2');
+    expect(cacheKey(fragment('http://h/pkg@1.0/a.bin', 5))).toBe('fragfetch:url:http://h/pkg@1.0/a.bin#5+10');
+  });
+
+  it('leaves a token out', () => {
+    expect(cacheKey(fragment('http://h/m/a.bin?token=t&v=1'))).toBe('fragfetch:url:http://h/m/a.bin?v=1');
   });
 });
