@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, type Dirent } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FragfetchError } from '../errors.js';
 import { isHttpUrl, pathProblem } from './schema.js';
+import { describeFsError, walkFiles, type WalkOptions } from './walk.js';
 
-export interface CreateManifestOptions {
+export interface CreateManifestOptions extends WalkOptions {
   /** Where the files will be served from; becomes the manifest's only base URL. */
   baseUrl: string;
   /** The manifest's label; defaults to the directory's name. */
   name?: string;
+  /** Told what a user should know that is no error: links followed, links that lead nowhere. */
+  onNotice?: (message: string) => void;
 }
 
 /** A manifest version 1 document, as written to disk. */
@@ -21,9 +23,9 @@ export interface ManifestDocument {
 }
 
 /**
- * Describes every regular file under `dir` (recursively, in code-point order of the POSIX relative
- * path, so the output is the same on every machine). Symbolic links are skipped: following them could
- * describe files outside `dir` or loop, and `mirror` would write a copy where a link was.
+ * Describes every file under `dir` (recursively, in code-point order of the POSIX relative path, so
+ * the output is the same on every machine), leaving out what walk.ts leaves out. A symbolic link is
+ * described as the file it leads to: `mirror` writes a copy where the link was.
  */
 export async function createManifest(dir: string, options: CreateManifestOptions): Promise<ManifestDocument> {
   if (!isHttpUrl(options.baseUrl)) {
@@ -33,7 +35,11 @@ export async function createManifest(dir: string, options: CreateManifestOptions
     );
   }
   const root = resolve(dir);
-  const paths = (await listFiles(root, dir)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const { paths, followed, broken } = await walkFiles(root, dir, options);
+  if (followed.length > 0)
+    options.onNotice?.(`followed ${count(followed, 'symbolic link')}: ${list(followed)}`);
+  if (broken.length > 0)
+    options.onNotice?.(`left out ${count(broken, 'symbolic link')} to nothing: ${list(broken)}`);
   if (paths.length === 0) throw new FragfetchError('EUSAGE', `no files under ${dir} to put in a manifest`);
 
   const fragments: ManifestDocument['fragments'] = [];
@@ -50,23 +56,14 @@ export async function createManifest(dir: string, options: CreateManifestOptions
   return { version: 1, name: options.name ?? basename(root), baseUrls: [options.baseUrl], fragments };
 }
 
-async function listFiles(root: string, shown: string, prefix = ''): Promise<string[]> {
-  let entries: Dirent[];
-  try {
-    entries = await readdir(prefix === '' ? root : join(root, ...prefix.split('/')), { withFileTypes: true });
-  } catch (error) {
-    const where = prefix === '' ? shown : join(shown, prefix);
-    throw new FragfetchError('EUSAGE', `cannot read directory ${where}: ${describe(error)}`, {
-      cause: error,
-    });
-  }
-  const files: string[] = [];
-  for (const entry of entries) {
-    const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.isDirectory()) files.push(...(await listFiles(root, shown, path)));
-    else if (entry.isFile()) files.push(path);
-  }
-  return files;
+function count(items: readonly string[], noun: string): string {
+  return `${items.length} ${noun}${items.length === 1 ? '' : 's'}`;
+}
+
+/** The first few, so that a snapshot of 300 links is one line. */
+function list(items: readonly string[], shown = 5): string {
+  const head = items.slice(0, shown).join(', ');
+  return items.length > shown ? `${head} and ${items.length - shown} more` : head;
 }
 
 /** Streams the file through sha256 so that memory stays flat whatever its size. */
@@ -79,15 +76,7 @@ async function hashFile(file: string, path: string): Promise<{ size: number; int
       size += (chunk as Buffer).length;
     }
   } catch (error) {
-    throw new FragfetchError('EUSAGE', `cannot read ${path}: ${describe(error)}`, { cause: error });
+    throw new FragfetchError('EUSAGE', `cannot read ${path}: ${describeFsError(error)}`, { cause: error });
   }
   return { size, integrity: `sha256-${hash.digest('base64')}` };
-}
-
-function describe(error: unknown): string {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-  if (code === 'ENOENT') return 'no such file or directory';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ENOTDIR') return 'not a directory';
-  return error instanceof Error ? error.message : String(error);
 }

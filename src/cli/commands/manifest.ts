@@ -6,14 +6,21 @@ import { formatBytes } from '../../units.js';
 import { type CliIO, EXIT } from '../io.js';
 import type { CommandContext } from './context.js';
 
-export async function manifestCreateCommand(
-  dir: string,
-  flags: { baseUrl: string; name?: string; output?: string },
-  io: CliIO,
-): Promise<number> {
+interface CreateFlags {
+  baseUrl: string;
+  name?: string;
+  output?: string;
+  include?: string[];
+  exclude?: string[];
+}
+
+export async function manifestCreateCommand(dir: string, flags: CreateFlags, io: CliIO): Promise<number> {
   const manifest = await createManifest(dir, {
     baseUrl: flags.baseUrl,
     ...(flags.name === undefined ? {} : { name: flags.name }),
+    include: flags.include ?? [],
+    exclude: flags.exclude ?? [],
+    onNotice: (message) => io.stderr.write(`${message}\n`),
   });
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   if (flags.output) {
@@ -43,6 +50,11 @@ export async function manifestValidateCommand(
   return EXIT.ok;
 }
 
+/** A repeatable option's values, in the order given. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 export function registerManifest(program: Command, { io, setExit }: CommandContext): void {
   const manifest = program
     .command('manifest')
@@ -58,16 +70,19 @@ export function registerManifest(program: Command, { io, setExit }: CommandConte
     .requiredOption('--base-url <url>', 'URL the directory will be served from (required)')
     .option('--name <name>', 'manifest name (default: the directory name)')
     .option('-o, --output <file>', 'write to a file instead of stdout')
+    .option('--include <glob>', 'only files whose path matches (repeatable)', collect)
+    .option('--exclude <glob>', 'leave out files whose path matches (repeatable)', collect)
     .addHelpText(
       'after',
       `
+Left out: .fragfetch/, .git/, .hg/, .svn/ and *.fragfetch-tmp. Symbolic links are followed.
+
 Examples:
   $ fragfetch manifest create ./models/tiny --base-url https://cdn.example.com/tiny/ -o tiny.json
-  $ fragfetch manifest create ./dist --base-url https://cdn.example.com/app/ --name app > app.json`,
+  $ fragfetch manifest create ./dist --base-url https://cdn.example.com/app/ --name app > app.json
+  $ fragfetch manifest create . --base-url https://cdn.example.com/m/ --exclude '*.md' --exclude 'docs/**'`,
     )
-    .action(async (dir: string, flags: { baseUrl: string; name?: string; output?: string }) =>
-      setExit(await manifestCreateCommand(dir, flags, io)),
-    );
+    .action(async (dir: string, flags: CreateFlags) => setExit(await manifestCreateCommand(dir, flags, io)));
   manifest
     .command('validate')
     .summary('validate a manifest without downloading anything')
