@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FragfetchError } from '../errors.js';
+import { type Described, prioritise, rangeFragment } from '../tensors/fragments.js';
+import { layoutTensors } from '../tensors/layout.js';
+import { defaultRules, explainRules, type PriorityRule } from '../tensors/priority.js';
+import { hashRanges } from '../tensors/read-local.js';
+import { readTables } from '../tensors/read-tables.js';
+import type { TensorTable } from '../tensors/table.js';
+import type { ManifestDocument } from './document.js';
 import { isHttpUrl, pathProblem } from './schema.js';
 import { describeFsError, walkFiles, type WalkOptions } from './walk.js';
 
@@ -12,15 +19,15 @@ export interface CreateManifestOptions extends WalkOptions {
   name?: string;
   /** Told what a user should know that is no error: links followed, links that lead nowhere. */
   onNotice?: (message: string) => void;
+  /** One fragment per tensor (and one per header) of safetensors and GGUF files. */
+  tensors?: boolean;
+  /** `--priority CLASS=GLOB` rules, tried before the defaults (which apply with `tensors`). */
+  priority?: readonly PriorityRule[];
+  /** Told the rules and which one decided each fragment (`--explain`). */
+  onExplain?: (lines: string[]) => void;
 }
 
-/** A manifest version 1 document, as written to disk. */
-export interface ManifestDocument {
-  version: 1;
-  name: string;
-  baseUrls: string[];
-  fragments: { path: string; size: number; integrity: string }[];
-}
+export type { ManifestDocument };
 
 /**
  * Describes every file under `dir` (recursively, in code-point order of the POSIX relative path, so
@@ -42,7 +49,6 @@ export async function createManifest(dir: string, options: CreateManifestOptions
     options.onNotice?.(`left out ${count(broken, 'symbolic link')} to nothing: ${list(broken)}`);
   if (paths.length === 0) throw new FragfetchError('EUSAGE', `no files under ${dir} to put in a manifest`);
 
-  const fragments: ManifestDocument['fragments'] = [];
   for (const path of paths) {
     const problem = pathProblem(path);
     if (problem !== undefined) {
@@ -51,9 +57,30 @@ export async function createManifest(dir: string, options: CreateManifestOptions
         `cannot describe ${JSON.stringify(path)}: a fragment path ${problem}`,
       );
     }
-    fragments.push({ path, ...(await hashFile(join(root, ...path.split('/')), path)) });
   }
-  return { version: 1, name: options.name ?? basename(root), baseUrls: [options.baseUrl], fragments };
+  // Every header is read before any file is hashed: a malformed one fails in a moment, not after
+  // hashing gigabytes, and nothing is written.
+  const tables = options.tensors ? await readTables(root, paths) : new Map<string, TensorTable>();
+  const described: Described[] = [];
+  for (const path of paths) {
+    const file = join(root, ...path.split('/'));
+    const table = tables.get(path);
+    if (table === undefined) {
+      described.push({ fragment: { path, ...(await hashFile(file, path)) }, tensor: undefined });
+      continue;
+    }
+    const ranges = layoutTensors(path, table, table.fileSize ?? 0);
+    const integrities = await hashRanges(file, path, ranges);
+    ranges.forEach((range, i) =>
+      described.push(rangeFragment(path, range, { integrity: integrities[i] as string })),
+    );
+  }
+  const base = { version: 1 as const, name: options.name ?? basename(root), baseUrls: [options.baseUrl] };
+  const rules = [...(options.priority ?? []), ...(options.tensors ? defaultRules() : [])];
+  if (rules.length === 0) return { ...base, fragments: described.map((d) => d.fragment) };
+  const { fragments, explained } = prioritise(described, rules);
+  options.onExplain?.([...explainRules(rules), ...explained]);
+  return { ...base, fragments };
 }
 
 function count(items: readonly string[], noun: string): string {

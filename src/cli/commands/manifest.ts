@@ -1,35 +1,9 @@
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { createManifest } from '../../manifest/create.js';
 import { loadManifest } from '../../manifest/load.js';
 import { formatBytes } from '../../units.js';
 import { type CliIO, EXIT } from '../io.js';
 import type { CommandContext } from './context.js';
-
-interface CreateFlags {
-  baseUrl: string;
-  name?: string;
-  output?: string;
-  include?: string[];
-  exclude?: string[];
-}
-
-export async function manifestCreateCommand(dir: string, flags: CreateFlags, io: CliIO): Promise<number> {
-  const manifest = await createManifest(dir, {
-    baseUrl: flags.baseUrl,
-    ...(flags.name === undefined ? {} : { name: flags.name }),
-    include: flags.include ?? [],
-    exclude: flags.exclude ?? [],
-    onNotice: (message) => io.stderr.write(`${message}\n`),
-  });
-  const text = `${JSON.stringify(manifest, null, 2)}\n`;
-  if (flags.output) {
-    await writeFile(flags.output, text);
-    const bytes = manifest.fragments.reduce((sum, f) => sum + f.size, 0);
-    io.stderr.write(`wrote ${flags.output}: ${manifest.fragments.length} fragments, ${formatBytes(bytes)}\n`);
-  } else io.stdout.write(text);
-  return EXIT.ok;
-}
+import { registerManifestCreate } from './manifest-create.js';
 
 export async function manifestValidateCommand(
   source: string,
@@ -50,39 +24,13 @@ export async function manifestValidateCommand(
   return EXIT.ok;
 }
 
-/** A repeatable option's values, in the order given. */
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-export function registerManifest(program: Command, { io, setExit }: CommandContext): void {
+export function registerManifest(program: Command, context: CommandContext): void {
+  const { io, setExit } = context;
   const manifest = program
     .command('manifest')
     .summary('create or validate manifests')
     .description('Create a manifest for a directory, or validate one without downloading anything.');
-  manifest
-    .command('create')
-    .summary("write a manifest for a directory's files")
-    .description(
-      "Write a manifest for a directory's files, with their sizes and sha256 integrity, to stdout or a file.",
-    )
-    .argument('<dir>', 'directory to describe')
-    .requiredOption('--base-url <url>', 'URL the directory will be served from (required)')
-    .option('--name <name>', 'manifest name (default: the directory name)')
-    .option('-o, --output <file>', 'write to a file instead of stdout')
-    .option('--include <glob>', 'only files whose path matches (repeatable)', collect)
-    .option('--exclude <glob>', 'leave out files whose path matches (repeatable)', collect)
-    .addHelpText(
-      'after',
-      `
-Left out: .fragfetch/, .git/, .hg/, .svn/ and *.fragfetch-tmp. Symbolic links are followed.
-
-Examples:
-  $ fragfetch manifest create ./models/tiny --base-url https://cdn.example.com/tiny/ -o tiny.json
-  $ fragfetch manifest create ./dist --base-url https://cdn.example.com/app/ --name app > app.json
-  $ fragfetch manifest create . --base-url https://cdn.example.com/m/ --exclude '*.md' --exclude 'docs/**'`,
-    )
-    .action(async (dir: string, flags: CreateFlags) => setExit(await manifestCreateCommand(dir, flags, io)));
+  registerManifestCreate(manifest, context);
   manifest
     .command('validate')
     .summary('validate a manifest without downloading anything')
