@@ -10,7 +10,7 @@ import { readTables } from '../tensors/read-tables.js';
 import type { TensorTable } from '../tensors/table.js';
 import type { ManifestDocument } from './document.js';
 import { isHttpUrl, pathProblem } from './schema.js';
-import { describeFsError, walkFiles, type WalkOptions } from './walk.js';
+import { cannotRead, walkFiles, type WalkOptions } from './walk.js';
 
 export interface CreateManifestOptions extends WalkOptions {
   /** Where the files will be served from; becomes the manifest's only base URL. */
@@ -103,7 +103,7 @@ async function hashFile(file: string, path: string): Promise<{ size: number; int
       size += (chunk as Buffer).length;
     }
   } catch (error) {
-    throw new FragfetchError('EUSAGE', `cannot read ${path}: ${describeFsError(error)}`, { cause: error });
+    throw cannotRead(path, error);
   }
   return { size, integrity: `sha256-${hash.digest('base64')}` };
 }

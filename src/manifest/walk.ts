@@ -127,6 +127,11 @@ function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A file that could not be read, as one line: a usage error, since it is the user's input. */
+export function cannotRead(shown: string, error: unknown): FragfetchError {
+  return new FragfetchError('EUSAGE', `cannot read ${shown}: ${describeFsError(error)}`, { cause: error });
+}
+
 export function describeFsError(error: unknown): string {
   const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
   if (code === 'ENOENT') return 'no such file or directory';

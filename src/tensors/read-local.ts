@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { FragfetchError } from '../errors.js';
-import { describeFsError } from '../manifest/walk.js';
+import { cannotRead } from '../manifest/walk.js';
 import { ggufError, ggufTable } from './gguf.js';
 import type { TensorRange } from './layout.js';
 import { headerLength, LENGTH_PREFIX_BYTES, parseSafetensorsHeader } from './safetensors.js';
@@ -82,7 +82,7 @@ export async function hashRanges(
       }
     }
   } catch (error) {
-    throw new FragfetchError('EUSAGE', `cannot read ${shown}: ${describeFsError(error)}`, { cause: error });
+    throw cannotRead(shown, error);
   }
   if (index < ranges.length) {
     throw new FragfetchError('EUSAGE', `cannot read ${shown}: it became shorter while it was read`);
@@ -94,7 +94,7 @@ async function openFile(file: string, shown: string): Promise<FileHandle> {
   try {
     return await open(file, 'r');
   } catch (error) {
-    throw new FragfetchError('EUSAGE', `cannot read ${shown}: ${describeFsError(error)}`, { cause: error });
+    throw cannotRead(shown, error);
   }
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FragfetchError } from '../errors.js';
-import { describeFsError } from '../manifest/walk.js';
+import { cannotRead } from '../manifest/walk.js';
 import { formatOf, readLocalTable, type TensorFormat } from './read-local.js';
 import { checkShards, isShardIndex, parseShardIndex, type ShardIndex } from './shard-index.js';
 import type { TensorTable } from './table.js';
@@ -41,6 +41,6 @@ async function readText(file: string, shown: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
-    throw new FragfetchError('EUSAGE', `cannot read ${shown}: ${describeFsError(error)}`, { cause: error });
+    throw cannotRead(shown, error);
   }
 }

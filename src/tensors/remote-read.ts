@@ -23,13 +23,22 @@ export interface RemoteObject {
   requests: number;
 }
 
-interface Reader {
+/** A file on a server: the client to ask, its URL, and its name in messages. */
+export interface RemoteFile {
   http: Requester;
   url: string;
   shown: string;
-  signal: AbortSignal | undefined;
+  signal?: AbortSignal;
+}
+
+/** One file's reading: what its first answer said, and how many requests it has cost. */
+interface Reader extends RemoteFile {
   object: RemoteObject | undefined;
   requests: number;
+}
+
+function readerOf(file: RemoteFile): Reader {
+  return { ...file, object: undefined, requests: 0 };
 }
 
 /**
@@ -39,12 +48,10 @@ interface Reader {
  * is then read from that one stream, closed as soon as it has been.
  */
 export async function readRemoteSafetensors(
-  http: Requester,
-  url: string,
-  shown: string,
-  signal?: AbortSignal,
+  file: RemoteFile,
 ): Promise<{ table: TensorTable; object: RemoteObject }> {
-  const reader: Reader = { http, url, shown, signal, object: undefined, requests: 0 };
+  const reader = readerOf(file);
+  const { shown } = file;
   const first = await rangeGet(reader, 0, LENGTH_PREFIX_BYTES);
   const object = reader.object as RemoteObject;
   let header: Buffer;
@@ -73,12 +80,10 @@ export async function readRemoteSafetensors(
  * asks for 2 MB ranges from the start until it has the tensor infos, one request for most files.
  */
 export async function readRemoteGguf(
-  http: Requester,
-  url: string,
-  shown: string,
-  signal?: AbortSignal,
+  file: RemoteFile,
 ): Promise<{ table: TensorTable; object: RemoteObject }> {
-  const reader: Reader = { http, url, shown, signal, object: undefined, requests: 0 };
+  const reader = readerOf(file);
+  const { url, shown } = file;
   const fetchRange = async (
     _input: unknown,
     init?: { headers?: Record<string, string> },
@@ -120,13 +125,11 @@ export async function readRemoteGguf(
 
 /** A whole small file (a shard index), refused past `limit` bytes. */
 export async function readRemoteText(
-  http: Requester,
-  url: string,
-  shown: string,
+  file: RemoteFile,
   limit: number,
-  signal?: AbortSignal,
 ): Promise<{ text: string; object: RemoteObject }> {
-  const reader: Reader = { http, url, shown, signal, object: undefined, requests: 0 };
+  const reader = readerOf(file);
+  const { shown } = file;
   const answer = await send(reader, 'GET', {});
   const reading = new BodyReader(answer.body, false);
   const body = await reading.take(limit + 1).finally(() => reading.close());
@@ -138,13 +141,9 @@ export async function readRemoteText(
 }
 
 /** A file fragfetch leaves whole: one HEAD for its length and validators. */
-export async function headRemote(
-  http: Requester,
-  url: string,
-  shown: string,
-  signal?: AbortSignal,
-): Promise<RemoteObject> {
-  const reader: Reader = { http, url, shown, signal, object: undefined, requests: 0 };
+export async function headRemote(file: RemoteFile): Promise<RemoteObject> {
+  const reader = readerOf(file);
+  const { url } = file;
   const answer = await send(reader, 'HEAD', {});
   answer.body.resume();
   const size = Number(answer.headers['content-length']);

@@ -58,7 +58,7 @@ export async function createRemoteManifest(
       continue;
     }
     const path = pathOf(url);
-    const { text, object } = await readRemoteText(http, url, path, MAX_INDEX_BYTES, signal);
+    const { text, object } = await readRemoteText({ http, url, shown: path, signal }, MAX_INDEX_BYTES);
     const index = parseShardIndex(path, text);
     indexes.push({ index, object, url });
     options.onFile?.(`${path}: ${index.shards.length} shards named, ${formatBytes(object.size)} (1 request)`);
@@ -86,14 +86,14 @@ export async function createRemoteManifest(
         ? 'safetensors'
         : formatOf(new URL(url).pathname);
     if (format === undefined) {
-      const object = await headRemote(http, url, path, signal);
+      const object = await headRemote({ http, url, shown: path, signal });
       described.push({ fragment: { path, size: object.size }, tensor: undefined });
       sources.push(source(path, url, object, 0));
       options.onFile?.(`${path}: whole, ${formatBytes(object.size)} (1 request)`);
       continue;
     }
     const read = format === 'gguf' ? readRemoteGguf : readRemoteSafetensors;
-    const { table, object } = await read(http, url, path, signal);
+    const { table, object } = await read({ http, url, shown: path, signal });
     tables.set(path, table);
     for (const range of layoutTensors(path, table, object.size))
       described.push(rangeFragment(path, range, {}));
