@@ -2,7 +2,7 @@ import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/manifest/parse.js';
-import { runCli } from '../support/cli.js';
+import { runCli, spawnCli } from '../support/cli.js';
 import { sriOf, tempDir } from '../support/fixtures.js';
 import { harness, type Harness } from '../support/harness.js';
 import { modelFiles, writeModel } from './model.js';
@@ -165,6 +165,18 @@ describe('manifest create --tensors', () => {
     expect(lines).toContainEqual(
       expect.stringMatching(/^ {2}high +0\.250 .*layers\.2\.self_attn\.q_proj\.weight {2}\(no rule\)$/),
     );
+  });
+
+  it('works from the built binary, where the GGUF parser is a chunk of its own', async () => {
+    const files = modelFiles();
+    await writeModel(dir, files);
+    const child = spawnCli(['manifest', 'create', dir, '--base-url', 'https://x.example/', '--tensors']);
+    const { code, stdout, stderr } = await child.done;
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const ids = (JSON.parse(stdout) as { fragments: Written[] }).fragments.map((f) => f.id ?? f.path);
+    expect(ids).toContain('gguf/tiny-Q8_0.gguf:blk.1.attn_q.weight');
+    expect(ids).toContain('model-00001-of-00002.safetensors:model.embed_tokens.weight');
   });
 
   it('refuses a bad --priority rule as a usage error', async () => {

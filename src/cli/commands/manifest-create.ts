@@ -2,11 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { FragfetchError } from '../../errors.js';
 import { fetchDefaults } from '../../fetch/engine.js';
-import { createManifest } from '../../manifest/create.js';
 import type { ManifestDocument } from '../../manifest/document.js';
-import { HttpClient } from '../../net/http.js';
 import { parsePriorityRule, type PriorityRule } from '../../tensors/priority.js';
-import { createRemoteManifest } from '../../tensors/remote.js';
 import { formatBytes } from '../../units.js';
 import { type CliIO, EXIT } from '../io.js';
 import { parseDurationOption, parseHeader } from '../options.js';
@@ -46,6 +43,11 @@ export async function manifestCreateCommand(
         exitCode: EXIT.usage,
       });
     }
+    // Loaded here: every other command starts without the header readers.
+    const [{ HttpClient }, { createRemoteManifest }] = await Promise.all([
+      import('../../net/http.js'),
+      import('../../tensors/remote.js'),
+    ]);
     const http = new HttpClient({
       timeoutMs: flags.timeout,
       stallTimeoutMs: flags.timeout,
@@ -67,6 +69,7 @@ export async function manifestCreateCommand(
     if (flags.baseUrl === undefined) {
       command.error("required option '--base-url <url>' not specified", { exitCode: EXIT.usage });
     }
+    const { createManifest } = await import('../../manifest/create.js');
     manifest = await createManifest(dir as string, {
       baseUrl: flags.baseUrl as string,
       include: flags.include ?? [],
