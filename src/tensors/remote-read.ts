@@ -173,22 +173,32 @@ async function rangeGet(
       });
     }
     if (known === undefined) reader.object = describeObject(answer, size, 0);
-    else if (known.size !== size || (known.etag !== undefined && answer.headers['etag'] !== known.etag)) {
+    else if (!sameObject(known, answer, size)) {
       answer.body.destroy();
       throw changed(reader);
     }
     return { body: new BodyReader(answer.body, true), whole: false };
   }
   const size = Number(answer.headers['content-length']);
-  if (known !== undefined || !Number.isSafeInteger(size)) {
+  if (!Number.isSafeInteger(size)) {
     answer.body.destroy();
-    if (known !== undefined) throw changed(reader);
     throw new FragfetchError('EHTTP', `GET ${stripUrlAuth(reader.url)}: no Content-Length to size it by`, {
       url: reader.url,
     });
   }
-  reader.object = describeObject(answer, size, 0);
+  // A 200 to a conditional range is a changed file, or a server that ignores Range (and If-Range)
+  // serving the same one whole: the validators tell which.
+  if (known === undefined) reader.object = describeObject(answer, size, 0);
+  else if (!sameObject(known, answer, size)) {
+    answer.body.destroy();
+    throw changed(reader);
+  }
   return { body: new BodyReader(answer.body, false), whole: true };
+}
+
+function sameObject(known: RemoteObject, answer: HttpResponse, size: number): boolean {
+  const { etag, 'last-modified': lastModified } = answer.headers;
+  return known.size === size && known.etag === etag && known.lastModified === lastModified;
 }
 
 async function send(

@@ -181,6 +181,9 @@ describe('GGUF (read by @huggingface/gguf)', () => {
     expect(await refusal('magic.gguf', gguf(tensors, { magic: 'GGUG' }))).toBe(
       'magic.gguf: not a valid GGUF file: not starting with GGUF magic number',
     );
+    expect(await refusal('v1.gguf', gguf(tensors, { version: 1 }))).toBe(
+      'v1.gguf: unsupported GGUF version 1: fragfetch reads versions 2 and 3',
+    );
     expect(await refusal('v4.gguf', gguf(tensors, { version: 4 }))).toBe(
       'v4.gguf: not a valid GGUF file: unsupported version "4"',
     );

@@ -8,6 +8,7 @@ import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/fixtures.js';
 import { harness, type Harness, settle } from '../support/harness.js';
 import { modelFiles, writeModel } from './model.js';
+import { bytes, gguf, GGUF_TYPE } from './writers.js';
 
 let h: Harness;
 let dir: string;
@@ -114,6 +115,60 @@ describe('manifest create --from-url --tensors', () => {
     expect(only!.bytesSent).toBeLessThan(big.length);
     expect(manifest!.fragments.at(-1)).toMatchObject({ id: 'big.safetensors:lm_head.weight' });
     expect(manifest!.fragments.reduce((sum, f) => sum + f.size, 0)).toBe(big.length);
+  });
+
+  it('reads a GGUF header larger than one 2 MB range in several ranges, from a server that honours Range or not', async () => {
+    const tokens = Array.from({ length: 250_000 }, (_, i) => `token-${i}`);
+    const big = gguf(
+      [
+        { name: 'token_embd.weight', shape: [4], type: GGUF_TYPE.F32, data: bytes(16, 1) },
+        { name: 'blk.0.attn_q.weight', shape: [4], type: GGUF_TYPE.F32, data: bytes(16, 2) },
+      ],
+      { kv: { 'tokenizer.ggml.tokens': { type: 'strings', value: tokens } } },
+    );
+    expect(big.length).toBeGreaterThan(4_500_000);
+    h.cdn.set('/m/big.gguf', big);
+    h.cdn.set('/m/plain.gguf', big);
+    h.cdn.fault('/m/plain.gguf', { kind: 'ignoreRange' }, { times: Infinity });
+    const { code, manifest, stderr } = await remote([h.cdn.url('/m/big.gguf'), h.cdn.url('/m/plain.gguf')]);
+    expect(code).toBe(0);
+    expect(stderr).toBe(
+      `big.gguf: 2 tensors, ${formatBytes(big.length)} (3 requests)\n` +
+        `plain.gguf: 2 tensors, ${formatBytes(big.length)} (3 requests)\n`,
+    );
+    await settle();
+    expect(h.cdn.requestsFor('/m/big.gguf').map((r) => r.range)).toEqual([
+      'bytes=0-1999999',
+      'bytes=2000000-3999999',
+      'bytes=4000000-5999999',
+    ]);
+    expect(
+      h.cdn
+        .requestsFor('/m/big.gguf')
+        .slice(1)
+        .every((r) => r.ifRange !== undefined),
+    ).toBe(true);
+    const ranges = manifest!.fragments.filter((f) => f.path === 'big.gguf').map((f) => [f.offset, f.size]);
+    const dataStart = big.length - 48;
+    expect(ranges).toEqual([
+      [0, dataStart],
+      [dataStart, 32],
+      [dataStart + 32, 16],
+    ]);
+  });
+
+  it('a file replaced between its two requests is refused, not spliced', async () => {
+    const path = '/m/model-00001-of-00002.safetensors';
+    h.cdn.fault(path, { kind: 'delay', ms: 0 });
+    h.cdn.fault(path, { kind: 'change', body: files['model-00002-of-00002.safetensors']! });
+    const { code, stdout, stderr } = await remote([h.cdn.url(path)]);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      'fragfetch: model-00001-of-00002.safetensors: changed on the server while its header was read\n',
+    );
+    expect(code).toBe(1);
+    await settle();
+    expect(h.cdn.requestsFor(path).map((r) => r.status)).toEqual([206, 200]);
   });
 
   it('a file the server does not have exits 1 with its HTTP status, nothing written', async () => {

@@ -81,14 +81,20 @@ export function gguf(
   const kv: Record<string, GgufValue> = { 'general.architecture': { type: 'string', value: 'llama' } };
   Object.assign(kv, options.kv);
   if (options.alignment !== undefined) kv['general.alignment'] = { type: 'u32', value: alignment };
+  // Version 1 wrote counts and lengths as u32, later versions as u64.
+  const size = options.version === 1 ? u32 : u64;
+  const str = (text: string) => {
+    const bytes = Buffer.from(text);
+    return Buffer.concat([size(bytes.length), bytes]);
+  };
   const parts: Buffer[] = [Buffer.from(options.magic ?? 'GGUF', 'latin1'), u32(options.version ?? 3)];
-  parts.push(u64(tensors.length), u64(Object.keys(kv).length));
-  for (const [key, value] of Object.entries(kv)) parts.push(str(key), ...ggufValue(value));
+  parts.push(size(tensors.length), size(Object.keys(kv).length));
+  for (const [key, value] of Object.entries(kv)) parts.push(str(key), ...ggufValue(value, str, size));
   let offset = 0;
   const offsets: number[] = [];
   for (const tensor of tensors) {
     offsets.push(offset);
-    parts.push(str(tensor.name), u32(tensor.shape.length), ...tensor.shape.map(u64), u32(tensor.type));
+    parts.push(str(tensor.name), u32(tensor.shape.length), ...tensor.shape.map(size), u32(tensor.type));
     parts.push(u64(offset));
     offset = pad(offset + tensor.data.length, alignment);
   }
@@ -102,7 +108,7 @@ export function gguf(
   return Buffer.concat(out);
 }
 
-function ggufValue(value: GgufValue): Buffer[] {
+function ggufValue(value: GgufValue, str: (text: string) => Buffer, size: (n: number) => Buffer): Buffer[] {
   switch (value.type) {
     case 'u32':
       return [u32(4), u32(value.value)];
@@ -114,7 +120,7 @@ function ggufValue(value: GgufValue): Buffer[] {
     case 'string':
       return [u32(8), str(value.value)];
     case 'strings':
-      return [u32(9), u32(8), u64(value.value.length), ...value.value.map(str)];
+      return [u32(9), u32(8), size(value.value.length), Buffer.concat(value.value.map(str))];
   }
 }
 
@@ -132,9 +138,4 @@ function u64(n: number): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(BigInt(n));
   return b;
-}
-
-function str(s: string): Buffer {
-  const text = Buffer.from(s);
-  return Buffer.concat([u64(text.length), text]);
 }
