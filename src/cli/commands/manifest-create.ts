@@ -107,7 +107,9 @@ export function registerManifestCreate(manifest: Command, { io, setExit }: Comma
     .command('create')
     .summary("write a manifest for a directory's files")
     .description(
-      "Write a manifest for a directory's files, with their sizes and sha256 integrity, to stdout or a file.",
+      "Write a manifest for a directory's files, with their sizes and sha256 integrity, to stdout or a file. " +
+        'With --tensors, safetensors and GGUF files are cut into one fragment per tensor; with --from-url, ' +
+        'the files are on a server and only their headers are read.',
     )
     .argument('[dir]', 'directory to describe')
     .option('--base-url <url>', 'URL the directory will be served from (required with a directory)')
