@@ -187,6 +187,22 @@ describe('manifest create --from-url --tensors', () => {
     );
   });
 
+  it('without --tensors, describes each URL whole by one HEAD', async () => {
+    const urls = [h.cdn.url('/m/config.json'), h.cdn.url('/m/model-00001-of-00002.safetensors')];
+    const result = await runCli(['manifest', 'create', '--from-url', ...urls]);
+    expect(result.code).toBe(0);
+    const manifest = JSON.parse(result.stdout) as ManifestDocument;
+    expect(manifest.fragments).toEqual([
+      { path: 'config.json', size: files['config.json']!.length },
+      { path: 'model-00001-of-00002.safetensors', size: files['model-00001-of-00002.safetensors']!.length },
+    ]);
+    await settle();
+    expect(h.cdn.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'HEAD /m/config.json',
+      'HEAD /m/model-00001-of-00002.safetensors',
+    ]);
+  });
+
   it('refuses a folder and --from-url together', async () => {
     const result = await runCli(['manifest', 'create', dir, '--from-url', URLS()[0]!]);
     expect(result.code).toBe(2);
