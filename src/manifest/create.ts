@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FragfetchError } from '../errors.js';
-import { type Described, prioritise, rangeFragment } from '../tensors/fragments.js';
+import { type Described, finishFragments, rangeFragment } from '../tensors/fragments.js';
 import { layoutTensors } from '../tensors/layout.js';
-import { defaultRules, explainRules, type PriorityRule } from '../tensors/priority.js';
+import type { PriorityRule } from '../tensors/priority.js';
 import { hashRanges } from '../tensors/read-local.js';
 import { readTables } from '../tensors/read-tables.js';
 import type { TensorTable } from '../tensors/table.js';
@@ -76,11 +76,7 @@ export async function createManifest(dir: string, options: CreateManifestOptions
     );
   }
   const base = { version: 1 as const, name: options.name ?? basename(root), baseUrls: [options.baseUrl] };
-  const rules = [...(options.priority ?? []), ...(options.tensors ? defaultRules() : [])];
-  if (rules.length === 0) return { ...base, fragments: described.map((d) => d.fragment) };
-  const { fragments, explained } = prioritise(described, rules);
-  options.onExplain?.([...explainRules(rules), ...explained]);
-  return { ...base, fragments };
+  return { ...base, fragments: finishFragments(described, options) };
 }
 
 function count(items: readonly string[], noun: string): string {

@@ -1,6 +1,6 @@
 import type { DocumentFragment } from '../manifest/document.js';
 import { type TensorRange } from './layout.js';
-import { assignPriorities, type PriorityRule } from './priority.js';
+import { assignPriorities, defaultRules, explainRules, type PriorityRule } from './priority.js';
 
 /** A fragment on its way into a document, with the tensor it holds (if any) for the priority rules. */
 export interface Described {
@@ -43,4 +43,19 @@ export function prioritise(
       `  ${priority.padEnd(10)} ${importance.toFixed(3)}  ${items[i]!.id}  (${rule?.glob.pattern ?? 'no rule'})`,
   );
   return { fragments, explained };
+}
+
+/**
+ * The fragments of a document: with the user's rules, then (for tensor manifests) the defaults,
+ * each given its class and importance and `onExplain` told why; without any rule, as they are.
+ */
+export function finishFragments(
+  described: readonly Described[],
+  options: { priority?: readonly PriorityRule[]; tensors?: boolean; onExplain?: (lines: string[]) => void },
+): DocumentFragment[] {
+  const rules = [...(options.priority ?? []), ...(options.tensors ? defaultRules() : [])];
+  if (rules.length === 0) return described.map((d) => d.fragment);
+  const { fragments, explained } = prioritise(described, rules);
+  options.onExplain?.([...explainRules(rules), ...explained]);
+  return fragments;
 }

@@ -2,9 +2,9 @@ import { FragfetchError, stripUrlAuth } from '../errors.js';
 import type { DocumentSource, ManifestDocument } from '../manifest/document.js';
 import { isHttpUrl, pathProblem } from '../manifest/schema.js';
 import { formatBytes } from '../units.js';
-import { type Described, prioritise, rangeFragment } from './fragments.js';
+import { type Described, finishFragments, rangeFragment } from './fragments.js';
 import { layoutTensors } from './layout.js';
-import { defaultRules, explainRules, type PriorityRule } from './priority.js';
+import type { PriorityRule } from './priority.js';
 import { formatOf } from './read-local.js';
 import {
   headRemote,
@@ -104,11 +104,7 @@ export async function createRemoteManifest(
   for (const { index } of indexes) checkShards(index, tables);
 
   const head = { version: 1 as const, name: options.name ?? defaultName(base), baseUrls: [base] };
-  const rules = [...(options.priority ?? []), ...(options.tensors ? defaultRules() : [])];
-  if (rules.length === 0) return { ...head, fragments: described.map((d) => d.fragment), sources };
-  const { fragments, explained } = prioritise(described, rules);
-  options.onExplain?.([...explainRules(rules), ...explained]);
-  return { ...head, fragments, sources };
+  return { ...head, fragments: finishFragments(described, options), sources };
 }
 
 /** Shard paths are relative to the manifest root; the index's URL is what they resolve against. */
