@@ -164,26 +164,16 @@ async function rangeGet(
   const validator = known?.etag && !known.etag.startsWith('W/') ? known.etag : known?.lastModified;
   if (validator !== undefined) headers['if-range'] = validator;
   const answer = await send(reader, 'GET', headers);
-  if (answer.status === 206) {
-    const total = /\/(\d+)\s*$/.exec(answer.headers['content-range'] ?? '')?.[1];
-    const size = Number(total);
-    if (total === undefined || !Number.isSafeInteger(size)) {
-      answer.body.destroy();
-      throw new FragfetchError('ERANGE', `GET ${stripUrlAuth(reader.url)}: a 206 without the file's length`, {
-        url: reader.url,
-      });
-    }
-    if (known === undefined) reader.object = describeObject(answer, size, 0);
-    else if (!sameObject(known, answer, size)) {
-      answer.body.destroy();
-      throw changed(reader);
-    }
-    return { body: new BodyReader(answer.body, true), whole: false };
-  }
-  const size = Number(answer.headers['content-length']);
-  if (!Number.isSafeInteger(size)) {
+  const ranged = answer.status === 206;
+  // A 206 says the file's length after the "/" of Content-Range; a 200 in Content-Length.
+  const total = ranged
+    ? /\/(\d+)\s*$/.exec(answer.headers['content-range'] ?? '')?.[1]
+    : answer.headers['content-length'];
+  const size = Number(total);
+  if (total === undefined || !Number.isSafeInteger(size)) {
     answer.body.destroy();
-    throw new FragfetchError('EHTTP', `GET ${stripUrlAuth(reader.url)}: no Content-Length to size it by`, {
+    const what = ranged ? "a 206 without the file's length" : 'no Content-Length to size it by';
+    throw new FragfetchError(ranged ? 'ERANGE' : 'EHTTP', `GET ${stripUrlAuth(reader.url)}: ${what}`, {
       url: reader.url,
     });
   }
@@ -194,7 +184,7 @@ async function rangeGet(
     answer.body.destroy();
     throw changed(reader);
   }
-  return { body: new BodyReader(answer.body, false), whole: true };
+  return { body: new BodyReader(answer.body, ranged), whole: !ranged };
 }
 
 function sameObject(known: RemoteObject, answer: HttpResponse, size: number): boolean {
