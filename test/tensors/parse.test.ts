@@ -171,6 +171,24 @@ describe('GGUF (read by @huggingface/gguf)', () => {
     });
   }
 
+  it('a ggml type it does not know gives the tensor the bytes up to the next one', async () => {
+    const file = gguf([
+      { name: 'a', shape: [8], type: 99, data: bytes(40, 1) },
+      { name: 'b', shape: [2], type: GGUF_TYPE.F32, data: bytes(8, 2) },
+    ]);
+    const table = await tableOf('new-type.gguf', file);
+    expect(table.tensors.map((t) => [t.name, t.dtype, t.end === undefined])).toEqual([
+      ['a', 'type 99', true],
+      ['b', 'F32', false],
+    ]);
+    const ranges = layoutTensors('n.gguf', table, file.length);
+    expect(ranges.map((r) => [r.id, r.size])).toEqual([
+      ['n.gguf:__header__', table.dataStart],
+      ['n.gguf:a', 64],
+      ['n.gguf:b', 8],
+    ]);
+  });
+
   it('uses the default alignment of 32 when general.alignment is absent', async () => {
     const table = await tableOf('a32.gguf', gguf(tensors));
     expect(table.dataStart % 32).toBe(0);
