@@ -16,6 +16,7 @@ export {
   type LoaderEvents,
   type LoaderOptions,
   type ManifestSource,
+  type ReadOptions,
   type ReadyFragment,
   type StreamOptions,
 } from './loader/loader.js';

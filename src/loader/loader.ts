@@ -1,16 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { CacheStore } from '../cache/store.js';
 import { defaultCacheDir } from '../cli/cache-dir.js';
-import { FragfetchError } from '../errors.js';
-import { type FetchOptions, fetchManifest } from '../fetch/engine.js';
+import { FragfetchError, isFragfetchError } from '../errors.js';
+import { type FetchObserver, type FetchOptions, fetchManifest } from '../fetch/engine.js';
 import type { FetchReport } from '../fetch/report.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { loadManifest } from '../manifest/load.js';
 import { orderFragments } from '../manifest/order.js';
 import { parseManifest } from '../manifest/parse.js';
+import { FragmentReader, windows } from './fragment-reader.js';
 import { type Settlement, Settlements } from './settlements.js';
 
 /** The CLI's options, as typed fields with its defaults (see `fetchDefaults`). */
@@ -37,6 +38,14 @@ export interface ReadyFragment {
   read(): Readable;
   /** Its bytes, whole, in memory. */
   bytes(): Promise<Buffer>;
+}
+
+export interface ReadOptions {
+  /** Overlapping windows of this many bytes instead of the stream's own chunks. */
+  window?: number;
+  /** Bytes from one window's start to the next's; default `window` (no overlap). */
+  stride?: number;
+  signal?: AbortSignal;
 }
 
 export interface StreamOptions {
@@ -72,7 +81,7 @@ export class Loader extends EventEmitter<LoaderEvents> {
 
   /** Brings every fragment into the cache; resolves with the report `--json` prints. */
   async fetch(manifest: ManifestSource, options: { signal?: AbortSignal } = {}): Promise<FetchReport> {
-    return this.#run(await this.#manifest(manifest), undefined, options.signal);
+    return this.#run(await this.#manifest(manifest), options.signal);
   }
 
   /**
@@ -84,7 +93,10 @@ export class Loader extends EventEmitter<LoaderEvents> {
     const settlements = new Settlements();
     const stop = new AbortController();
     const signal = AbortSignal.any([stop.signal, ...(options.signal ? [options.signal] : [])]);
-    const run = this.#run(parsed, settlements, signal).finally(() =>
+    const run = this.#run(parsed, signal, {
+      settled: (fragment, outcome, error) =>
+        settlements.settle(outcome === 'failed' ? { fragment, outcome, error } : { fragment, outcome }),
+    }).finally(() =>
       settlements.close(
         new FragfetchError('EABORT', 'the run ended before this fragment was ready'),
         parsed.fragments,
@@ -106,6 +118,51 @@ export class Loader extends EventEmitter<LoaderEvents> {
     }
   }
 
+  /**
+   * One fragment's bytes, in order, while its ranges download in parallel (FragmentReader); with
+   * `window`, as overlapping windows of that many bytes, each `stride` (default `window`) after the
+   * last. The stream ends once the whole fragment is verified; it errors with EINTEGRITY when it is
+   * not, and the bytes already read are then the caller's to drop. Destroying it stops the download.
+   */
+  read(manifest: ManifestSource, id: string, options: ReadOptions = {}): Readable {
+    const stop = new AbortController();
+    let done: Promise<void> = Promise.resolve();
+    const reader = new FragmentReader(() => {
+      stop.abort(new FragfetchError('EABORT', `the read of ${id} was given up`));
+      return done;
+    });
+    const signal = AbortSignal.any([stop.signal, ...(options.signal ? [options.signal] : [])]);
+    done = this.#readInto(reader, manifest, id, signal).catch((error: unknown) => {
+      reader.destroy(error as Error);
+    });
+    if (options.window === undefined) return reader;
+    const windowed = windows(options.window, options.stride ?? options.window);
+    pipeline(reader, windowed, () => {});
+    return windowed;
+  }
+
+  async #readInto(reader: FragmentReader, source: ManifestSource, id: string, signal: AbortSignal) {
+    const manifest = await this.#manifest(source);
+    const fragment = manifest.fragments.find((f) => f.id === id);
+    if (!fragment) throw new FragfetchError('EUSAGE', `${manifest.source}: no fragment with the id "${id}"`);
+    let failure: unknown;
+    await this.#run({ ...manifest, fragments: [fragment] }, signal, {
+      written: (_fragment, path, readyTo) => reader.written(path, readyTo),
+      retry: (_fragment, error) => {
+        if (isFragfetchError(error, 'EINTEGRITY') || isFragfetchError(error, 'ECHANGED'))
+          reader.restarted(error);
+      },
+      settled: (_fragment, outcome, error) => {
+        if (outcome === 'failed') failure = error;
+      },
+    });
+    if (failure !== undefined) throw failure;
+    if (signal.aborted) throw signal.reason;
+    const hit = await new CacheStore(this.cacheDir).lookup(fragment);
+    if (!hit) throw new FragfetchError('ECACHE', `${fragment.id}: downloaded but not found in the cache`);
+    reader.settled(hit.path, hit.size);
+  }
+
   async #manifest(source: ManifestSource): Promise<Manifest> {
     if (typeof source === 'string')
       return loadManifest(source, {
@@ -117,7 +174,7 @@ export class Loader extends EventEmitter<LoaderEvents> {
     return parseManifest(source, 'manifest object');
   }
 
-  #run(manifest: Manifest, settlements: Settlements | undefined, signal: AbortSignal | undefined) {
+  #run(manifest: Manifest, signal: AbortSignal | undefined, watch: FetchObserver = {}) {
     const { cache: _cache, signal: own, ...rest } = this.options;
     const signals = [own, signal].filter((s) => s !== undefined);
     return fetchManifest(manifest, {
@@ -125,11 +182,15 @@ export class Loader extends EventEmitter<LoaderEvents> {
       cacheDir: this.cacheDir,
       ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
       observer: {
+        ...watch,
         settled: (fragment, outcome, error) => {
-          settlements?.settle(outcome === 'failed' ? { fragment, outcome, error } : { fragment, outcome });
+          watch.settled?.(fragment, outcome, error);
           this.emit('fragment', fragment, outcome);
         },
-        retry: (fragment, error, delayMs) => this.emit('retry', fragment, error, delayMs),
+        retry: (fragment, error, delayMs) => {
+          watch.retry?.(fragment, error, delayMs);
+          this.emit('retry', fragment, error, delayMs);
+        },
         bytes: (fragment, url, bytes) => this.emit('progress', fragment, url, bytes),
       },
     });
