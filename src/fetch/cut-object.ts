@@ -21,7 +21,9 @@ let tempCounter = 0;
  * order, verified and put in the cache, and the stream is given up after the last window. A failed
  * pass is retried (with backoff, failing over between endpoints) for the windows not yet done; each
  * window's bytes always come from one response, so versions are never spliced within a fragment.
- * Nothing is resumable from such a server: no partial state, no lock (as for small objects).
+ * Nothing is resumable from such a server: no partial state, no lock (as for small objects). No
+ * `written` events either: a window may be rewritten from a later response, so a reader of the
+ * fragment (loader `read`) gets its bytes once they are verified and cached.
  */
 export async function cutObject(members: readonly PendingGroup[], job: JobContext): Promise<void> {
   const { ctx } = job;
