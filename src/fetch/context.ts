@@ -21,6 +21,8 @@ export interface DownloadEvents {
   request(record: RequestRecord): void;
   /** A retry or a restart is about to happen, after `delayMs`. */
   retry(fragment: Fragment, error: unknown, delayMs: number): void;
+  /** Bytes [0, `readyTo`) of the fragment are on disk in its partial file `path` (not yet verified). */
+  written?(fragment: Fragment, path: string, readyTo: number): void;
 }
 
 /** What every download of a run shares. */

@@ -53,6 +53,11 @@ export interface FetchObserver {
   bytes?(fragment: Fragment, url: string, bytes: number): void;
   request?(record: RequestRecord): void;
   retry?(fragment: Fragment, error: unknown, delayMs: number): void;
+  /**
+   * Bytes [0, `readyTo`) of a large fragment are on disk in its partial file `path`, unverified: for
+   * readers that stream a fragment while it downloads (the loader's `read`).
+   */
+  written?(fragment: Fragment, path: string, readyTo: number): void;
   settled?(fragment: Fragment, outcome: SettledOutcome, error?: unknown): void;
   /** Something the user should know that is not a failure: a damaged cache entry, a failed revalidation. */
   warn?(message: string): void;
@@ -156,6 +161,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
         stats.retry();
         observer.retry?.(fragment, error, delayMs);
       },
+      ...(observer.written ? { written: observer.written } : {}),
     },
   };
   const stale = new Set<string>();

@@ -300,7 +300,12 @@ export class ObjectDownload {
             signal,
             onBytes: (bytes) => this.#ctx.events.bytes(fragment, url, bytes),
             // Bytes in memory have no state to save: no timer per object.
-            onWritten: this.#memory ? () => {} : () => this.#scheduleSave(),
+            onWritten: this.#memory
+              ? () => {}
+              : () => {
+                  this.#scheduleSave();
+                  this.#ctx.events.written?.(fragment, this.#partial.dataPath, this.#coverage.contiguousEnd(0));
+                },
           },
           (response) => {
             outcome = response;
