@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { CacheStore } from '../cache/store.js';
 import { defaultCacheDir } from '../cli/cache-dir.js';
 import { FragfetchError, isFragfetchError } from '../errors.js';
@@ -12,6 +12,7 @@ import { loadManifest } from '../manifest/load.js';
 import { orderFragments } from '../manifest/order.js';
 import { parseManifest } from '../manifest/parse.js';
 import { FragmentReader, windows } from './fragment-reader.js';
+import { MemoryTier } from './memory-tier.js';
 import { type Settlement, Settlements } from './settlements.js';
 
 /** The CLI's options, as typed fields with its defaults (see `fetchDefaults`). */
@@ -20,6 +21,11 @@ export interface LoaderOptions extends Omit<FetchOptions, 'cacheDir' | 'observer
   cache?: string;
   /** Ends every run of this loader. */
   signal?: AbortSignal;
+  /**
+   * Bytes of whole small fragments kept in memory for `stream()`'s `read()` and `bytes()`, for
+   * programs that read fragments again; default 0 (none). See `Loader.memory` for its hits.
+   */
+  memoryCacheSize?: number;
 }
 
 /** A manifest: a file path, an http(s) URL, a parsed Manifest, or a manifest document (its JSON). */
@@ -36,7 +42,7 @@ export interface ReadyFragment {
   cached: boolean;
   /** Its bytes, streamed from the cache. */
   read(): Readable;
-  /** Its bytes, whole, in memory. */
+  /** Its bytes, whole, in memory; from the memory tier the Buffer is shared: do not change it. */
   bytes(): Promise<Buffer>;
 }
 
@@ -72,11 +78,14 @@ export interface LoaderEvents {
 export class Loader extends EventEmitter<LoaderEvents> {
   readonly options: LoaderOptions;
   readonly cacheDir: string;
+  /** The memory tier (memoryCacheSize); its stats are counted apart from the disk cache's. */
+  readonly memory: MemoryTier;
 
   constructor(options: LoaderOptions = {}) {
     super();
     this.options = options;
     this.cacheDir = options.cache ?? defaultCacheDir(process.env);
+    this.memory = new MemoryTier(options.memoryCacheSize ?? 0);
   }
 
   /** Brings every fragment into the cache; resolves with the report `--json` prints. */
@@ -107,10 +116,11 @@ export class Loader extends EventEmitter<LoaderEvents> {
     const store = new CacheStore(this.cacheDir);
     try {
       if (options.order === 'ready') {
-        for (let s = await settlements.next(); s; s = await settlements.next()) yield await ready(s, store);
+        for (let s = await settlements.next(); s; s = await settlements.next())
+          yield await ready(s, store, this.memory);
       } else {
         for (const fragment of orderFragments(parsed.fragments))
-          yield await ready(await settlements.of(fragment), store);
+          yield await ready(await settlements.of(fragment), store, this.memory);
       }
     } finally {
       stop.abort(new FragfetchError('EABORT', 'the stream was left before its end'));
@@ -175,7 +185,7 @@ export class Loader extends EventEmitter<LoaderEvents> {
   }
 
   #run(manifest: Manifest, signal: AbortSignal | undefined, watch: FetchObserver = {}) {
-    const { cache: _cache, signal: own, ...rest } = this.options;
+    const { cache: _cache, signal: own, memoryCacheSize: _memory, ...rest } = this.options;
     const signals = [own, signal].filter((s) => s !== undefined);
     return fetchManifest(manifest, {
       ...rest,
@@ -207,7 +217,7 @@ function isManifest(source: Manifest | Record<string, unknown>): source is Manif
 }
 
 /** A settled fragment as the caller gets it: its bytes where the cache holds them, or its error. */
-async function ready(settlement: Settlement, store: CacheStore): Promise<ReadyFragment> {
+async function ready(settlement: Settlement, store: CacheStore, memory: MemoryTier): Promise<ReadyFragment> {
   if (settlement.outcome === 'failed') throw settlement.error;
   const { fragment } = settlement;
   const hit = await store.lookup(fragment);
@@ -222,8 +232,18 @@ async function ready(settlement: Settlement, store: CacheStore): Promise<ReadyFr
     size: hit.size,
     integrity: fragment.integrity?.sri ?? hit.integrity,
     cached: settlement.outcome !== 'downloaded',
-    read: () => createReadStream(hit.path),
-    bytes: () => readFile(hit.path),
+    read: () => {
+      const held = memory.capacity > 0 ? memory.get(hit.integrity) : undefined;
+      return held ? Readable.from([held]) : createReadStream(hit.path);
+    },
+    bytes: async () => {
+      if (memory.capacity === 0) return readFile(hit.path);
+      const held = memory.get(hit.integrity);
+      if (held) return held;
+      const bytes = await readFile(hit.path);
+      memory.set(hit.integrity, bytes);
+      return bytes;
+    },
   };
 }
 

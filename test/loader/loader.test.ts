@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLoader, type ReadyFragment } from '../../src/index.js';
+import { spawnCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
 import { type Harness, harness } from '../support/harness.js';
 
@@ -121,5 +122,23 @@ describe('createLoader', () => {
       'tail downloaded',
     ]);
     expect(bytes).toBe(140_000);
+  });
+
+  it('gives the report `fragfetch fetch --json` prints for the same run', async () => {
+    serve();
+    const manifest = await h.manifestFile(fragments);
+    const cli = JSON.parse(
+      (await spawnCli(['fetch', manifest, '--cache', `${h.cacheDir}/cli`, '--json']).done).stdout,
+    );
+    const api = await createLoader({ cache: `${h.cacheDir}/api` }).fetch(manifest);
+    const shape = (report: typeof api) => ({
+      ok: report.ok,
+      fragments: report.fragments,
+      bytes: report.bytes,
+      cache: { ...report.cache, dir: undefined },
+      failures: report.failures,
+      keys: Object.keys(report).sort(),
+    });
+    expect(shape(api)).toEqual(shape(cli));
   });
 });
