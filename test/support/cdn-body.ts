@@ -8,6 +8,9 @@ import { constants as h2 } from 'node:http2';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CdnResponse } from './cdn-server.js';
 
+/** How long a reset waits after the last byte it lets through (see the reset fault). */
+const RESET_GRACE_MS = 30;
+
 export type BodySource = Buffer | { file: string };
 
 export type BodyFault =
@@ -124,7 +127,7 @@ export async function sendBody(
     if ('stream' in res) {
       // HTTP/2: cut this stream only, since the connection carries other requests' streams too.
       if (fault.kind === 'reset') {
-        await sleep(5, undefined, { signal });
+        await sleep(RESET_GRACE_MS, undefined, { signal });
         res.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
       } else {
         res.stream.end();
@@ -134,8 +137,9 @@ export async function sendBody(
     const socket = res.socket;
     if (!socket) return true;
     if (fault.kind === 'reset') {
-      // A short grace lets the peer read what was sent: an RST can discard unread data on arrival.
-      await sleep(5, undefined, { signal });
+      // A grace lets the peer read what was sent: an RST discards data still unread on arrival, and a
+      // peer in this process (the tests) reads only when its event loop comes round, later on a busy machine.
+      await sleep(RESET_GRACE_MS, undefined, { signal });
       if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
       else socket.destroy();
     } else {
