@@ -106,15 +106,20 @@ export async function checkManifest(manifest: Manifest, options: CheckOptions = 
       if (!first) await gate.ready;
       if (gate.down !== undefined) return skip(task, gate.down);
       const release = await slots.acquire(rank, signal);
-      try {
-        // The gate may have closed while this probe waited for a slot.
-        if (gate.down !== undefined) return skip(task, gate.down);
-        const observation = await probeWithRetries(http, task, { signal, policy, timeoutMs, options });
-        observations.set(task, { observation, skipped: false });
-        gate.record(observation);
-      } finally {
+      // The gate may have closed while this probe waited for a slot.
+      if (gate.down !== undefined) {
         release();
+        return skip(task, gate.down);
       }
+      const acquire = () => slots.acquire(rank, signal);
+      const observation = await probeWithRetries(
+        http,
+        task,
+        { signal, policy, timeoutMs, options, acquire },
+        release,
+      );
+      observations.set(task, { observation, skipped: false });
+      gate.record(observation);
     } finally {
       // Even when aborted: the others must not wait forever on a first probe that never ran.
       if (first) gate.open();
@@ -179,6 +184,8 @@ interface ProbeContext {
   policy: RetryPolicy;
   timeoutMs: number;
   options: CheckOptions;
+  /** A request slot for an attempt after the first. */
+  acquire(): Promise<() => void>;
 }
 
 /**
@@ -187,31 +194,56 @@ interface ProbeContext {
  * `--timeout`), and no retry starts once the probe has spent `--timeout` in attempts and waits, so
  * a flapping endpoint costs each probe at most about two timeouts whatever `--retries` says.
  */
-async function probeWithRetries(http: HttpClient, task: Task, ctx: ProbeContext): Promise<Observation> {
+async function probeWithRetries(
+  http: HttpClient,
+  task: Task,
+  ctx: ProbeContext,
+  slot: () => void,
+): Promise<Observation> {
   const started = performance.now();
-  for (let attempt = 1; ; attempt++) {
-    let answer: Answer | undefined;
-    let error: unknown;
-    try {
-      answer = ctx.options.deep
-        ? await probeDeep(http, task.fragment, task.url, ctx.signal)
-        : await probeRange(http, task.url, task.fragment.offset ?? 0, ctx.signal);
-    } catch (caught) {
-      if (ctx.signal.aborted) throw caught;
-      error = caught;
+  // A slot is held for one attempt, not through the backoff after it: the wait holds no one else up.
+  let release: (() => void) | undefined = slot;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      release ??= await ctx.acquire();
+      const outcome = await attemptProbe(http, task, ctx, attempt, started);
+      if ('observation' in outcome) return outcome.observation;
+      release();
+      release = undefined;
+      await delay(outcome.wait, ctx.signal);
     }
-    const wait = nextWait(attempt, answer, error, task.url, ctx, performance.now() - started);
-    if (wait === undefined) {
-      const durationMs = performance.now() - started;
-      if (answer !== undefined) {
-        const { retryAfter: _, ...seen } = answer;
-        return { ...seen, attempts: attempt, durationMs };
-      }
-      const failure = describeError(error, ctx.timeoutMs);
-      return { method: 'GET', bytesRead: 0, attempts: attempt, durationMs, error: failure };
-    }
-    await delay(wait, ctx.signal);
+  } finally {
+    release?.();
   }
+}
+
+/** One attempt: its observation when it is final, else the backoff before the next. */
+async function attemptProbe(
+  http: HttpClient,
+  task: Task,
+  ctx: ProbeContext,
+  attempt: number,
+  started: number,
+): Promise<{ observation: Observation } | { wait: number }> {
+  let answer: Answer | undefined;
+  let error: unknown;
+  try {
+    answer = ctx.options.deep
+      ? await probeDeep(http, task.fragment, task.url, ctx.signal)
+      : await probeRange(http, task.url, task.fragment.offset ?? 0, ctx.signal);
+  } catch (caught) {
+    if (ctx.signal.aborted) throw caught;
+    error = caught;
+  }
+  const wait = nextWait(attempt, answer, error, task.url, ctx, performance.now() - started);
+  if (wait !== undefined) return { wait };
+  const durationMs = performance.now() - started;
+  if (answer !== undefined) {
+    const { retryAfter: _, ...seen } = answer;
+    return { observation: { ...seen, attempts: attempt, durationMs } };
+  }
+  const failure = describeError(error, ctx.timeoutMs);
+  return { observation: { method: 'GET', bytesRead: 0, attempts: attempt, durationMs, error: failure } };
 }
 
 /** The backoff before the next attempt, or undefined when this attempt's outcome is final. */

@@ -292,6 +292,14 @@ export class ObjectDownload {
       const url = fragment.urls[endpoint]!;
       const held = this.#takeHeldSlot();
       const release = held?.release ?? (await this.#ctx.slots.acquire(this.#rank, signal));
+      // A slot is for one request: given back before a backoff, so the wait holds no one else up.
+      let released = false;
+      const free = () => {
+        if (released) return;
+        released = true;
+        held?.answered();
+        release();
+      };
       const first = this.#first;
       this.#first = undefined;
       const began = first?.began ?? performance.now();
@@ -364,10 +372,10 @@ export class ObjectDownload {
         const wait = this.#nextAttempt(error, attempt, endpoint);
         if (wait === undefined) throw error;
         this.#ctx.events.retry(fragment, error, wait);
+        free();
         await delay(wait, signal);
       } finally {
-        held?.answered();
-        release();
+        free();
       }
     }
   }

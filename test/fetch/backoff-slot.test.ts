@@ -1,0 +1,45 @@
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { checkManifest } from '../../src/check/run.js';
+import { fetchManifest } from '../../src/fetch/engine.js';
+import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
+import { type Harness, harness } from '../support/harness.js';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await harness();
+  for (const name of ['a', 'b']) h.cdn.set(`/m/${name}.bin`, randomBytesSeeded(1000, name));
+  // a is asked to come back in a second; b must not wait that second for a's request slot.
+  h.cdn.fault('/m/a.bin', { kind: 'status', status: 503, headers: { 'retry-after': '1' } });
+});
+afterEach(async () => {
+  await h.close();
+});
+
+const fragments = ['a', 'b'].map((name) => {
+  const body = randomBytesSeeded(1000, name);
+  return { path: `${name}.bin`, size: body.length, integrity: sriOf(body) };
+});
+const arrivals = () => [...h.cdn.requests].sort((x, y) => x.seq - y.seq).map((r) => `${r.path} ${r.status}`);
+
+it('gives a request slot back during a backoff: with -j 1, b goes while a waits out its Retry-After', async () => {
+  const report = await fetchManifest(h.manifest(fragments), { cacheDir: h.cacheDir, concurrency: 1 });
+  expect(report.ok).toBe(true);
+  expect(arrivals()).toEqual(['/m/a.bin 503', '/m/b.bin 200', '/m/a.bin 200']);
+});
+
+it('does the same for check’s probes, once the endpoint’s first probe has opened its gate', async () => {
+  const first = randomBytesSeeded(1000, 'first');
+  h.cdn.set('/m/first.bin', first);
+  const manifest = h.manifest([
+    { path: 'first.bin', size: first.length, integrity: sriOf(first) },
+    ...fragments,
+  ]);
+  const report = await checkManifest(manifest, { concurrency: 1 });
+  expect(report.ok).toBe(true);
+  expect(arrivals().map((a) => a.split(' ')[0])).toEqual([
+    '/m/first.bin',
+    '/m/a.bin',
+    '/m/b.bin',
+    '/m/a.bin',
+  ]);
+});
