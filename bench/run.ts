@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: fragfetch against curl --parallel and aria2c on the same files from a loopback
- * server, scenario by scenario, the tools alternating in each round (A B C, A B C, …). Prints a
- * markdown table of medians and ratios and writes the results as JSON (issue 7).
+ * server, plain http and https, scenario by scenario, the tools alternating in each round (A B C,
+ * A B C, …). Prints a markdown table of medians and ratios and writes the results as JSON (issues 7
+ * and 14).
  *
- *   npm run bench -- --rounds 3 --scenarios bulk,throttled,warm,ranges,small --out results.json --keep
+ *   npm run bench -- --rounds 3 --scenarios bulk,https-bulk,small,https-small --out results.json --keep
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -36,15 +37,17 @@ import {
   THROTTLE_BYTES_PER_SECOND,
 } from './scenarios.js';
 import { PROBE_FILES, settleFileSystem } from './settle.js';
-import { type ServerChoice, startServer } from './server.js';
+import { type BenchServer, type ServerChoice, startServer } from './server.js';
 import { ensureTools, fragfetchVersion, machineInfo, sync } from './setup.js';
 import { probeTools } from './tools.js';
+import { describeTraffic } from './traffic.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 const HELP = `Usage: npm run bench -- [options]
 
-Benchmarks fragfetch fetch against curl --parallel and aria2c on loopback (issue 7).
+Benchmarks fragfetch fetch against curl --parallel and aria2c on loopback, over
+http and https (issues 7 and 14).
 
 Options:
   --rounds N            rounds per scenario, tools alternating within each (default
@@ -119,6 +122,7 @@ const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 async function runScenario(
   name: ScenarioName,
   ctx: ScenarioContext,
+  server: BenchServer,
   options: Options,
   gnuTime: boolean,
   stopped: () => boolean,
@@ -146,13 +150,16 @@ async function runScenario(
         const prepared = await row.prepare({ dir });
         commands.set(row.id, prepared.argv.join(' '));
         await sync();
+        const seen = await server.watch();
         const result = await measure(prepared.argv, {
           cwd: projectRoot,
           timeoutMs: options.timeoutMs,
           gnuTime,
         });
+        const traffic = await seen();
         const verdict = await prepared.verify(result);
         cleanups.push(() => prepared.cleanup());
+        await prepared.release();
         const { ok, problem, ...facts } = verdict;
         runs.get(row.id)!.push({
           round,
@@ -161,12 +168,13 @@ async function runScenario(
           ok,
           ...(problem === undefined ? {} : { problem }),
           ...facts,
+          traffic,
         });
         const rss = result.rssKiB === null ? '' : `, peak RSS ${(result.rssKiB / 1024).toFixed(0)} MiB`;
-        const server = verdict.serverRequests === undefined ? '' : ` (server: ${verdict.serverRequests})`;
-        const extra = verdict.requests === undefined ? '' : `, ${verdict.requests} requests${server}`;
+        const counted = verdict.serverRequests === undefined ? '' : ` (server: ${verdict.serverRequests})`;
+        const extra = verdict.requests === undefined ? '' : `, ${verdict.requests} requests${counted}`;
         log(
-          `[${name}] round ${round}/${options.rounds} ${row.label}: ${result.seconds.toFixed(2)} s${rss}${extra}${ok ? '' : ` — FAILED: ${problem}`}`,
+          `[${name}] round ${round}/${options.rounds} ${row.label}: ${result.seconds.toFixed(2)} s${rss}${extra}; ${describeTraffic(traffic)}${ok ? '' : ` — FAILED: ${problem}`}`,
         );
       }
     }
@@ -213,12 +221,13 @@ async function main(): Promise<number> {
     throttledDir: path.join(fixtures.root, 'big'),
     throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND,
     probePath: probe,
+    pkiDir: path.join(workDir, 'pki'),
   });
   if (server.note) {
     notes.push(server.note);
     log(server.note);
   }
-  log(`serving ${fixtures.root} from ${server.description} at ${server.origin}`);
+  log(`serving ${fixtures.root} from ${server.description} at ${server.origin} and ${server.tlsOrigin}`);
 
   let interrupted = false;
   const onSignal = () => {
@@ -238,6 +247,8 @@ async function main(): Promise<number> {
     const ctx: ScenarioContext = {
       projectRoot,
       origin: server.origin,
+      tlsOrigin: server.tlsOrigin,
+      caFile: server.caFile,
       fixtures,
       tools,
       workDir,
@@ -245,7 +256,7 @@ async function main(): Promise<number> {
     };
     for (const name of options.scenarios) {
       if (interrupted) break;
-      scenarios.push(await runScenario(name, ctx, options, gnuTime, () => interrupted));
+      scenarios.push(await runScenario(name, ctx, server, options, gnuTime, () => interrupted));
     }
   } finally {
     await server.stop().catch(() => {});
