@@ -59,6 +59,9 @@ Options:
   --fixtures DIR        fixture folder (default ${defaultFixtureRoot()})
   --server KIND         auto (nginx if installed, else the test CDN), nginx, or cdn (default auto)
   --no-install          never apt-get install missing tools, even as root
+  --no-release          keep each run's files in the page cache until the scenario
+                        ends, instead of truncating them after the check (how the
+                        harness ran before 2026-12-03; see bench/README.md)
   --timeout SECONDS     longest one run may take before it is killed (default 900)
   -h, --help            this help
 `;
@@ -71,6 +74,7 @@ interface Options {
   fixtures: string;
   server: ServerChoice;
   install: boolean;
+  release: boolean;
   timeoutMs: number;
 }
 
@@ -85,6 +89,7 @@ function parseOptions(argv: string[]): Options | undefined {
       fixtures: { type: 'string', default: defaultFixtureRoot() },
       server: { type: 'string', default: 'auto' },
       'no-install': { type: 'boolean', default: false },
+      'no-release': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '900' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -113,6 +118,7 @@ function parseOptions(argv: string[]): Options | undefined {
     fixtures: path.resolve(values.fixtures),
     server: values.server as ServerChoice,
     install: !values['no-install'],
+    release: !values['no-release'],
     timeoutMs: timeout * 1000,
   };
 }
@@ -159,7 +165,7 @@ async function runScenario(
         const traffic = await seen();
         const verdict = await prepared.verify(result);
         cleanups.push(() => prepared.cleanup());
-        await prepared.release();
+        if (options.release) await prepared.release();
         const { ok, problem, ...facts } = verdict;
         runs.get(row.id)!.push({
           round,
