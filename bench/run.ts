@@ -275,7 +275,9 @@ async function main(): Promise<number> {
 
   notes.push(
     'Ratios are of medians from the same run; absolute times on a shared 2-core VM are noise-prone.',
-    'The page cache is not dropped between runs: fixtures are served from memory, outputs go through the page cache (sync between runs).',
+    options.release
+      ? "Fixtures are served from the page cache; each run's files are truncated to zero after its check (page cache freed, inodes kept: bench/release.ts) and deleted when the scenario ends; sync before each run."
+      : "--no-release: each run's files stay in the page cache until the scenario ends (the harness before 2026-12-03), so later runs write into memory this VM is slow to touch.",
     'fragfetch verifies sha256 of every fragment and stores it in cacache; curl and aria2c verify nothing (only sizes are checked afterwards).',
   );
   if (!gnuTime) notes.push('GNU time (/usr/bin/time) is missing: no peak RSS.');
