@@ -46,15 +46,31 @@ export function killRunning(): void {
 }
 
 /**
- * The tools' environment: the harness's own, without NODE_EXTRA_CA_CERTS. Some machines set it for
- * every process (this one, for its proxy's certificate authority), and Node then parses those
- * certificates at every start, before a line of fragfetch runs: `node -e 0` took 0.12 s with it and
- * 0.04 s without (2026-11-29). The benchmark's loopback http needs no certificate, and curl and
- * aria2c would read theirs only for https: kept, it measures the machine, not the tools.
+ * The tools' environment: the harness's own, without what the machine sets for its own network.
+ * Some machines set NODE_EXTRA_CA_CERTS for every process (this one, for its proxy's certificate
+ * authority), and Node then parses those certificates at every start, before a line of fragfetch
+ * runs: `node -e 0` took 0.12 s with it and 0.04 s without (2026-11-29). Each tool is given the
+ * bench's own CA on its command line for https; curl's CURL_CA_BUNDLE and OpenSSL's SSL_CERT_FILE
+ * and SSL_CERT_DIR, also set here, would only add the machine's. A proxy variable would send
+ * loopback traffic to a proxy (fragfetch, curl and aria2c all read them).
  */
+const MACHINE_VARIABLES = [
+  'NODE_EXTRA_CA_CERTS',
+  'CURL_CA_BUNDLE',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'FRAGFETCH_CA_FILE',
+  'http_proxy',
+  'HTTP_PROXY',
+  'https_proxy',
+  'HTTPS_PROXY',
+  'all_proxy',
+  'ALL_PROXY',
+];
+
 export function toolEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  delete env.NODE_EXTRA_CA_CERTS;
+  for (const name of MACHINE_VARIABLES) delete env[name];
   return env;
 }
 

@@ -1,7 +1,9 @@
 /**
  * A private nginx on loopback for the benchmark: its own prefix under the temp dir, its own
- * nginx.conf, a free port, `sendfile`, no access log, and `/throttled/` rate-limited per connection
- * with `limit_rate` (as a CDN edge that caps each connection would be).
+ * nginx.conf, a free port, `sendfile`, a short access log the harness reads, and `/throttled/`
+ * rate-limited per connection with `limit_rate` (as a CDN edge that caps each connection would be).
+ * With a certificate, the same folders again over HTTPS on a second port: TLS 1.2 and 1.3, HTTP/2
+ * and HTTP/1.1 offered by ALPN, as a CDN edge offers them.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, waitForHttp } from './net.js';
+import { parseTraffic, type Traffic } from './traffic.js';
 
 const run = promisify(execFile);
 
@@ -20,15 +23,21 @@ export interface NginxOptions {
   throttleBytesPerSecond: number;
   /** A path that must answer 200 before the server counts as ready. */
   probePath: string;
+  /** Serve HTTPS too, with this certificate and key (PEM files). */
+  tls?: { cert: string; key: string };
   workers?: number;
 }
 
 export interface NginxServer {
   origin: string;
+  /** `https://127.0.0.1:<port>` when `tls` was given. */
+  tlsOrigin?: string;
   version: string;
   prefix: string;
   /** Lines in the access log: one per request answered. */
   requests(): Promise<number>;
+  /** What the access log says of the requests after the first `since`. */
+  trafficSince(since: number): Promise<Traffic>;
   stop(): Promise<void>;
 }
 
@@ -51,7 +60,9 @@ export async function findNginx(): Promise<string | undefined> {
 }
 
 /** `nginx -V` says which temp paths were compiled in; each must point into our prefix (no root needed). */
-async function buildInfo(binary: string): Promise<{ version: string; tempPathDirectives: string[] }> {
+async function buildInfo(
+  binary: string,
+): Promise<{ version: string; tempPathDirectives: string[]; http2Directive: boolean }> {
   const { stderr, stdout } = await run(binary, ['-V']);
   const text = `${stderr}${stdout}`;
   const version = /nginx version: (\S+)/.exec(text)?.[1] ?? 'nginx';
@@ -59,7 +70,17 @@ async function buildInfo(binary: string): Promise<{ version: string; tempPathDir
   for (const module of ['proxy', 'fastcgi', 'uwsgi', 'scgi']) {
     if (!text.includes(`--without-http_${module}_module`)) directives.push(module);
   }
-  return { version, tempPathDirectives: directives.map((name) => `${name}_temp_path`) };
+  return {
+    version,
+    tempPathDirectives: directives.map((name) => `${name}_temp_path`),
+    http2Directive: hasHttp2Directive(version),
+  };
+}
+
+/** nginx 1.25.1 replaced `listen … http2` (deprecated since) with the `http2 on;` directive. */
+export function hasHttp2Directive(version: string): boolean {
+  const [major = 0, minor = 0, patch = 0] = (/(\d+)\.(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+  return major > 1 || (major === 1 && (minor > 25 || (minor === 25 && patch >= 1)));
 }
 
 export function nginxConf(options: {
@@ -70,12 +91,26 @@ export function nginxConf(options: {
   throttleBytesPerSecond: number;
   workers: number;
   tempPathDirectives: string[];
+  tls?: { port: number; cert: string; key: string; http2Directive: boolean };
 }): string {
-  const { prefix, port, root, throttledDir, throttleBytesPerSecond, workers } = options;
+  const { prefix, port, root, throttledDir, throttleBytesPerSecond, workers, tls } = options;
   const temp = options.tempPathDirectives
     .map((directive) => `    ${directive} ${path.join(prefix, 'temp', directive.replace('_temp_path', ''))};`)
     .join('\n');
   const slash = (dir: string) => (dir.endsWith('/') ? dir : `${dir}/`);
+  // The same site on each port: the https scenarios fetch the plain ones' files.
+  const site = (listen: string) => `    server {
+        ${listen}
+        root ${root};
+
+        # limit_rate is per connection, in bytes per second: ${throttleBytesPerSecond} B/s
+        # (nginx's "32m" would mean 32 MiB/s).
+        location /throttled/ {
+            alias ${slash(throttledDir)};
+            limit_rate ${throttleBytesPerSecond};
+        }
+    }
+`;
   return `# Written by fragfetch's benchmark (bench/nginx.ts); removed when it stops.
 daemon off;
 master_process on;
@@ -89,7 +124,9 @@ events {
 
 http {
     # One short unbuffered line per request: the harness counts them (the warm run must send none).
-    log_format bench '$status $request_length';
+    # The protocol and connection serial say what each tool negotiated and how many connections it
+    # opened (HTTP/2 multiplexes; 16 lines of one connection are one TCP+TLS handshake).
+    log_format bench '$status $request_length $server_protocol $ssl_protocol $connection';
     access_log ${path.join(prefix, 'access.log')} bench;
     sendfile on;
     tcp_nopush on;
@@ -99,26 +136,28 @@ http {
     default_type application/octet-stream;
 ${temp}
 
-    server {
-        listen 127.0.0.1:${port};
-        root ${root};
-
-        # limit_rate is per connection, in bytes per second: ${throttleBytesPerSecond} B/s
-        # (nginx's "32m" would mean 32 MiB/s).
-        location /throttled/ {
-            alias ${slash(throttledDir)};
-            limit_rate ${throttleBytesPerSecond};
-        }
-    }
-}
+${site(`listen 127.0.0.1:${port};`)}${tls ? `\n${site(tlsListen(tls))}` : ''}}
 `;
 }
 
+/** TLS as a CDN edge offers it: TLS 1.2 and 1.3 (clients here all pick 1.3), h2 and http/1.1 by ALPN. */
+function tlsListen(tls: { port: number; cert: string; key: string; http2Directive: boolean }): string {
+  const listen = tls.http2Directive
+    ? `listen 127.0.0.1:${tls.port} ssl;\n        http2 on;`
+    : `listen 127.0.0.1:${tls.port} ssl http2;`;
+  return `${listen}
+        ssl_certificate ${tls.cert};
+        ssl_certificate_key ${tls.key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:bench:1m;`;
+}
+
 export async function startNginx(binary: string, options: NginxOptions): Promise<NginxServer> {
-  const { version, tempPathDirectives } = await buildInfo(binary);
+  const { version, tempPathDirectives, http2Directive } = await buildInfo(binary);
   const prefix = await mkdtemp(path.join(tmpdir(), 'fragfetch-bench-nginx-'));
   await mkdir(path.join(prefix, 'temp'), { recursive: true });
   const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : undefined;
   const conf = path.join(prefix, 'nginx.conf');
   await writeFile(
     conf,
@@ -130,6 +169,9 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
       throttleBytesPerSecond: options.throttleBytesPerSecond,
       workers: options.workers ?? 2,
       tempPathDirectives,
+      ...(options.tls && tlsPort !== undefined
+        ? { tls: { port: tlsPort, ...options.tls, http2Directive } }
+        : {}),
     }),
   );
   // -e: the error log from the very start (before the conf is read), so nothing goes to /var/log.
@@ -160,13 +202,24 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
     await stop();
     throw error;
   }
+  const readLog = () => readFile(path.join(prefix, 'access.log'), 'latin1').catch(() => '');
   const requests = async () => {
-    const log = await readFile(path.join(prefix, 'access.log')).catch(() => Buffer.alloc(0));
+    const log = await readLog();
     let lines = 0;
-    for (let at = log.indexOf(10); at !== -1; at = log.indexOf(10, at + 1)) lines++;
+    for (let at = log.indexOf('\n'); at !== -1; at = log.indexOf('\n', at + 1)) lines++;
     return lines;
   };
-  return { origin, version, prefix, requests, stop };
+  const trafficSince = async (since: number) =>
+    parseTraffic((await readLog()).split('\n').slice(since, -1), 'nginx');
+  return {
+    origin,
+    ...(tlsPort === undefined ? {} : { tlsOrigin: `https://127.0.0.1:${tlsPort}` }),
+    version,
+    prefix,
+    requests,
+    trafficSince,
+    stop,
+  };
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {

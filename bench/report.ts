@@ -5,6 +5,7 @@
 import { median } from './measure.js';
 import { RSS_LIMIT_KIB, type Scenario } from './scenarios.js';
 import { PROBE_FILES, type SettleResult } from './settle.js';
+import { describeTraffic, type Traffic } from './traffic.js';
 import type { Verdict } from './verdict.js';
 
 /** One timed run: what was measured, and the verdict on what it did. */
@@ -12,6 +13,8 @@ export interface RunRecord extends Verdict {
   round: number;
   seconds: number;
   rssKiB: number | null;
+  /** What the server saw of the run: protocols, connections. */
+  traffic?: Traffic;
 }
 
 export interface RowResult {
@@ -29,6 +32,8 @@ export interface RowResult {
   maxRssMiB: number | null;
   /** median(fragfetch) / median(this row), for the other tools. */
   fragfetchRatio: number | null;
+  /** What the server saw of the row's last run, e.g. `HTTP/2.0 TLSv1.3 ×64, 1 connection`. */
+  wire?: string;
 }
 
 export interface TargetResult {
@@ -88,6 +93,7 @@ export function summariseRow(
   const seconds = ok.map((run) => run.seconds);
   const rss = runs.map((run) => run.rssKiB).filter((value): value is number => value !== null);
   const medianRss = median(rss);
+  const traffic = runs.at(-1)?.traffic;
   return {
     id: row.id,
     tool: row.tool,
@@ -102,6 +108,7 @@ export function summariseRow(
     medianRssMiB: medianRss === null ? null : medianRss / MiB,
     maxRssMiB: rss.length ? Math.max(...rss) / MiB : null,
     fragfetchRatio: null,
+    ...(traffic ? { wire: describeTraffic(traffic) } : {}),
   };
 }
 
@@ -127,8 +134,8 @@ export function evaluate(scenario: Scenario, rows: RowResult[]): ScenarioResult 
       label: target.label,
       value,
       unit: '×',
-      limit: target.limit,
-      met: value === null ? null : value <= target.limit,
+      limit: target.limit ?? null,
+      met: value === null || target.limit === undefined ? null : value <= target.limit,
       ...(value === null && missing
         ? {
             note: `not measured: ${missing.label}${missing.skip ? ` (${missing.skip})` : ' had no successful run'}`,
@@ -183,20 +190,23 @@ function formatValue(target: TargetResult): string {
   return `${target.value}/${target.limit} runs`;
 }
 
-function verdict(met: boolean | null): string {
-  if (met === null) return 'n/a';
-  return met ? 'met' : '**MISSED**';
+function verdict(target: TargetResult): string {
+  if (target.limit === null) return '—';
+  if (target.met === null) return 'n/a';
+  return target.met ? 'met' : '**MISSED**';
 }
 
 export function markdownTables(results: BenchResults): string {
   const lines: string[] = [];
-  lines.push('| scenario | tool | median | min – max | ok runs | fragfetch ÷ tool | peak RSS (max) |');
-  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+  lines.push(
+    '| scenario | tool | median | min – max | ok runs | fragfetch ÷ tool | peak RSS (max) | the server saw (last run) |',
+  );
+  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const scenario of results.scenarios) {
     for (const row of scenario.rows) {
       const name = `${scenario.name}`;
       if (row.skip) {
-        lines.push(`| ${name} | ${row.label} | n/a | | | | ${row.skip.replace(/\|/g, '\\|')} |`);
+        lines.push(`| ${name} | ${row.label} | n/a | | | | ${row.skip.replace(/\|/g, '\\|')} | |`);
         continue;
       }
       const range =
@@ -211,7 +221,7 @@ export function markdownTables(results: BenchResults): string {
           : `${fixed(row.fragfetchRatio, 2)} ×`;
       const rss = row.maxRssMiB === null ? 'n/a' : `${fixed(row.maxRssMiB, 0)} MiB`;
       lines.push(
-        `| ${name} | ${row.label} | ${seconds(row.medianSeconds)} | ${range} | ${row.okRuns}/${row.runs.length} | ${rowRatio} | ${rss} |`,
+        `| ${name} | ${row.label} | ${seconds(row.medianSeconds)} | ${range} | ${row.okRuns}/${row.runs.length} | ${rowRatio} | ${rss} | ${row.wire ?? ''} |`,
       );
     }
   }
@@ -222,7 +232,7 @@ export function markdownTables(results: BenchResults): string {
     for (const target of scenario.targets) {
       const note = target.note ? ` (${target.note})` : '';
       lines.push(
-        `| ${scenario.name} | ${target.label} | ${formatValue(target)} | ${verdict(target.met)}${note} |`,
+        `| ${scenario.name} | ${target.label} | ${formatValue(target)} | ${verdict(target)}${note} |`,
       );
     }
   }

@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: fragfetch against curl --parallel and aria2c on the same files from a loopback
- * server, scenario by scenario, the tools alternating in each round (A B C, A B C, …). Prints a
- * markdown table of medians and ratios and writes the results as JSON (issue 7).
+ * server, plain http and https, scenario by scenario, the tools alternating in each round (A B C,
+ * A B C, …). Prints a markdown table of medians and ratios and writes the results as JSON (issues 7
+ * and 14).
  *
- *   npm run bench -- --rounds 3 --scenarios bulk,throttled,warm,ranges,small --out results.json --keep
+ *   npm run bench -- --rounds 3 --scenarios bulk,https-bulk,small,https-small --out results.json --keep
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -36,15 +37,17 @@ import {
   THROTTLE_BYTES_PER_SECOND,
 } from './scenarios.js';
 import { PROBE_FILES, settleFileSystem } from './settle.js';
-import { type ServerChoice, startServer } from './server.js';
+import { type BenchServer, type ServerChoice, startServer } from './server.js';
 import { ensureTools, fragfetchVersion, machineInfo, sync } from './setup.js';
 import { probeTools } from './tools.js';
+import { describeTraffic } from './traffic.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 const HELP = `Usage: npm run bench -- [options]
 
-Benchmarks fragfetch fetch against curl --parallel and aria2c on loopback (issue 7).
+Benchmarks fragfetch fetch against curl --parallel and aria2c on loopback, over
+http and https (issues 7 and 14).
 
 Options:
   --rounds N            rounds per scenario, tools alternating within each (default
@@ -56,6 +59,9 @@ Options:
   --fixtures DIR        fixture folder (default ${defaultFixtureRoot()})
   --server KIND         auto (nginx if installed, else the test CDN), nginx, or cdn (default auto)
   --no-install          never apt-get install missing tools, even as root
+  --no-release          keep each run's files in the page cache until the scenario
+                        ends, instead of truncating them after the check (how the
+                        harness ran before 2026-12-03; see bench/README.md)
   --timeout SECONDS     longest one run may take before it is killed (default 900)
   -h, --help            this help
 `;
@@ -68,6 +74,7 @@ interface Options {
   fixtures: string;
   server: ServerChoice;
   install: boolean;
+  release: boolean;
   timeoutMs: number;
 }
 
@@ -82,6 +89,7 @@ function parseOptions(argv: string[]): Options | undefined {
       fixtures: { type: 'string', default: defaultFixtureRoot() },
       server: { type: 'string', default: 'auto' },
       'no-install': { type: 'boolean', default: false },
+      'no-release': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '900' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -110,6 +118,7 @@ function parseOptions(argv: string[]): Options | undefined {
     fixtures: path.resolve(values.fixtures),
     server: values.server as ServerChoice,
     install: !values['no-install'],
+    release: !values['no-release'],
     timeoutMs: timeout * 1000,
   };
 }
@@ -119,6 +128,7 @@ const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 async function runScenario(
   name: ScenarioName,
   ctx: ScenarioContext,
+  server: BenchServer,
   options: Options,
   gnuTime: boolean,
   stopped: () => boolean,
@@ -146,13 +156,16 @@ async function runScenario(
         const prepared = await row.prepare({ dir });
         commands.set(row.id, prepared.argv.join(' '));
         await sync();
+        const seen = await server.watch();
         const result = await measure(prepared.argv, {
           cwd: projectRoot,
           timeoutMs: options.timeoutMs,
           gnuTime,
         });
+        const traffic = await seen();
         const verdict = await prepared.verify(result);
         cleanups.push(() => prepared.cleanup());
+        if (options.release) await prepared.release();
         const { ok, problem, ...facts } = verdict;
         runs.get(row.id)!.push({
           round,
@@ -161,12 +174,13 @@ async function runScenario(
           ok,
           ...(problem === undefined ? {} : { problem }),
           ...facts,
+          traffic,
         });
         const rss = result.rssKiB === null ? '' : `, peak RSS ${(result.rssKiB / 1024).toFixed(0)} MiB`;
-        const server = verdict.serverRequests === undefined ? '' : ` (server: ${verdict.serverRequests})`;
-        const extra = verdict.requests === undefined ? '' : `, ${verdict.requests} requests${server}`;
+        const counted = verdict.serverRequests === undefined ? '' : ` (server: ${verdict.serverRequests})`;
+        const extra = verdict.requests === undefined ? '' : `, ${verdict.requests} requests${counted}`;
         log(
-          `[${name}] round ${round}/${options.rounds} ${row.label}: ${result.seconds.toFixed(2)} s${rss}${extra}${ok ? '' : ` — FAILED: ${problem}`}`,
+          `[${name}] round ${round}/${options.rounds} ${row.label}: ${result.seconds.toFixed(2)} s${rss}${extra}; ${describeTraffic(traffic)}${ok ? '' : ` — FAILED: ${problem}`}`,
         );
       }
     }
@@ -213,12 +227,13 @@ async function main(): Promise<number> {
     throttledDir: path.join(fixtures.root, 'big'),
     throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND,
     probePath: probe,
+    pkiDir: path.join(workDir, 'pki'),
   });
   if (server.note) {
     notes.push(server.note);
     log(server.note);
   }
-  log(`serving ${fixtures.root} from ${server.description} at ${server.origin}`);
+  log(`serving ${fixtures.root} from ${server.description} at ${server.origin} and ${server.tlsOrigin}`);
 
   let interrupted = false;
   const onSignal = () => {
@@ -238,6 +253,8 @@ async function main(): Promise<number> {
     const ctx: ScenarioContext = {
       projectRoot,
       origin: server.origin,
+      tlsOrigin: server.tlsOrigin,
+      caFile: server.caFile,
       fixtures,
       tools,
       workDir,
@@ -245,7 +262,7 @@ async function main(): Promise<number> {
     };
     for (const name of options.scenarios) {
       if (interrupted) break;
-      scenarios.push(await runScenario(name, ctx, options, gnuTime, () => interrupted));
+      scenarios.push(await runScenario(name, ctx, server, options, gnuTime, () => interrupted));
     }
   } finally {
     await server.stop().catch(() => {});
@@ -258,7 +275,9 @@ async function main(): Promise<number> {
 
   notes.push(
     'Ratios are of medians from the same run; absolute times on a shared 2-core VM are noise-prone.',
-    'The page cache is not dropped between runs: fixtures are served from memory, outputs go through the page cache (sync between runs).',
+    options.release
+      ? "Fixtures are served from the page cache; each run's files are truncated to zero after its check (page cache freed, inodes kept: bench/release.ts) and deleted when the scenario ends; sync before each run."
+      : "--no-release: each run's files stay in the page cache until the scenario ends (the harness before 2026-12-03), so later runs write into memory this VM is slow to touch.",
     'fragfetch verifies sha256 of every fragment and stores it in cacache; curl and aria2c verify nothing (only sizes are checked afterwards).',
   );
   if (!gnuTime) notes.push('GNU time (/usr/bin/time) is missing: no peak RSS.');

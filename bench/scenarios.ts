@@ -1,27 +1,31 @@
 /**
- * The scenarios of issue 7, each as rows (tool invocations) run alternately in every round, and the
- * targets that compare their medians.
+ * The scenarios of issues 7 and 14, each as rows (tool invocations) run alternately in every round,
+ * and the targets that compare their medians.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { type FixtureFile, type FixtureGroup, type Fixtures, formatBytes } from './fixtures.js';
-import type { RunResult } from './measure.js';
-import {
-  aria2Argv,
-  aria2Label,
-  curlArgv,
-  curlLabel,
-  fragfetchArgv,
-  type ToolId,
-  type ToolInfo,
-  type Transfer,
-} from './tools.js';
-import { fragfetchVerdict, outputVerdict, type Verdict } from './verdict.js';
+import { type FixtureGroup, formatBytes } from './fixtures.js';
+import { releaseFiles } from './release.js';
+import { aria2Row, curlRow, fragfetchRow, type Row } from './rows.js';
+import { curlLabel, fragfetchArgv } from './tools.js';
+import { fragfetchVerdict } from './verdict.js';
+import { group, rangeSlices, type ScenarioContext, wholeFiles, type Workload } from './workload.js';
 
 export type { Verdict } from './verdict.js';
+export type { PreparedRun, RoundContext, Row } from './rows.js';
+export type { ScenarioContext } from './workload.js';
 
-// small last: it creates and deletes the most files, which slows file creation for minutes after (settle.ts).
-export const SCENARIO_NAMES = ['bulk', 'throttled', 'warm', 'ranges', 'small'] as const;
+// small and https-small last: they create and delete the most files, which slows file creation for
+// minutes after (settle.ts).
+export const SCENARIO_NAMES = [
+  'bulk',
+  'https-bulk',
+  'throttled',
+  'warm',
+  'ranges',
+  'small',
+  'https-small',
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 /** Per connection, as the issue says: 32 MB/s (decimal), nginx `limit_rate 32000000`. */
@@ -32,39 +36,20 @@ export const RSS_LIMIT_KIB = 200 * 1024;
 
 export const FIXTURES_NEEDED: Record<ScenarioName, FixtureGroup[]> = {
   bulk: ['bulk'],
+  'https-bulk': ['bulk'],
   small: ['small'],
+  'https-small': ['small'],
   throttled: ['big'],
   warm: ['bulk'],
   ranges: ['big'],
 };
 
-export interface PreparedRun {
-  argv: string[];
-  verify(result: RunResult): Promise<Verdict>;
-  /** Deletes what the run wrote (outputs, a cold cache), so the next run writes to disk again. */
-  cleanup(): Promise<void>;
-}
-
-/** A folder of its own for each round; removed when the round ends. */
-export interface RoundContext {
-  dir: string;
-}
-
-export interface Row {
-  id: string;
-  tool: ToolId;
-  label: string;
-  /** Set when the row is not run: the tool is missing or has no equivalent. */
-  skip?: string;
-  prepare(round: RoundContext): Promise<PreparedRun>;
-}
-
 export interface Target {
   label: string;
-  /** median(numerator) / median(denominator) ≤ limit */
+  /** median(numerator) / median(denominator) ≤ limit; without a limit, the ratio is only shown. */
   numerator: string;
   denominator: string;
-  limit: number;
+  limit?: number;
 }
 
 export interface Scenario {
@@ -78,159 +63,49 @@ export interface Scenario {
   conditions: { row: string; label: string }[];
 }
 
-export interface ScenarioContext {
-  projectRoot: string;
-  origin: string;
-  fixtures: Fixtures;
-  tools: Record<ToolId, ToolInfo>;
-  workDir: string;
-  /** Requests the server has answered so far. */
-  serverRequests(): Promise<number>;
-}
-
-interface Workload {
-  transfers: Transfer[];
-  manifestPath: string;
-  single: boolean;
-  bytes: number;
-}
-
-async function writeManifest(ctx: ScenarioContext, name: string, manifest: object): Promise<string> {
-  const file = path.join(ctx.workDir, `${name}.manifest.json`);
-  await writeFile(file, `${JSON.stringify(manifest, null, 1)}\n`);
-  return file;
-}
-
-async function wholeFiles(
-  ctx: ScenarioContext,
-  name: string,
-  files: readonly FixtureFile[],
-  urlFolder: string,
-): Promise<Workload> {
-  const base = `${ctx.origin}/${urlFolder}/`;
-  const manifestPath = await writeManifest(ctx, name, {
-    version: 1,
-    name: `bench-${name}`,
-    baseUrls: [base],
-    fragments: files.map((file) => ({
-      path: path.posix.basename(file.path),
-      size: file.size,
-      integrity: file.sri,
-    })),
-  });
-  return {
-    transfers: files.map((file) => ({
-      url: base + path.posix.basename(file.path),
-      name: path.posix.basename(file.path),
-      size: file.size,
-    })),
-    manifestPath,
-    single: files.length === 1,
-    bytes: files.reduce((sum, file) => sum + file.size, 0),
-  };
-}
-
-function group(ctx: ScenarioContext, name: FixtureGroup) {
-  const meta = ctx.fixtures.groups[name];
-  if (!meta) throw new Error(`fixtures: group ${name} was not prepared`);
-  return meta;
-}
-
 async function workload(ctx: ScenarioContext, name: ScenarioName): Promise<Workload> {
   switch (name) {
     case 'bulk':
     case 'warm':
       return wholeFiles(ctx, 'bulk', group(ctx, 'bulk').files, 'bulk');
+    case 'https-bulk':
+      return wholeFiles(ctx, 'https-bulk', group(ctx, 'bulk').files, 'bulk', true);
     case 'small':
       return wholeFiles(ctx, 'small', group(ctx, 'small').files, 'small');
+    case 'https-small':
+      return wholeFiles(ctx, 'https-small', group(ctx, 'small').files, 'small', true);
     case 'throttled':
       return wholeFiles(ctx, 'throttled', group(ctx, 'big').files, 'throttled');
-    case 'ranges': {
-      const big = group(ctx, 'big');
-      const file = big.files[0]!;
-      const slices = big.slices ?? [];
-      const base = `${ctx.origin}/big/`;
-      const name = path.posix.basename(file.path);
-      const manifestPath = await writeManifest(ctx, 'ranges', {
-        version: 1,
-        name: 'bench-ranges',
-        baseUrls: [base],
-        fragments: slices.map((slice) => ({
-          path: name,
-          offset: slice.offset,
-          size: slice.size,
-          integrity: slice.sri,
-        })),
-      });
-      return {
-        transfers: slices.map((slice, i) => ({
-          url: base + name,
-          name: `slice${String(i).padStart(3, '0')}.bin`,
-          size: slice.size,
-          range: { start: slice.offset, end: slice.offset + slice.size - 1 },
-        })),
-        manifestPath,
-        single: false,
-        bytes: slices.reduce((sum, slice) => sum + slice.size, 0),
-      };
-    }
+    case 'ranges':
+      return rangeSlices(ctx);
   }
 }
 
-function fragfetchRow(ctx: ScenarioContext, load: Workload, fragments: number): Row {
-  return {
-    id: 'fragfetch',
-    tool: 'fragfetch',
-    label: 'fragfetch fetch',
-    prepare: async (round) => {
-      const cache = path.join(round.dir, 'fragfetch-cache');
-      return {
-        argv: fragfetchArgv(ctx.projectRoot, load.manifestPath, cache),
-        verify: async (result) => fragfetchVerdict(result, { fragments, bytes: load.bytes, warm: false }),
-        cleanup: () => rm(cache, { recursive: true, force: true }),
-      };
+/** fragfetch against aria2c and curl, each median ratio within its limit. */
+function against(aria2c: number, curl: number): Target[] {
+  const x = (limit: number) => (Number.isInteger(limit * 10) ? limit.toFixed(1) : String(limit));
+  return [
+    {
+      label: `fragfetch ≤ ${x(aria2c)} × aria2c`,
+      numerator: 'fragfetch',
+      denominator: 'aria2c',
+      limit: aria2c,
     },
-  };
+    {
+      label: `fragfetch ≤ ${x(curl)} × curl --parallel`,
+      numerator: 'fragfetch',
+      denominator: 'curl',
+      limit: curl,
+    },
+  ];
 }
 
-function curlRow(ctx: ScenarioContext, load: Workload, label = curlLabel()): Row {
-  const info = ctx.tools.curl;
-  return {
-    id: 'curl',
-    tool: 'curl',
-    label,
-    ...(info.available ? {} : { skip: info.version }),
-    prepare: async (round) => {
-      const out = path.join(round.dir, 'curl-out');
-      await mkdir(out, { recursive: true });
-      return {
-        argv: await curlArgv(load.transfers, out, path.join(round.dir, 'curl.config')),
-        verify: (result) => outputVerdict(result, out, load.transfers),
-        cleanup: () => rm(out, { recursive: true, force: true }),
-      };
-    },
-  };
-}
-
-function aria2Row(ctx: ScenarioContext, load: Workload, skip?: string): Row {
-  const info = ctx.tools.aria2c;
-  const reason = skip ?? (info.available ? undefined : info.version);
-  return {
-    id: 'aria2c',
-    tool: 'aria2c',
-    label: aria2Label(load.single),
-    ...(reason === undefined ? {} : { skip: reason }),
-    prepare: async (round) => {
-      const out = path.join(round.dir, 'aria2c-out');
-      await mkdir(out, { recursive: true });
-      return {
-        argv: await aria2Argv(load.transfers, out, path.join(round.dir, 'aria2c.input'), load.single),
-        verify: (result) => outputVerdict(result, out, load.transfers),
-        cleanup: () => rm(out, { recursive: true, force: true }),
-      };
-    },
-  };
-}
+/** Shown, not judged: whether `--http2` is faster than fragfetch's default over https (issue 14). */
+const HTTP2_RATIO: Target = {
+  label: 'fragfetch --http2 ÷ fragfetch (no target)',
+  numerator: 'fragfetch-http2',
+  denominator: 'fragfetch',
+};
 
 export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): Promise<Scenario> {
   const load = await workload(ctx, name);
@@ -239,34 +114,25 @@ export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): P
   const base = { name, files: count, bytes: load.bytes, conditions: [] as Scenario['conditions'] };
   switch (name) {
     case 'bulk':
-      return {
-        ...base,
-        description: `${count} × ${formatBytes(size)} (${formatBytes(load.bytes)})`,
-        rows: [fragfetchRow(ctx, load, count), aria2Row(ctx, load), curlRow(ctx, load)],
-        targets: [
-          { label: 'fragfetch ≤ 1.0 × aria2c', numerator: 'fragfetch', denominator: 'aria2c', limit: 1.0 },
-          {
-            label: 'fragfetch ≤ 1.25 × curl --parallel',
-            numerator: 'fragfetch',
-            denominator: 'curl',
-            limit: 1.25,
-          },
-        ],
-      };
     case 'small':
       return {
         ...base,
         description: `${count} × ${formatBytes(size)} (${formatBytes(load.bytes)})`,
         rows: [fragfetchRow(ctx, load, count), aria2Row(ctx, load), curlRow(ctx, load)],
-        targets: [
-          { label: 'fragfetch ≤ 0.5 × aria2c', numerator: 'fragfetch', denominator: 'aria2c', limit: 0.5 },
-          {
-            label: 'fragfetch ≤ 2.5 × curl --parallel',
-            numerator: 'fragfetch',
-            denominator: 'curl',
-            limit: 2.5,
-          },
+        targets: name === 'bulk' ? against(1.0, 1.25) : against(0.5, 2.5),
+      };
+    case 'https-bulk':
+    case 'https-small':
+      return {
+        ...base,
+        description: `${count} × ${formatBytes(size)} (${formatBytes(load.bytes)}) over https (TLS 1.3, HTTP/2 offered)`,
+        rows: [
+          fragfetchRow(ctx, load, count),
+          fragfetchRow(ctx, load, count, { http2: true }),
+          aria2Row(ctx, load),
+          curlRow(ctx, load),
         ],
+        targets: [...(name === 'https-bulk' ? against(1.0, 1.25) : against(0.5, 2.0)), HTTP2_RATIO],
       };
     case 'throttled':
       return {
@@ -308,7 +174,8 @@ export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): P
           argv: fragfetchArgv(ctx.projectRoot, load.manifestPath, path.join(round.dir, 'warm-cache')),
           verify: async (result) =>
             fragfetchVerdict(result, { fragments: count, bytes: load.bytes, warm: false }),
-          cleanup: async () => {}, // the warm run needs it
+          release: async () => {}, // the warm run needs it
+          cleanup: async () => {},
         }),
       };
       const warm: Row = {
@@ -331,6 +198,9 @@ export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): P
                 problem: `the server logged ${serverRequests} requests`,
                 serverRequests,
               };
+            },
+            release: async () => {
+              await releaseFiles(cache);
             },
             cleanup: () => rm(cache, { recursive: true, force: true }),
           };

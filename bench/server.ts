@@ -1,10 +1,14 @@
 /**
  * Where the fixtures are served from: a real nginx on loopback when one is installed, else the
- * project's own test CDN (test/support/cdn.ts), in this process.
+ * project's own test CDN (test/support/cdn.ts), in this process. Both serve plain http and, on a
+ * second port, HTTPS with HTTP/2 offered, with a CA and server certificate made at bench time
+ * (test/support/pki.ts: the openssl CLI, EC P-256).
  */
 import path from 'node:path';
-import { startCdn } from '../test/support/cdn.js';
+import { startCdn, type TestCdn } from '../test/support/cdn.js';
+import { makePki } from '../test/support/pki.js';
 import { findNginx, startNginx } from './nginx.js';
+import { parseTraffic, type Traffic } from './traffic.js';
 
 export type ServerChoice = 'auto' | 'nginx' | 'cdn';
 
@@ -13,10 +17,16 @@ export interface BenchServer {
   /** e.g. `nginx/1.22.1` or `fragfetch test CDN (node v20…)` */
   description: string;
   origin: string;
+  /** The same files over HTTPS (TLS 1.3, HTTP/2 offered), signed by `caFile`. */
+  tlsOrigin: string;
+  /** The CA certificate (PEM) to give each tool: curl --cacert, aria2c --ca-certificate, --ca-file. */
+  caFile: string;
   /** Why the preferred server was not used, if it was not. */
   note?: string;
   /** Requests the server has answered so far (nginx's access log, the CDN's request log). */
   requests(): Promise<number>;
+  /** Starts watching: the function returned says what the server saw since. */
+  watch(): Promise<() => Promise<Traffic>>;
   stop(): Promise<void>;
 }
 
@@ -28,20 +38,33 @@ export interface ServerOptions {
   throttleBytesPerSecond: number;
   /** Path under root of a file that must be served before the server counts as ready. */
   probePath: string;
+  /** An empty folder for the CA and the server's certificate. */
+  pkiDir: string;
 }
 
 export async function startServer(options: ServerOptions): Promise<BenchServer> {
+  const pki = await makePki(options.pkiDir);
+  const caFile = pki.ca.cert.path;
   let note: string | undefined;
   if (options.choice !== 'cdn') {
     const binary = await findNginx();
     if (binary) {
       try {
-        const nginx = await startNginx(binary, options);
+        const nginx = await startNginx(binary, {
+          ...options,
+          tls: { cert: pki.server.cert.path, key: pki.server.key.path },
+        });
         return {
           kind: 'nginx',
           description: nginx.version,
           origin: nginx.origin,
+          tlsOrigin: nginx.tlsOrigin!,
+          caFile,
           requests: nginx.requests,
+          watch: async () => {
+            const since = await nginx.requests();
+            return () => nginx.trafficSince(since);
+          },
           stop: nginx.stop,
         };
       } catch (error) {
@@ -53,15 +76,39 @@ export async function startServer(options: ServerOptions): Promise<BenchServer> 
       note = 'nginx is not installed; serving from the test CDN (in the harness process) instead';
     }
   }
-  const cdn = await startCdn();
-  cdn.mount('/', options.root);
-  cdn.mount('/throttled', path.resolve(options.throttledDir), { limitRate: options.throttleBytesPerSecond });
+  const mount = (cdn: TestCdn) => {
+    cdn.mount('/', options.root);
+    cdn.mount('/throttled', path.resolve(options.throttledDir), {
+      limitRate: options.throttleBytesPerSecond,
+    });
+    return cdn;
+  };
+  const cdn = mount(await startCdn());
+  const tlsCdn = mount(
+    await startCdn({ tls: { cert: pki.server.cert.pem, key: pki.server.key.pem }, http2: true }),
+  );
+  const lines = (from: TestCdn, since: number, tls: string) =>
+    from.requests.slice(since).map((request) => `HTTP/${request.httpVersion} ${tls}`);
   return {
     kind: 'test-cdn',
     description: `fragfetch test CDN (node ${process.version})`,
     origin: cdn.origin,
+    tlsOrigin: tlsCdn.origin,
+    caFile,
     ...(note === undefined ? {} : { note }),
-    requests: () => Promise.resolve(cdn.requests.length),
-    stop: () => cdn.close(),
+    requests: () => Promise.resolve(cdn.requests.length + tlsCdn.requests.length),
+    watch: () => {
+      const plainSince = cdn.requests.length;
+      const tlsSince = tlsCdn.requests.length;
+      return Promise.resolve(() =>
+        Promise.resolve(
+          parseTraffic([...lines(cdn, plainSince, '-'), ...lines(tlsCdn, tlsSince, 'TLS')], 'cdn'),
+        ),
+      );
+    },
+    stop: async () => {
+      await cdn.close();
+      await tlsCdn.close();
+    },
   };
 }

@@ -1,7 +1,10 @@
 /**
  * The command lines under comparison, built for one workload: `fragfetch fetch` with its default
  * options, `curl --parallel --parallel-max 16` driven by a config file, and `aria2c -j 16` driven by
- * an input file (`-x 16 -s 16 -k 1M` for a single large object).
+ * an input file (`-x 16 -s 16 -k 1M` for a single large object). Over https each is given the
+ * bench's CA in its documented way (`--ca-file`, `--cacert`, `--ca-certificate`) and otherwise
+ * negotiates what it would by itself: curl HTTP/2 (one connection, 16 streams), aria2c HTTP/1.1,
+ * fragfetch HTTP/1.1 unless `--http2`.
  */
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -50,8 +53,22 @@ export async function probeTools(fragfetchVersion: string): Promise<Record<ToolI
 
 export const PARALLEL = 16;
 
-/** `node bin/fragfetch.js fetch <manifest> --cache <dir> --no-progress --json`, default options otherwise. */
-export function fragfetchArgv(projectRoot: string, manifest: string, cacheDir: string): string[] {
+/** How a run reaches an https origin: the CA that signed its certificate, and fragfetch's HTTP/2 switch. */
+export interface TlsOptions {
+  caFile: string;
+  http2?: boolean;
+}
+
+/**
+ * `node bin/fragfetch.js fetch <manifest> --cache <dir> --no-progress --json`, default options
+ * otherwise (`--ca-file`, and `--http2` when asked, over https).
+ */
+export function fragfetchArgv(
+  projectRoot: string,
+  manifest: string,
+  cacheDir: string,
+  tls?: TlsOptions,
+): string[] {
   return [
     process.execPath,
     path.join(projectRoot, 'bin', 'fragfetch.js'),
@@ -61,6 +78,8 @@ export function fragfetchArgv(projectRoot: string, manifest: string, cacheDir: s
     cacheDir,
     '--no-progress',
     '--json',
+    ...(tls ? ['--ca-file', tls.caFile] : []),
+    ...(tls?.http2 ? ['--http2'] : []),
   ];
 }
 
@@ -70,12 +89,14 @@ function quote(value: string): string {
 
 /**
  * A curl config with one operation per transfer (`next` between them), so each may carry its own
- * `range`; `--parallel` runs the operations' transfers side by side all the same.
+ * `range`; `--parallel` runs the operations' transfers side by side all the same. `next` resets
+ * every per-transfer option, `--cacert` too: each block carries its own.
  */
-export function curlConfig(transfers: readonly Transfer[], outDir: string): string {
+export function curlConfig(transfers: readonly Transfer[], outDir: string, tls?: TlsOptions): string {
   const blocks = transfers.map((transfer) => {
     const lines = [`url = ${quote(transfer.url)}`, `output = ${quote(path.join(outDir, transfer.name))}`];
     if (transfer.range) lines.push(`range = "${transfer.range.start}-${transfer.range.end}"`);
+    if (tls) lines.push(`cacert = ${quote(tls.caFile)}`);
     lines.push('fail');
     return lines.join('\n');
   });
@@ -90,8 +111,9 @@ export async function curlArgv(
   transfers: readonly Transfer[],
   outDir: string,
   configFile: string,
+  tls?: TlsOptions,
 ): Promise<string[]> {
-  await writeFile(configFile, curlConfig(transfers, outDir));
+  await writeFile(configFile, curlConfig(transfers, outDir, tls));
   return [
     'curl',
     '--silent',
@@ -123,6 +145,7 @@ export async function aria2Argv(
   outDir: string,
   inputFile: string,
   single: boolean,
+  tls?: TlsOptions,
 ): Promise<string[]> {
   await writeFile(inputFile, aria2Input(transfers, outDir));
   return [
@@ -131,6 +154,7 @@ export async function aria2Argv(
     '-j',
     String(PARALLEL),
     ...(single ? ['-x', '16', '-s', '16', '-k', '1M'] : []),
+    ...(tls ? [`--ca-certificate=${tls.caFile}`] : []),
     '--allow-overwrite=true',
     '--auto-file-renaming=false',
     '--file-allocation=none',

@@ -1,0 +1,113 @@
+/**
+ * The rows of a scenario: one tool's invocation on a workload, prepared afresh for each round in a
+ * folder of its own, checked after the run, its files released (release.ts) before the next run and
+ * deleted when the scenario ends.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { RunResult } from './measure.js';
+import { releaseFiles } from './release.js';
+import { aria2Argv, aria2Label, curlArgv, curlLabel, fragfetchArgv, type ToolId } from './tools.js';
+import { fragfetchVerdict, outputVerdict, type Verdict } from './verdict.js';
+import type { ScenarioContext, Workload } from './workload.js';
+
+export interface PreparedRun {
+  argv: string[];
+  verify(result: RunResult): Promise<Verdict>;
+  /** After `verify`: frees the page cache of what the run wrote, keeping its files' inodes. */
+  release(): Promise<void>;
+  /** Deletes what the run wrote (outputs, a cold cache), when the scenario ends. */
+  cleanup(): Promise<void>;
+}
+
+/** A folder of its own for each round; removed when the round ends. */
+export interface RoundContext {
+  dir: string;
+}
+
+export interface Row {
+  id: string;
+  tool: ToolId;
+  label: string;
+  /** Set when the row is not run: the tool is missing or has no equivalent. */
+  skip?: string;
+  prepare(round: RoundContext): Promise<PreparedRun>;
+}
+
+/** What a run wrote, in one folder: released after the check, deleted at the end. */
+function outputs(dir: string): Pick<PreparedRun, 'release' | 'cleanup'> {
+  return {
+    release: async () => {
+      await releaseFiles(dir);
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** `fragfetch fetch` with its defaults; `http2` adds `--http2` (an https workload only). */
+export function fragfetchRow(
+  ctx: ScenarioContext,
+  load: Workload,
+  fragments: number,
+  variant: { http2?: boolean } = {},
+): Row {
+  const tls = load.tls && { ...load.tls, http2: variant.http2 === true };
+  return {
+    id: variant.http2 ? 'fragfetch-http2' : 'fragfetch',
+    tool: 'fragfetch',
+    label: variant.http2 ? 'fragfetch fetch --http2' : 'fragfetch fetch',
+    prepare: async (round) => {
+      const cache = path.join(round.dir, variant.http2 ? 'fragfetch-http2-cache' : 'fragfetch-cache');
+      return {
+        argv: fragfetchArgv(ctx.projectRoot, load.manifestPath, cache, tls),
+        verify: async (result) => fragfetchVerdict(result, { fragments, bytes: load.bytes, warm: false }),
+        ...outputs(cache),
+      };
+    },
+  };
+}
+
+export function curlRow(ctx: ScenarioContext, load: Workload, label = curlLabel()): Row {
+  const info = ctx.tools.curl;
+  return {
+    id: 'curl',
+    tool: 'curl',
+    label,
+    ...(info.available ? {} : { skip: info.version }),
+    prepare: async (round) => {
+      const out = path.join(round.dir, 'curl-out');
+      await mkdir(out, { recursive: true });
+      return {
+        argv: await curlArgv(load.transfers, out, path.join(round.dir, 'curl.config'), load.tls),
+        verify: (result) => outputVerdict(result, out, load.transfers),
+        ...outputs(out),
+      };
+    },
+  };
+}
+
+export function aria2Row(ctx: ScenarioContext, load: Workload, skip?: string): Row {
+  const info = ctx.tools.aria2c;
+  const reason = skip ?? (info.available ? undefined : info.version);
+  return {
+    id: 'aria2c',
+    tool: 'aria2c',
+    label: aria2Label(load.single),
+    ...(reason === undefined ? {} : { skip: reason }),
+    prepare: async (round) => {
+      const out = path.join(round.dir, 'aria2c-out');
+      await mkdir(out, { recursive: true });
+      return {
+        argv: await aria2Argv(
+          load.transfers,
+          out,
+          path.join(round.dir, 'aria2c.input'),
+          load.single,
+          load.tls,
+        ),
+        verify: (result) => outputVerdict(result, out, load.transfers),
+        ...outputs(out),
+      };
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { hasHttp2Directive, nginxConf } from '../../bench/nginx.js';
+import { releaseFiles } from '../../bench/release.js';
+import { curlConfig } from '../../bench/tools.js';
+import { describeTraffic, parseTraffic } from '../../bench/traffic.js';
+
+describe('bench: nginx over https', () => {
+  const base = {
+    prefix: '/p',
+    port: 8080,
+    root: '/r',
+    throttledDir: '/r/big',
+    throttleBytesPerSecond: 32_000_000,
+    workers: 2,
+    tempPathDirectives: ['client_body_temp_path'],
+  };
+
+  it('uses `listen … ssl http2` before nginx 1.25.1 and `http2 on;` from it', () => {
+    expect(hasHttp2Directive('1.22.1')).toBe(false);
+    expect(hasHttp2Directive('1.25.0')).toBe(false);
+    expect(hasHttp2Directive('1.25.1')).toBe(true);
+    expect(hasHttp2Directive('1.26.3')).toBe(true);
+    const tls = { port: 8443, cert: '/c.pem', key: '/k.pem' };
+    const old = nginxConf({ ...base, tls: { ...tls, http2Directive: false } });
+    expect(old).toContain('listen 127.0.0.1:8443 ssl http2;');
+    expect(old).not.toContain('http2 on;');
+    const current = nginxConf({ ...base, tls: { ...tls, http2Directive: true } });
+    expect(current).toContain('listen 127.0.0.1:8443 ssl;');
+    expect(current).toContain('http2 on;');
+    expect(current).toContain('ssl_certificate /c.pem;');
+    expect(current).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
+    // The plain site is still there, and only one https site.
+    expect(current).toContain('listen 127.0.0.1:8080;');
+    expect(current.match(/ssl_certificate_key/g)).toHaveLength(1);
+    expect(nginxConf(base)).not.toContain('ssl_certificate');
+  });
+});
+
+describe('bench: what the server saw', () => {
+  it('counts protocols and distinct connections from nginx log lines', () => {
+    const lines = [
+      '200 120 HTTP/2.0 TLSv1.3 7',
+      '200 40 HTTP/2.0 TLSv1.3 7',
+      '200 118 HTTP/1.1 TLSv1.3 9',
+      '200 95 HTTP/1.1 - 12',
+    ];
+    const traffic = parseTraffic(lines, 'nginx');
+    expect(traffic).toEqual({
+      requests: 4,
+      protocols: { 'HTTP/2.0 TLSv1.3': 2, 'HTTP/1.1 TLSv1.3': 1, 'HTTP/1.1': 1 },
+      connections: 3,
+    });
+    expect(describeTraffic(traffic)).toBe(
+      'HTTP/2.0 TLSv1.3 ×2, HTTP/1.1 TLSv1.3 ×1, HTTP/1.1 ×1, 3 connections',
+    );
+    expect(describeTraffic(parseTraffic(['HTTP/2.0 TLS'], 'cdn'))).toBe('HTTP/2.0 TLS ×1');
+    expect(describeTraffic(parseTraffic([], 'nginx'))).toBe('no request');
+  });
+});
+
+describe('bench: curl config', () => {
+  it('gives every operation its own cacert (`next` resets it)', () => {
+    const transfers = ['a', 'b', 'c'].map((name) => ({ url: `https://h/${name}`, name, size: 1 }));
+    const config = curlConfig(transfers, '/out', { caFile: '/ca.pem' });
+    const blocks = config.split('\nnext\n');
+    expect(blocks).toHaveLength(3);
+    for (const block of blocks) expect(block).toContain('cacert = "/ca.pem"');
+    expect(curlConfig(transfers, '/out')).not.toContain('cacert');
+  });
+});
+
+describe('bench: releasing a run’s files', () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('truncates every file under the folder to zero bytes and deletes none', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'fragfetch-bench-release-'));
+    await mkdir(path.join(dir, 'content', 'ab'), { recursive: true });
+    await writeFile(path.join(dir, 'top.bin'), Buffer.alloc(5000, 1));
+    await writeFile(path.join(dir, 'content', 'ab', 'deep.bin'), Buffer.alloc(70_000, 2));
+    expect(await releaseFiles(dir)).toBe(2);
+    expect((await stat(path.join(dir, 'top.bin'))).size).toBe(0);
+    expect((await stat(path.join(dir, 'content', 'ab', 'deep.bin'))).size).toBe(0);
+    expect(await readdir(path.join(dir, 'content', 'ab'))).toEqual(['deep.bin']);
+    expect(await releaseFiles(path.join(dir, 'missing'))).toBe(0);
+  });
+});
