@@ -1,5 +1,5 @@
-import { createSecureContext, type SecureContext } from 'node:tls';
-import { Agent, type Dispatcher, ProxyAgent } from 'undici';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { Agent, buildConnector, Client, type Dispatcher, Pool, ProxyAgent } from 'undici';
 import type { TlsSettings } from './tls.js';
 
 export interface DispatcherOptions {
@@ -54,10 +54,12 @@ export class Dispatchers {
   }
 
   direct(): Dispatcher {
+    const connect = this.#connect();
     this.#direct ??= new Agent({
-      connect: this.#connect(),
+      connect,
       keepAliveTimeout: KEEP_ALIVE_MS,
       allowH2: this.#options.http2,
+      ...(this.#options.http2 ? { factory: multiplexingPools(connect) } : {}),
     });
     return this.#direct;
   }
@@ -106,4 +108,32 @@ export class Dispatchers {
     void this.#direct?.destroy().catch(() => {});
     for (const agent of this.#proxied.values()) void agent.destroy().catch(() => {});
   }
+}
+
+/** Streams one HTTP/2 connection carries at once; servers commonly allow 100 or 128. */
+const H2_STREAMS = 100;
+
+/**
+ * Pools whose connections take as many requests as their protocol does: undici counts a connection
+ * busy once it has `pipelining` requests (1 by default), an HTTP/2 one too, and then opens another
+ * per waiting request — 16 TLS handshakes where one HTTP/2 connection would carry all 16. Each
+ * connection is told, once ALPN has chosen, whether it multiplexes.
+ */
+function multiplexingPools(connectOptions: buildConnector.BuildOptions) {
+  const connector = buildConnector({ ...connectOptions, allowH2: true });
+  const clientOf = (origin: URL | string, options: Client.Options): Dispatcher => {
+    const client: Client = new Client(origin, {
+      ...options,
+      connect: (opts, callback) =>
+        connector(opts, (...args) => {
+          const [error, socket] = args;
+          if (!error && socket)
+            client.pipelining = (socket as TLSSocket).alpnProtocol === 'h2' ? H2_STREAMS : 1;
+          callback(...args);
+        }),
+    });
+    return client;
+  };
+  return (origin: URL | string, options: Agent.Options): Dispatcher =>
+    new Pool(origin, { ...options, factory: clientOf });
 }

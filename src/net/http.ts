@@ -53,6 +53,8 @@ export class HttpClient {
   readonly #proxyOf = new Map<string, string | undefined>();
   /** Origins that have answered: their connections may be kept alive, and closed under a request. */
   readonly #answered = new Set<string>();
+  /** With HTTP/2: the first request of each origin still waiting for its answer (see #firstOf). */
+  readonly #opening = new Map<string, Promise<void>>();
   #received = 0;
 
   constructor(options: HttpOptions) {
@@ -159,6 +161,8 @@ export class HttpClient {
     if (signal?.aborted) throw signal.reason;
     const proxy = this.proxyFor(target);
     const secret = this.credentials.none ? undefined : this.credentials.headersFor(target, first);
+    const opened =
+      this.options.http2 && target.protocol === 'https:' ? await this.#firstOf(target.origin) : undefined;
     try {
       const pools = this.#dispatchers ?? (await this.#pools());
       const dispatcher = proxy === undefined ? pools.direct() : pools.via(proxy, target.protocol);
@@ -183,12 +187,41 @@ export class HttpClient {
       );
       const response = await handler.response;
       this.#answered.add(target.origin);
+      opened?.();
       return response;
     } catch (error) {
       if (!resent && this.#answered.has(target.origin) && isStaleConnection(error, signal))
         return this.#once(method, target, first, headers, signal, into, true);
       throw toNetworkError(error, target.href, signal, this.#context(proxy));
+    } finally {
+      opened?.();
     }
+  }
+
+  /**
+   * With HTTP/2, the first request to an origin goes alone: until its connection has negotiated,
+   * undici's pool sees it busy and opens one connection per request waiting (16 TLS handshakes for
+   * one origin), where an HTTP/2 connection carries them all. Returns, for that first request, the
+   * function that lets the others go; they wait for it (the server answered, or failed).
+   */
+  async #firstOf(origin: string): Promise<(() => void) | undefined> {
+    if (this.#answered.has(origin)) return undefined;
+    const opening = this.#opening.get(origin);
+    if (opening) {
+      await opening;
+      return undefined;
+    }
+    let open!: () => void;
+    this.#opening.set(
+      origin,
+      new Promise<void>((resolve) => {
+        open = resolve;
+      }),
+    );
+    return () => {
+      this.#opening.delete(origin);
+      open();
+    };
   }
 
   #context(proxy: string | undefined): FailureContext {

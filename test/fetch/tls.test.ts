@@ -89,6 +89,8 @@ describe('fetch over TLS', () => {
     expect(two.ok).toBe(true);
     expect(h.cdn.requests.length).toBeGreaterThan(1);
     expect(new Set(h.cdn.requests.map((r) => r.httpVersion))).toEqual(new Set(['2.0']));
+    // The ranges share one connection: the first request went alone, the others as its streams.
+    expect(h.cdn.connections).toBe(1);
     h.cdn.reset();
     await cacache.rm.all(h.cacheDir);
     const one = await fetchManifest(manifest, { cacheDir: h.cacheDir, network: trusted() });
