@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'ESIZE' // the object is larger or smaller than declared
   | 'EHTTP' // the server answered with an error status
   | 'ERANGE' // the server answered a range request with the wrong range
+  | 'EENCODING' // the body is coded (gzip, a transfer coding other than chunked): not the object's bytes
   | 'ECHANGED' // the object changed while it was being downloaded
   | 'ENETWORK' // connection refused, reset, DNS, truncated body
   | 'ESTALL' // no bytes for longer than the stall timeout

@@ -10,7 +10,7 @@ export interface PartialState {
   key: string;
   /** URL the validators came from. */
   url?: string;
-  /** Strong ETag of the object, the `If-Range` of a resumed request. */
+  /** ETag of the object as sent; when strong, the `If-Range` of a resumed request. */
   etag?: string;
   lastModified?: string;
   /** Size of the fragment's window, once known. */

@@ -349,6 +349,7 @@ export class ObjectDownload {
     const definitive =
       isFragfetchError(error, 'ESIZE') ||
       isFragfetchError(error, 'ERANGE') ||
+      isFragfetchError(error, 'EENCODING') ||
       (isFragfetchError(error, 'EHTTP') && !isRetryable(error));
     if (definitive) this.#deadEndpoints.add(endpoint);
     const alive = urls.map((_, i) => i).filter((i) => !this.#deadEndpoints.has(i));
