@@ -197,7 +197,7 @@ export class ObjectDownload {
     for (;;) {
       const size = this.#size;
       if (size !== undefined && this.#coverage.contiguousEnd(0) >= size) return;
-      let segments: Segment[];
+      let segments: Iterable<Segment>;
       if (size === undefined) segments = [{ start: 0, end: undefined }];
       else {
         const holes = this.#coverage.missing(size);
@@ -219,11 +219,16 @@ export class ObjectDownload {
   }
 
   /** Fetches segments with up to `maxConnectionsPerObject` requests at once. */
-  async #runSegments(segments: Segment[]): Promise<void> {
-    if (segments.length === 1) {
+  async #runSegments(segments: Iterable<Segment>): Promise<void> {
+    // Taken one by one as workers free up: the plan may be larger than memory (coverage.ts).
+    const plan = segments[Symbol.iterator]();
+    const first = plan.next();
+    if (first.done) return;
+    const second = plan.next();
+    if (second.done) {
       // One request, no siblings to stop or to hold at a gate: most objects, and every small one,
       // whose round controller, listener and worker promises cost more than the rest of the setup.
-      await this.#fetchWithRetry(segments[0]!, this.#ctx.signal);
+      await this.#fetchWithRetry(first.value, this.#ctx.signal);
       return;
     }
     const round = new AbortController();
@@ -232,12 +237,13 @@ export class ObjectDownload {
     setMaxListeners(0, round.signal);
     const stop = () => round.abort(this.#ctx.signal.reason);
     this.#ctx.signal.addEventListener('abort', stop, { once: true });
-    const queue = [...segments];
+    const queue = [first.value, second.value];
+    const take = (): Segment | undefined => queue.shift() ?? plan.next().value;
     let failure: unknown;
     // Until one response shows whether Range is honoured, the other connections wait for it.
     let openGate!: () => void;
     const gate =
-      this.#facts.ranges === undefined && queue.length > 1
+      this.#facts.ranges === undefined
         ? new Promise<void>((resolve) => {
             openGate = resolve;
           })
@@ -245,7 +251,7 @@ export class ObjectDownload {
 
     const worker = async (first: boolean) => {
       if (!first && gate) await gate;
-      for (let segment = queue.shift(); segment && failure === undefined; segment = queue.shift()) {
+      for (let segment = take(); segment && failure === undefined; segment = take()) {
         try {
           await this.#fetchWithRetry(segment, round.signal, first ? () => openGate?.() : undefined);
         } catch (error) {
@@ -256,7 +262,8 @@ export class ObjectDownload {
         }
       }
     };
-    const width = Math.min(this.#ctx.maxConnectionsPerObject, queue.length);
+    // Workers beyond the plan's length find it empty and end at once.
+    const width = this.#ctx.maxConnectionsPerObject;
     try {
       await Promise.all(Array.from({ length: width }, (_, i) => worker(i === 0)));
     } finally {

@@ -309,7 +309,9 @@ function describe(error: unknown, { timeoutMs, stallTimeoutMs }: FailureContext)
     case 'UND_ERR_BODY_TIMEOUT':
       return `no data for ${stallTimeoutMs ?? '?'} ms within the body`;
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-      return 'the body did not match its Content-Length';
+      // undici reports any parser error of a response with a Content-Length field so, an invalid
+      // length among them (two values, a sign, a fraction): llhttp's own reason is not kept.
+      return 'the body did not match its Content-Length, or the Content-Length was invalid';
   }
   const parts = [err.message ?? String(error)];
   if (err.cause?.code && !parts[0]?.includes(err.cause.code)) parts.push(`(${err.cause.code})`);
