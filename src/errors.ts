@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'ECHANGED' // the object changed while it was being downloaded
   | 'ENETWORK' // connection refused, reset, DNS, truncated body
   | 'ESTALL' // no bytes for longer than the stall timeout
+  | 'ESLOW' // a body slower than --min-speed over --min-speed-time: a drip
   | 'ETIMEOUT' // no response headers within the timeout
   | 'ETLS' // the server's certificate is not trusted, or the TLS handshake failed
   | 'EPROXY' // the proxy refused the request

@@ -15,7 +15,8 @@ export const SPLIT = { splitThreshold: 1000, chunkSize: 1000, maxConnectionsPerO
 export interface Hostile {
   server: RawServer;
   cacheDir: string;
-  manifest(fragments: Record<string, unknown>[]): Manifest;
+  /** A manifest of the fragments, from the server's `/`, or from each of `bases` (mirrors, in order). */
+  manifest(fragments: Record<string, unknown>[], bases?: string[]): Manifest;
   /** A fetch with fast retries; the report, whatever happened. */
   fetch(manifest: Manifest, extra?: Partial<FetchOptions>): Promise<FetchReport>;
   /** The bytes the cache holds for a fragment, or undefined. */
@@ -31,8 +32,11 @@ export async function hostile(): Promise<Hostile> {
   return {
     server,
     cacheDir,
-    manifest: (fragments) =>
-      parseManifest({ version: 1, name: 'hostile', baseUrls: [server.url('/')], fragments }, 'hostile.json'),
+    manifest: (fragments, bases = ['/']) =>
+      parseManifest(
+        { version: 1, name: 'hostile', baseUrls: bases.map((base) => server.url(base)), fragments },
+        'hostile.json',
+      ),
     fetch: (manifest, extra = {}) =>
       fetchManifest(manifest, { cacheDir, baseDelayMs: 1, retries: 2, history: false, ...extra }),
     cached: async (fragment) => {
