@@ -35,6 +35,14 @@ export interface DownloadResult {
 /** How often an object that keeps changing under us is restarted before we give up. */
 const MAX_RESTARTS = 3;
 const SAVE_INTERVAL_MS = 1000;
+/**
+ * A kill -9 loses what was received since the last save: at most ~5 % of the object or 8 MiB,
+ * whichever is larger. Saved at half of that, by bytes as well as by time (a fast link brings far
+ * more than 8 MiB a second): the other half covers what is received but not yet written, a batch
+ * of up to 512 KiB per connection (segment.ts).
+ */
+const LOSS_FLOOR_BYTES = 8 * 1024 * 1024;
+const LOSS_FRACTION = 0.05;
 
 interface Segment {
   start: number;
@@ -64,6 +72,9 @@ export class ObjectDownload {
   #restarts = 0;
   #saveTimer: NodeJS.Timeout | undefined;
   #saving: Promise<void> = Promise.resolve();
+  /** Bytes written since the state was last saved; undefined until this run's first answer. */
+  #unsaved: number | undefined;
+  #saveQueued = false;
 
   readonly #memory: Buffer | undefined;
   /** The answer to this download's first request, made already (small-object.ts). */
@@ -307,11 +318,13 @@ export class ObjectDownload {
             signal,
             onBytes: (bytes) => this.#ctx.events.bytes(fragment, url, bytes),
             // Bytes in memory have no state to save: no timer per object.
-            onWritten: this.#memory ? () => {} : () => this.#scheduleSave(),
+            onWritten: this.#memory ? () => {} : (bytes) => this.#written(bytes),
           },
           (response) => {
             outcome = response;
             this.#size ??= this.#facts.objectSize;
+            // At once: a kill in the first second still leaves the validators and the size.
+            if (!this.#memory && this.#unsaved === undefined) void this.#save();
             onHeaders?.();
           },
           first?.response,
@@ -385,6 +398,15 @@ export class ObjectDownload {
     await this.#save();
   }
 
+  #written(bytes: number): void {
+    this.#unsaved = (this.#unsaved ?? 0) + bytes;
+    const budget = Math.max(LOSS_FLOOR_BYTES, LOSS_FRACTION * (this.#size ?? 0));
+    if (this.#unsaved < budget / 2) return this.#scheduleSave();
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
+    void this.#save();
+  }
+
   #scheduleSave(): void {
     if (this.#saveTimer) return;
     this.#saveTimer = setTimeout(() => {
@@ -400,16 +422,27 @@ export class ObjectDownload {
     await this.#saving;
   }
 
-  /** Saves are chained so that an older state never lands after a newer one. */
+  /**
+   * Saves are chained so that an older state never lands after a newer one, and one waiting to
+   * start stands for any asked meanwhile: it reads the state when it runs.
+   */
   #save(): Promise<void> {
-    const state: PartialState = {
-      version: 1,
-      key: this.#key,
-      ...this.#facts,
-      ...(this.#size === undefined ? {} : { size: this.#size }),
-      spans: [...this.#coverage.spans],
-    };
-    this.#saving = this.#saving.then(() => this.#partial.save(state)).catch(() => {});
+    if (this.#saveQueued) return this.#saving;
+    this.#saveQueued = true;
+    this.#saving = this.#saving
+      .then(() => {
+        this.#saveQueued = false;
+        this.#unsaved = 0;
+        const state: PartialState = {
+          version: 1,
+          key: this.#key,
+          ...this.#facts,
+          ...(this.#size === undefined ? {} : { size: this.#size }),
+          spans: [...this.#coverage.spans],
+        };
+        return this.#partial.save(state);
+      })
+      .catch(() => {});
     return this.#saving;
   }
 

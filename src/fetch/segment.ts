@@ -48,8 +48,8 @@ export interface SegmentSink {
   signal: AbortSignal;
   /** Called per received chunk, for live bandwidth. */
   onBytes(bytes: number): void;
-  /** Called after each write lands, so the caller can persist the coverage. */
-  onWritten(): void;
+  /** Called after each write of `bytes` lands, so the caller can persist the coverage. */
+  onWritten(bytes: number): void;
 }
 
 export interface SegmentOutcome {
@@ -297,7 +297,7 @@ async function streamToFile(
     sink.coverage.add(position, position + length);
     sink.hasher.written(position, length, chunks);
     position += length;
-    sink.onWritten();
+    sink.onWritten(length);
   };
 
   try {
@@ -348,7 +348,7 @@ async function receiveSunk(
     sink.file.placed!(0, bytes);
     sink.coverage.add(0, bytes);
     sink.hasher.written(0, bytes, [into.subarray(0, bytes)]);
-    sink.onWritten();
+    sink.onWritten(bytes);
     return bytes;
   };
   try {
