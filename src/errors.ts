@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'ERETRIES' // the retry budget is spent
   | 'EOFFLINE' // offline mode and the fragment is not cached
   | 'ECACHE' // the cache could not be read or written
+  | 'ENOSPC' // the disk of the cache (or the quota) is full: not retried
   | 'ELOCKLOST' // another process took over our partial-download lock (we looked dead): stop writing
   | 'EPATH' // a path would escape the target directory
   | 'EABORT'; // interrupted by the user

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { type DataFile, MemoryFile, openDataFile } from '../cache/data-file.js';
 import { type FileHasher, ProgressiveHasher, WholeHasher } from '../cache/hasher.js';
 import type { PartialFiles, PartialState } from '../cache/partial.js';
+import { diskFullError, isDiskFull } from '../cache/disk-full.js';
 import { FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { Coverage, planSegments } from '../net/coverage.js';
@@ -115,8 +116,14 @@ export class ObjectDownload {
   }
 
   async #run(): Promise<DownloadResult> {
-    const resumedBytes = this.#memory ? this.#openMemory(this.#memory) : await this.#openPartial();
     const fragment = this.#fragment;
+    const resumedBytes = this.#memory
+      ? this.#openMemory(this.#memory)
+      : await this.#openPartial().catch((error: unknown) => {
+          throw isDiskFull(error)
+            ? diskFullError(this.#partial.cacheDir, `starting ${fragment.id}`, error)
+            : error;
+        });
     let integrityRetried = false;
     try {
       for (;;) {
@@ -152,9 +159,15 @@ export class ObjectDownload {
           resumedBytes,
         };
       }
-    } catch (error) {
+    } catch (caught) {
       await this.#stopSaving();
-      if (isFragfetchError(error, 'ESIZE')) await this.#partial.remove();
+      const error = isFragfetchError(caught, 'ENOSPC')
+        ? diskFullError(this.#partial.cacheDir, `downloading ${fragment.id}`, caught.cause ?? caught)
+        : caught;
+      // A full disk keeps the bytes only if a later run can resume from them.
+      const resumable = this.#facts.ranges !== false && this.#size !== undefined;
+      if (isFragfetchError(error, 'ESIZE') || (isFragfetchError(error, 'ENOSPC') && !resumable))
+        await this.#partial.remove();
       // A lost lock: the partial files are another process's now, its state is not ours to write.
       else if (!isFragfetchError(error, 'ELOCKLOST')) await this.#save();
       await this.#closeFile();

@@ -1,6 +1,7 @@
 import type { DataFile } from '../cache/data-file.js';
 import type { FileHasher } from '../cache/hasher.js';
 import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { isDiskFull } from '../cache/disk-full.js';
 import { codingProblem } from '../net/codings.js';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
 import type { Coverage } from '../net/coverage.js';
@@ -292,8 +293,17 @@ async function streamToFile(
     const length = batchBytes;
     batch = [];
     batchBytes = 0;
-    const { bytesWritten } = await sink.file.writev(chunks, position);
-    if (bytesWritten !== length) throw new Error(`short write: ${bytesWritten} of ${length} bytes`);
+    let bytesWritten: number;
+    try {
+      ({ bytesWritten } = await sink.file.writev(chunks, position));
+    } catch (error) {
+      throw writeError(error);
+    }
+    // A regular file takes a short write only when it can take no more: the disk is full.
+    if (bytesWritten !== length)
+      throw writeError(
+        Object.assign(new Error(`short write: ${bytesWritten} of ${length} bytes`), { code: 'ENOSPC' }),
+      );
     sink.coverage.add(position, position + length);
     sink.hasher.written(position, length, chunks);
     position += length;
@@ -359,6 +369,14 @@ async function receiveSunk(
   }
   // The transport wrote no more than the Content-Length it checked against `into`'s length.
   return { bytes: record(), overflow: false };
+}
+
+/** A failed write of the partial file is the disk's failure, never the network's (object-download.ts names the folder). */
+function writeError(error: unknown): FragfetchError {
+  const code = isDiskFull(error) ? 'ENOSPC' : 'ECACHE';
+  return new FragfetchError(code, `cannot write the partial download: ${(error as Error).message}`, {
+    cause: error,
+  });
 }
 
 /** How a failed response is named in its message; built only for a failure (2000 small objects). */
