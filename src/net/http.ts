@@ -313,6 +313,8 @@ function describe(error: unknown, { timeoutMs, stallTimeoutMs }: FailureContext)
       return `could not connect within ${timeoutMs ?? '?'} ms`;
     case 'UND_ERR_BODY_TIMEOUT':
       return `no data for ${stallTimeoutMs ?? '?'} ms within the body`;
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return 'the response head is longer than 16 KiB (undici maxHeaderSize)';
     case 'FRAGFETCH_SLOW':
       return err.message ?? 'under --min-speed';
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
