@@ -1,4 +1,6 @@
+import { writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnCli } from '../support/cli.js';
 import { randomBytesSeeded } from '../support/fixtures.js';
 import { head, partial } from './raw-server.js';
 import { failure, type Hostile, hostile } from './support.js';
@@ -55,6 +57,28 @@ describe('invalid Content-Length', () => {
       });
     }
   }
+
+  it('the binary exits 1 with its report, not 13 with nothing (two Content-Lengths)', async () => {
+    h.server.on('/cl.bin', (socket) => {
+      socket.write(
+        head('200 OK', [
+          ['Content-Length', 1000],
+          ['Content-Length', 2000],
+        ]),
+      );
+      socket.write(body);
+      return 'keep';
+    });
+    const file = `${h.cacheDir}/manifest.json`;
+    await writeFile(
+      file,
+      JSON.stringify({ version: 1, baseUrls: [h.server.url('/')], fragments: [{ path: 'cl.bin' }] }),
+    );
+    const result = await spawnCli(['fetch', file, '--cache', h.cacheDir, '--json', '--retries', '0']).done;
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as { failures: { error: { code: string } }[] };
+    expect(report.failures.map((f) => f.error.code)).toEqual(['ENETWORK']);
+  });
 
   it('refuses a repeated Content-Length, even an equal one, in one line without NaN', async () => {
     h.server.on('/twice.bin', (socket) => {
