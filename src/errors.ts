@@ -53,7 +53,7 @@ export class FragfetchError extends Error {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'FragfetchError';
     this.code = code;
-    if (details.url !== undefined) this.url = stripUrlAuth(details.url);
+    if (details.url !== undefined) this.url = displayUrl(details.url);
     if (details.status !== undefined) this.status = details.status;
     if (details.expected !== undefined) this.expected = details.expected;
     if (details.found !== undefined) this.found = details.found;
@@ -80,4 +80,80 @@ export function stripUrlAuth(url: string): string {
   } catch {
     return url;
   }
+}
+
+/**
+ * Query parameters whose values are credentials (lower case): a token, an API key, a signature
+ * (Azure's `sig`, CloudFront's `Signature`, S3's and GCS's `X-Amz-*`/`X-Goog-*` ones).
+ */
+const SECRET_PARAMS = new Set([
+  'token',
+  'access_token',
+  'auth',
+  'key',
+  'api_key',
+  'apikey',
+  'sig',
+  'signature',
+  'password',
+  'x-amz-signature',
+  'x-amz-credential',
+  'x-amz-security-token',
+  'x-goog-signature',
+  'x-goog-credential',
+]);
+
+/** Parameters of a signed URL that change with each signing, naming no other content (for cache keys). */
+const SIGNING_PREFIXES = ['x-amz-', 'x-goog-'];
+const SIGNING_PARAMS = new Set(['expires', 'policy', 'key-pair-id']);
+
+function paramName(pair: string): string {
+  const name = pair.slice(0, pair.includes('=') ? pair.indexOf('=') : pair.length);
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' ')).toLowerCase();
+  } catch {
+    return name.toLowerCase();
+  }
+}
+
+/** `url` with each `name=value` of its query passed through `map` (undefined drops the pair). */
+function mapQuery(url: string, map: (pair: string, name: string) => string | undefined): string {
+  const question = url.indexOf('?');
+  if (question === -1) return url;
+  const hash = url.indexOf('#', question);
+  const end = hash === -1 ? url.length : hash;
+  const pairs = url
+    .slice(question + 1, end)
+    .split('&')
+    .flatMap((pair) => {
+      const mapped = pair === '' ? pair : map(pair, paramName(pair));
+      return mapped === undefined ? [] : [mapped];
+    });
+  const query = pairs.length === 0 ? '' : `?${pairs.join('&')}`;
+  return `${url.slice(0, question)}${query}${url.slice(end)}`;
+}
+
+/**
+ * A URL as it may be shown (messages, `--verbose`, reports, JUnit, `cache ls`): no user
+ * information, and the values of credential-like query parameters (`token`, `sig`, `X-Amz-Signature`…)
+ * replaced by `***`.
+ */
+export function displayUrl(url: string): string {
+  const plain = stripUrlAuth(url);
+  if (!plain.includes('?')) return plain;
+  return mapQuery(plain, (pair, name) => (SECRET_PARAMS.has(name) ? `${pair.split('=')[0]}=***` : pair));
+}
+
+/**
+ * A URL as it may be stored (cache keys, entry metadata): no user information and none of the
+ * credential or signing parameters, so that a signed URL signed anew for each run names one entry.
+ */
+export function urlWithoutCredentials(url: string): string {
+  const plain = stripUrlAuth(url);
+  if (!plain.includes('?')) return plain;
+  return mapQuery(plain, (pair, name) =>
+    SECRET_PARAMS.has(name) || SIGNING_PARAMS.has(name) || SIGNING_PREFIXES.some((p) => name.startsWith(p))
+      ? undefined
+      : pair,
+  );
 }

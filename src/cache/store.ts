@@ -2,7 +2,7 @@ import { diskFullError, isDiskFull } from './disk-full.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FragfetchError } from '../errors.js';
+import { FragfetchError, urlWithoutCredentials } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import {
   appendEntry,
@@ -39,11 +39,13 @@ export interface CacheHit {
 
 /**
  * The fragment's index key. Content with a declared integrity is named by it, so two manifests (or
- * two names in one) that declare the same bytes share one entry; other content by where it comes from.
+ * two names in one) that declare the same bytes share one entry; other content by where it comes
+ * from, without credentials: no password, no token or signature parameter, so that a URL signed
+ * anew for each run names the same entry (which is revalidated, having no integrity).
  */
 export function cacheKey(fragment: Fragment): string {
   if (fragment.integrity) return `fragfetch:integrity:${fragment.integrity.sri}`;
-  const url = fragment.urls[0] ?? fragment.path;
+  const url = urlWithoutCredentials(fragment.urls[0] ?? fragment.path);
   const range = fragment.offset === undefined ? '' : `#${fragment.offset}+${fragment.size ?? ''}`;
   return `fragfetch:url:${url}${range}`;
 }

@@ -1,4 +1,4 @@
-import { stripUrlAuth } from '../errors.js';
+import { displayUrl } from '../errors.js';
 import type { Manifest } from '../manifest/fragment.js';
 import { median, percentile } from './stats.js';
 import {
@@ -68,7 +68,7 @@ function probeReport(result: ProbeResult): ProbeReport {
     path: fragment.path,
     priority: fragment.priority,
     endpoint: result.endpoint,
-    url: stripUrlAuth(result.url),
+    url: displayUrl(result.url),
     outcome: outcomeOf(result.findings),
     skipped: result.skipped,
     method: o.method,

@@ -1,6 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import { CacheStore } from '../cache/store.js';
-import { stripUrlAuth } from '../errors.js';
+import { displayUrl } from '../errors.js';
 import { type FetchPlan, planFetch } from '../fetch/engine.js';
 import { endpointOf } from '../fetch/stats.js';
 import { type Fragment, type Manifest, PRIORITIES, type Priority } from '../manifest/fragment.js';
@@ -52,7 +52,7 @@ export function planReport(manifest: Manifest, plan: FetchPlan, cacheDir: string
     path: fragment.path,
     priority: fragment.priority,
     size: size ?? null,
-    url: stripUrlAuth(fragment.urls[0] ?? ''),
+    url: displayUrl(fragment.urls[0] ?? ''),
   });
   const download = plan.missing.map((fragment) => planned(fragment, fragment.size));
   const cached = plan.ordered
@@ -76,7 +76,7 @@ export function planReport(manifest: Manifest, plan: FetchPlan, cacheDir: string
   const endpoints = new Map<string, { url: string; primary: number; fallback: number }>();
   for (const fragment of plan.missing) {
     // Counted once per endpoint (the report's endpoints are origins, and two base URLs may share one).
-    const origins = [...new Set(fragment.urls.map((url) => stripUrlAuth(endpointOf(url))))];
+    const origins = [...new Set(fragment.urls.map((url) => displayUrl(endpointOf(url))))];
     origins.forEach((origin, i) => {
       const tally = endpoints.get(origin) ?? { url: origin, primary: 0, fallback: 0 };
       if (i === 0) tally.primary++;

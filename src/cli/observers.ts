@@ -1,4 +1,4 @@
-import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import type { RequestRecord } from '../fetch/context.js';
 import type { FetchObserver } from '../fetch/engine.js';
 import type { Fragment } from '../manifest/fragment.js';
@@ -68,7 +68,7 @@ export function requestLine(record: RequestRecord): string {
   const range = record.range ? ` ${record.range}` : '';
   const status = record.status ?? '---';
   const error = record.error === undefined ? '' : `: ${describeError(record.error)}`;
-  return `${method} ${stripUrlAuth(record.url)}${range} → ${status} ${formatBytes(record.bytes)} ${Math.round(record.ms)} ms${error}`;
+  return `${method} ${displayUrl(record.url)}${range} → ${status} ${formatBytes(record.bytes)} ${Math.round(record.ms)} ms${error}`;
 }
 
 /** `retry layer.0 in 1.2 s: ESTALL no bytes for 30 s` */

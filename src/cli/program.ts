@@ -2,6 +2,7 @@ import { Command, CommanderError, Help } from 'commander';
 import { FragfetchError } from '../errors.js';
 import type { CommandContext } from './commands/context.js';
 import { registerCache } from './commands/cache.js';
+import { registerCat } from './commands/cat.js';
 import { registerCheck } from './commands/check.js';
 import { registerFetch } from './commands/fetch.js';
 import { registerManifest } from './commands/manifest.js';
@@ -20,6 +21,7 @@ const COMMANDS: ((program: Command, context: CommandContext) => void)[] = [
   registerFetch,
   registerMirror,
   registerCheck,
+  registerCat,
   registerManifest,
   registerCache,
 ];

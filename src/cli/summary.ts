@@ -1,5 +1,5 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import { stripUrlAuth } from '../errors.js';
+import { displayUrl } from '../errors.js';
 import type { FetchReport } from '../fetch/report.js';
 import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
 
@@ -8,7 +8,7 @@ import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
  *
  *   tiny-llm-q4: done, 40 fragments in 2.4 s
  *     fragments   35 downloaded, 5 cached, 0 revalidated, 0 failed
- *     bytes       250.0 MiB downloaded, 12.0 MiB resumed, 24.0 MiB from cache
+ *     bytes       250.0 MiB downloaded, 250.1 MiB received, 12.0 MiB resumed, 24.0 MiB from cache
  *     bandwidth   104.2 MiB/s average, 130.0 MiB/s peak
  *     cache       12.5% hit rate (5 of 40) in /home/me/.cache/fragfetch
  *     requests    52, 3 retries
@@ -45,7 +45,7 @@ export function formatSummary(report: FetchReport, color: ChalkInstance | boolea
     row(
       c,
       'bytes',
-      `${formatBytes(bytes.downloaded)} downloaded, ${formatBytes(bytes.resumed)} resumed, ${formatBytes(bytes.fromCache)} from cache`,
+      `${formatBytes(bytes.downloaded)} downloaded, ${formatBytes(bytes.received)} received, ${formatBytes(bytes.resumed)} resumed, ${formatBytes(bytes.fromCache)} from cache`,
     ),
     row(
       c,
@@ -71,7 +71,7 @@ export function formatSummary(report: FetchReport, color: ChalkInstance | boolea
   if (report.failures.length > 0) {
     lines.push(c.red(`${report.failures.length} failed:`));
     for (const failure of report.failures) {
-      const url = stripUrlAuth(failure.url);
+      const url = displayUrl(failure.url);
       lines.push(
         `  ${failure.id}  ${url}  ${c.red(failure.error.code)}  ${failureMessage(failure.error.message, url)}`,
       );
@@ -87,7 +87,7 @@ export function formatSummary(report: FetchReport, color: ChalkInstance | boolea
 function failureMessage(message: string, url: string): string {
   const oneLine = message.replace(/\s+/g, ' ').trim();
   const prefix = /^[A-Z]+ (\S+): /.exec(oneLine);
-  return prefix && stripUrlAuth(prefix[1]!) === url ? oneLine.slice(prefix[0].length) : oneLine;
+  return prefix && displayUrl(prefix[1]!) === url ? oneLine.slice(prefix[0].length) : oneLine;
 }
 
 /** `12.5% hit rate (5 of 40)`; a run that looked nothing up (a mirror already up to date) has no rate. */

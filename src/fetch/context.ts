@@ -21,6 +21,8 @@ export interface DownloadEvents {
   request(record: RequestRecord): void;
   /** A retry or a restart is about to happen, after `delayMs`. */
   retry(fragment: Fragment, error: unknown, delayMs: number): void;
+  /** Bytes [0, `readyTo`) of the fragment are on disk in its partial file `path` (not yet verified). */
+  written?(fragment: Fragment, path: string, readyTo: number): void;
 }
 
 /** What every download of a run shares. */
@@ -36,4 +38,10 @@ export interface DownloadContext {
   signal: AbortSignal;
   events: DownloadEvents;
   random?: () => number;
+  /**
+   * Told how a byte-range fragment's range request was answered (a 206, or the whole object);
+   * true when the download is to stop there, its fragment cut from one whole download instead
+   * (range-probes.ts).
+   */
+  rangeVerdict?: (fragment: Fragment, honoured: boolean) => boolean;
 }

@@ -3,9 +3,10 @@ import { dirname } from 'node:path';
 import { type HeldLock, type LockOptions, waitForLock } from '../cache/lock.js';
 import { PartialFiles } from '../cache/partial.js';
 import type { SmallBuffers } from '../cache/small-buffers.js';
-import type { CacheHit, CacheStore } from '../cache/store.js';
-import { isFragfetchError } from '../errors.js';
+import type { CacheHit, CacheStore, EntryMetadata } from '../cache/store.js';
+import { isFragfetchError, urlWithoutCredentials } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
+import type { HeldSlots } from '../schedule/held-slots.js';
 import type { DownloadContext } from './context.js';
 import type { FetchObserver } from './engine.js';
 import { ObjectDownload } from './object-download.js';
@@ -25,6 +26,8 @@ export interface JobContext {
   smallBuffers: SmallBuffers;
   /** Timing of partial-download locks (tests shorten the refresh). */
   lock?: LockOptions;
+  /** Fragments whose download stopped to be cut from a whole download (range-probes.ts). */
+  handedOver?: ReadonlySet<Fragment>;
 }
 
 /**
@@ -39,13 +42,18 @@ export async function downloadGroup(
   rank: number,
   slot: () => void,
   job: JobContext,
+  extra?: HeldSlots,
 ): Promise<void> {
   const fragment = group[0]!;
   if (fragment.size !== undefined && fragment.size <= SMALL_OBJECT_BYTES) {
+    extra?.keep(0);
     return downloadSmall(group, rank, slot, job);
   }
   const partial = new PartialFiles(job.store.dir, key);
-  let releaseSlot: (() => void) | undefined = slot;
+  let releaseSlot: (() => void) | undefined = () => {
+    slot();
+    extra?.keep(0);
+  };
   for (;;) {
     let lock: HeldLock;
     try {
@@ -54,7 +62,10 @@ export async function downloadGroup(
         releaseSlot?.();
         releaseSlot = undefined;
       });
-      if (!held) return;
+      if (!held) {
+        releaseSlot?.();
+        return;
+      }
       lock = held;
     } catch (error) {
       releaseSlot?.();
@@ -63,7 +74,19 @@ export async function downloadGroup(
     }
     let outcome: Awaited<ReturnType<typeof downloadAndStore>>;
     try {
-      outcome = await downloadAndStore(group, key, partial, rank, releaseSlot, job, undefined, lock);
+      // Still held (no wait for another process): the first slot and the reserved ones.
+      const held = releaseSlot === undefined ? undefined : { slot, extra };
+      outcome = await downloadAndStore(
+        group,
+        key,
+        partial,
+        rank,
+        held?.slot,
+        job,
+        undefined,
+        lock,
+        held?.extra,
+      );
     } finally {
       releaseSlot = undefined;
       await lock.release();
@@ -151,6 +174,7 @@ async function downloadAndStore(
   job: JobContext,
   memory?: Buffer,
   lock?: HeldLock,
+  extra?: HeldSlots,
 ): Promise<'done' | 'lock-lost'> {
   const { store, stats, observer, manifest } = job;
   const ctx = lock ? { ...job.ctx, signal: AbortSignal.any([job.ctx.signal, lock.signal]) } : job.ctx;
@@ -158,15 +182,8 @@ async function downloadAndStore(
   try {
     const result = memory
       ? await downloadSmallWhole(fragment, partial, ctx, rank, memory, slot)
-      : await new ObjectDownload(fragment, key, partial, ctx, rank).run(slot);
-    const metadata = {
-      id: fragment.id,
-      url: result.url,
-      ...(result.etag === undefined ? {} : { etag: result.etag }),
-      ...(result.lastModified === undefined ? {} : { lastModified: result.lastModified }),
-      ...(fragment.offset === undefined ? {} : { offset: fragment.offset }),
-      ...(manifest.name === undefined ? {} : { manifest: manifest.name }),
-    };
+      : await new ObjectDownload(fragment, key, partial, ctx, rank).run(slot, extra);
+    const metadata = entryMetadata(fragment, result.url, result, manifest);
     // The data file is the taker's now: it publishes the content, not us.
     await lock?.assertHeld();
     if ('bytes' in result.data) await store.insertBytes(fragment, result.data.bytes, result.sha256, metadata);
@@ -178,10 +195,33 @@ async function downloadAndStore(
     });
   } catch (error) {
     if (isFragfetchError(error, 'ELOCKLOST') && !job.ctx.signal.aborted) return 'lock-lost';
+    if (job.handedOver?.has(fragment)) {
+      // Its bytes come from the cut of its object now: nothing here is worth resuming.
+      await partial.remove().catch(() => {});
+      return 'done';
+    }
     // An abort is not the fragment's failure: its partial state is kept for the next run.
     if (!job.ctx.signal.aborted) settleFailed(group, error, job);
   }
   return 'done';
+}
+
+/** What the cache keeps beside a downloaded fragment's entry. */
+export function entryMetadata(
+  fragment: Fragment,
+  url: string,
+  validators: { etag?: string | undefined; lastModified?: string | undefined },
+  manifest: Manifest,
+): EntryMetadata {
+  return {
+    id: fragment.id,
+    // Stored, so without credentials; revalidation then asks the fragment's own first URL.
+    url: urlWithoutCredentials(url),
+    ...(validators.etag === undefined ? {} : { etag: validators.etag }),
+    ...(validators.lastModified === undefined ? {} : { lastModified: validators.lastModified }),
+    ...(fragment.offset === undefined ? {} : { offset: fragment.offset }),
+    ...(manifest.name === undefined ? {} : { manifest: manifest.name }),
+  };
 }
 
 export function settleFailed(group: readonly Fragment[], error: unknown, job: JobContext): void {

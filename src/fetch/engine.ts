@@ -13,8 +13,9 @@ import { INSECURE_WARNING } from '../net/tls.js';
 import { defaultRetryPolicy } from '../net/retry.js';
 import { Slots } from '../schedule/slots.js';
 import type { DownloadContext, RequestRecord } from './context.js';
-import { downloadGroup, type JobContext, SMALL_OBJECT_BYTES, settleFailed } from './download-one.js';
+import { type JobContext, SMALL_OBJECT_BYTES, settleFailed } from './download-one.js';
 import type { FetchReport } from './report.js';
+import { downloadMissing } from './schedule.js';
 import { RunStats } from './stats.js';
 
 export interface FetchOptions {
@@ -56,6 +57,11 @@ export interface FetchObserver {
   bytes?(fragment: Fragment, url: string, bytes: number): void;
   request?(record: RequestRecord): void;
   retry?(fragment: Fragment, error: unknown, delayMs: number): void;
+  /**
+   * Bytes [0, `readyTo`) of a large fragment are on disk in its partial file `path`, unverified: for
+   * readers that stream a fragment while it downloads (the loader's `read`).
+   */
+  written?(fragment: Fragment, path: string, readyTo: number): void;
   settled?(fragment: Fragment, outcome: SettledOutcome, error?: unknown): void;
   /** Something the user should know that is not a failure: a damaged cache entry, a failed revalidation. */
   warn?(message: string): void;
@@ -169,9 +175,12 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
         stats.retry();
         observer.retry?.(fragment, error, delayMs);
       },
+      ...(observer.written ? { written: observer.written } : {}),
     },
   };
   const stale = new Set<string>();
+  /** Said to the user as it happened, and kept in the report: how the run had to be made. */
+  const notices: string[] = [];
   const job: JobContext = {
     ctx,
     store,
@@ -205,19 +214,10 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
       settleFailed([fragment], error, job);
     }
   } else {
-    // Content named twice (the same integrity, or the same URL and range) is fetched once for all names.
-    const jobs: Promise<void>[] = [];
-    let rank = 0;
-    try {
-      for (const [key, group] of groupByKey(missing)) {
-        const slot = await ctx.slots.acquire(rank, signal);
-        jobs.push(downloadGroup(group, key, rank, slot, job));
-        rank++;
-      }
-    } catch {
-      // Aborted while waiting for a slot: what is running winds down below.
-    }
-    await Promise.all(jobs);
+    await downloadMissing(missing, job, (message) => {
+      notices.push(message);
+      warn(message);
+    });
   }
   await http.close().catch(() => http.destroy());
   const report = stats.report({
@@ -225,8 +225,10 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     source: manifest.source,
     cacheDir: settings.cacheDir,
     interrupted: signal.aborted,
+    received: http.received,
   });
-  if (options.network?.tls?.insecure) report.warnings = [INSECURE_WARNING];
+  if (options.network?.tls?.insecure) notices.unshift(INSECURE_WARNING);
+  if (notices.length > 0) report.warnings = notices;
   if (options.history !== false) await appendHistory(settings.cacheDir, recordOf(report));
   if (options.maxCacheSize !== undefined && !signal.aborted) {
     // Loaded only here: it brings cacache, ~80 ms of a run's start that a fetch does not otherwise need.
@@ -300,17 +302,6 @@ async function settleCached(
   await Promise.all(asks);
   await Promise.all(touches);
   return changed;
-}
-
-function groupByKey(fragments: readonly Fragment[]): Map<string, Fragment[]> {
-  const byKey = new Map<string, Fragment[]>();
-  for (const fragment of fragments) {
-    const key = cacheKey(fragment);
-    const group = byKey.get(key);
-    if (group) group.push(fragment);
-    else byKey.set(key, [fragment]);
-  }
-  return byKey;
 }
 
 /**

@@ -5,8 +5,9 @@ import type { PartialFiles, PartialState } from '../cache/partial.js';
 import { diskFullError, isDiskFull } from '../cache/disk-full.js';
 import { FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
-import { Coverage, planSegments } from '../net/coverage.js';
+import { countSegments, Coverage, planSegments } from '../net/coverage.js';
 import { delay } from '../net/delay.js';
+import type { HeldSlots, TakenSlot } from '../schedule/held-slots.js';
 import type { HttpResponse } from '../net/http.js';
 import type { SunkResponse } from '../net/http.js';
 import { isRetryable, retryDelay } from '../net/retry.js';
@@ -62,6 +63,8 @@ export class ObjectDownload {
   readonly #ctx: DownloadContext;
   readonly #rank: number;
   #heldSlot: (() => void) | undefined;
+  /** More slots acquired ahead for this download's first connections (schedule.ts). */
+  #reserved: HeldSlots | undefined;
 
   #file!: DataFile;
   #hasher!: FileHasher;
@@ -71,6 +74,7 @@ export class ObjectDownload {
   #endpoint = 0;
   #deadEndpoints = new Set<number>();
   #restarts = 0;
+  #toldRanges = false;
   #saveTimer: NodeJS.Timeout | undefined;
   #saving: Promise<void> = Promise.resolve();
   /** Bytes written since the state was last saved; undefined until this run's first answer. */
@@ -104,14 +108,17 @@ export class ObjectDownload {
     this.#size = fragment.size;
   }
 
-  /** `slot`: a request slot already acquired for this fragment, used by its first request. */
-  async run(slot?: () => void): Promise<DownloadResult> {
+  /**
+   * `slot`: a request slot already acquired for this fragment, used by its first request; `extra`:
+   * more, reserved for its other first connections (a large object: see schedule.ts).
+   */
+  async run(slot?: () => void, extra?: HeldSlots): Promise<DownloadResult> {
     this.#heldSlot = slot;
+    this.#reserved = extra;
     try {
       return await this.#run();
     } finally {
-      this.#heldSlot?.();
-      this.#heldSlot = undefined;
+      this.#keepHeld(0);
     }
   }
 
@@ -221,20 +228,26 @@ export class ObjectDownload {
     for (;;) {
       const size = this.#size;
       if (size !== undefined && this.#coverage.contiguousEnd(0) >= size) return;
-      let segments: Iterable<Segment>;
-      if (size === undefined) segments = [{ start: 0, end: undefined }];
-      else {
+      let segments: Iterable<Segment> = [{ start: 0, end: undefined }];
+      let count = 1;
+      if (size !== undefined) {
         const holes = this.#coverage.missing(size);
-        segments =
-          size > this.#ctx.splitThreshold && this.#facts.ranges !== false
-            ? planSegments(holes, this.#ctx.chunkSize)
-            : holes;
+        const split = size > this.#ctx.splitThreshold && this.#facts.ranges !== false;
+        segments = split ? planSegments(holes, this.#ctx.chunkSize) : holes;
+        count = split ? countSegments(holes, this.#ctx.chunkSize) : holes.length;
       }
       try {
-        await this.#runSegments(segments);
+        await this.#runSegments(segments, count);
       } catch (error) {
         const ignoredRange = isFragfetchError(error, 'ERANGE') && error.status === 200;
         if (!(isFragfetchError(error, 'ECHANGED') || ignoredRange)) throw error;
+        // A byte range of an object its server sends whole: cut, with its siblings, from one download.
+        if (
+          ignoredRange &&
+          this.#fragment.offset !== undefined &&
+          this.#ctx.rangeVerdict?.(this.#fragment, false)
+        )
+          throw error;
         if (++this.#restarts > MAX_RESTARTS) throw error;
         this.#ctx.events.retry(this.#fragment, error, 0);
         await this.#restart(ignoredRange);
@@ -243,7 +256,7 @@ export class ObjectDownload {
   }
 
   /** Fetches segments with up to `maxConnectionsPerObject` requests at once. */
-  async #runSegments(segments: Iterable<Segment>): Promise<void> {
+  async #runSegments(segments: Iterable<Segment>, count: number): Promise<void> {
     // Taken one by one as workers free up: the plan may be larger than memory (coverage.ts).
     const plan = segments[Symbol.iterator]();
     const first = plan.next();
@@ -252,6 +265,7 @@ export class ObjectDownload {
     if (second.done) {
       // One request, no siblings to stop or to hold at a gate: most objects, and every small one,
       // whose round controller, listener and worker promises cost more than the rest of the setup.
+      this.#keepHeld(1);
       await this.#fetchWithRetry(first.value, this.#ctx.signal);
       return;
     }
@@ -286,8 +300,8 @@ export class ObjectDownload {
         }
       }
     };
-    // Workers beyond the plan's length find it empty and end at once.
-    const width = this.#ctx.maxConnectionsPerObject;
+    const width = Math.min(this.#ctx.maxConnectionsPerObject, count);
+    this.#keepHeld(width);
     try {
       await Promise.all(Array.from({ length: width }, (_, i) => worker(i === 0)));
     } finally {
@@ -305,7 +319,8 @@ export class ObjectDownload {
       if (end !== undefined && start >= end) return;
       const endpoint = this.#endpoint;
       const url = fragment.urls[endpoint]!;
-      const release = this.#takeHeldSlot() ?? (await this.#ctx.slots.acquire(this.#rank, signal));
+      const held = this.#takeHeldSlot();
+      const release = held?.release ?? (await this.#ctx.slots.acquire(this.#rank, signal));
       const first = this.#first;
       this.#first = undefined;
       const began = first?.began ?? performance.now();
@@ -331,10 +346,24 @@ export class ObjectDownload {
             signal,
             onBytes: (bytes) => this.#ctx.events.bytes(fragment, url, bytes),
             // Bytes in memory have no state to save: no timer per object.
-            onWritten: this.#memory ? () => {} : (bytes) => this.#written(bytes),
+            onWritten: this.#memory
+              ? () => {}
+              : (bytes) => {
+                  this.#written(bytes);
+                  this.#ctx.events.written?.(
+                    fragment,
+                    this.#partial.dataPath,
+                    this.#coverage.contiguousEnd(0),
+                  );
+                },
           },
           (response) => {
             outcome = response;
+            held?.answered();
+            if (response.status === 206 && fragment.offset !== undefined && !this.#toldRanges) {
+              this.#toldRanges = true;
+              this.#ctx.rangeVerdict?.(fragment, true);
+            }
             this.#size ??= this.#facts.objectSize;
             // At once: a kill in the first second still leaves the validators and the size.
             if (!this.#memory && this.#unsaved === undefined) void this.#save();
@@ -368,6 +397,7 @@ export class ObjectDownload {
         this.#ctx.events.retry(fragment, error, wait);
         await delay(wait, signal);
       } finally {
+        held?.answered();
         release();
       }
     }
@@ -395,10 +425,20 @@ export class ObjectDownload {
     return retryDelay(attempt, error, this.#ctx.retry, this.#ctx.random);
   }
 
-  #takeHeldSlot(): (() => void) | undefined {
+  #takeHeldSlot(): TakenSlot | undefined {
     const slot = this.#heldSlot;
     this.#heldSlot = undefined;
-    return slot;
+    return slot ? { release: slot, answered: () => {} } : this.#reserved?.take();
+  }
+
+  /** Gives back the held slots beyond the first `count`: this round will not use them. */
+  #keepHeld(count: number): void {
+    const first = this.#heldSlot ? 1 : 0;
+    if (count === 0 && this.#heldSlot) {
+      this.#heldSlot();
+      this.#heldSlot = undefined;
+    }
+    this.#reserved?.keep(Math.max(0, count - first));
   }
 
   /** Drops every byte received: the object changed, it failed verification, or Range is not honoured. */
@@ -471,7 +511,7 @@ export function hashAlgorithms(fragment: Fragment): string[] {
   return declared && declared !== 'sha256' ? ['sha256', declared] : ['sha256'];
 }
 
-function integrityError(fragment: Fragment, found: string): FragfetchError {
+export function integrityError(fragment: Fragment, found: string): FragfetchError {
   return new FragfetchError(
     'EINTEGRITY',
     `${fragment.id}: integrity mismatch: expected ${fragment.integrity?.sri}, got ${found}`,

@@ -14,7 +14,11 @@ export interface FetchReport {
     /** Of `failed`, the critical ones: then `timeToCriticalMs` is null, the critical set never became ready. */
     criticalFailed: number;
   };
-  bytes: { total: number; downloaded: number; fromCache: number; resumed: number };
+  /**
+   * `downloaded`: fragment bytes received; `received`: every body byte that crossed the wire, those
+   * thrown away too (a server that ignores Range, a retried body), so that waste shows.
+   */
+  bytes: { total: number; downloaded: number; received: number; fromCache: number; resumed: number };
   cache: { dir: string; hits: number; misses: number; hitRate: number };
   bandwidth: { averageBytesPerSecond: number; peakBytesPerSecond: number };
   requests: number;

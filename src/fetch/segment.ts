@@ -1,7 +1,7 @@
 import type { DataFile } from '../cache/data-file.js';
 import type { FileHasher } from '../cache/hasher.js';
-import { FragfetchError, stripUrlAuth } from '../errors.js';
 import { isDiskFull } from '../cache/disk-full.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import { codingProblem } from '../net/codings.js';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
 import type { Coverage } from '../net/coverage.js';
@@ -118,7 +118,7 @@ export async function fetchSegment(
     if (streamed.overflow && !request.isRange) {
       throw new FragfetchError(
         'ESIZE',
-        `GET ${stripUrlAuth(url)}: body longer than the declared ${windowEnd} bytes`,
+        `GET ${displayUrl(url)}: body longer than the declared ${windowEnd} bytes`,
         {
           url,
           expected: windowEnd,
@@ -129,7 +129,7 @@ export async function fetchSegment(
     if (expectedEnd !== undefined && start + bytes < expectedEnd) {
       throw new FragfetchError(
         'ENETWORK',
-        `GET ${stripUrlAuth(url)}: body ended after ${bytes} of ${expectedEnd - start} bytes`,
+        `GET ${displayUrl(url)}: body ended after ${bytes} of ${expectedEnd - start} bytes`,
         { url, expected: expectedEnd - start, found: bytes },
       );
     }
@@ -381,7 +381,7 @@ function writeError(error: unknown): FragfetchError {
 
 /** How a failed response is named in its message; built only for a failure (2000 small objects). */
 function where(url: string, range: string | undefined): string {
-  return `GET ${stripUrlAuth(url)}${range ? ` (${range})` : ''}`;
+  return `GET ${displayUrl(url)}${range ? ` (${range})` : ''}`;
 }
 
 /** Weak ETags may not be used for range requests (RFC 9110 §13.1.5). */

@@ -1,4 +1,4 @@
-import { FragfetchError } from '../errors.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import type { RequestRecord } from './context.js';
 import type { EndpointReport, FailureReport, FetchReport } from './report.js';
@@ -120,7 +120,14 @@ export class RunStats {
     this.#retries++;
   }
 
-  report(extra: { name?: string; source: string; cacheDir: string; interrupted: boolean }): FetchReport {
+  /** `received`: every body byte of the run's requests (HttpClient.received). */
+  report(extra: {
+    name?: string;
+    source: string;
+    cacheDir: string;
+    interrupted: boolean;
+    received?: number;
+  }): FetchReport {
     const durationMs = this.#now() - this.startedAt;
     const transferMs =
       this.#firstByteAt === undefined
@@ -145,7 +152,13 @@ export class RunStats {
       manifest: { name: extra.name ?? null, source: extra.source },
       interrupted: extra.interrupted,
       fragments: { ...this.#fragments },
-      bytes: { ...this.#bytes },
+      bytes: {
+        total: this.#bytes.total,
+        downloaded: this.#bytes.downloaded,
+        received: extra.received ?? this.#bytes.downloaded,
+        fromCache: this.#bytes.fromCache,
+        resumed: this.#bytes.resumed,
+      },
       cache: {
         dir: extra.cacheDir,
         hits,
@@ -200,7 +213,7 @@ export function endpointOf(url: string): string {
 }
 
 export function failureOf(fragment: Fragment, error: unknown): FailureReport {
-  const url = (error instanceof FragfetchError && error.url) || fragment.urls[0] || '';
+  const url = (error instanceof FragfetchError && error.url) || displayUrl(fragment.urls[0] ?? '');
   if (error instanceof FragfetchError) {
     return {
       id: fragment.id,

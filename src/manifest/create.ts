@@ -1,29 +1,38 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, type Dirent } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FragfetchError } from '../errors.js';
+import { type Described, finishFragments, rangeFragment } from '../tensors/fragments.js';
+import { layoutTensors } from '../tensors/layout.js';
+import type { PriorityRule } from '../tensors/priority.js';
+import { hashRanges } from '../tensors/read-local.js';
+import { readTables } from '../tensors/read-tables.js';
+import type { TensorTable } from '../tensors/table.js';
+import type { ManifestDocument } from './document.js';
 import { isHttpUrl, pathProblem } from './schema.js';
+import { cannotRead, walkFiles, type WalkOptions } from './walk.js';
 
-export interface CreateManifestOptions {
+export interface CreateManifestOptions extends WalkOptions {
   /** Where the files will be served from; becomes the manifest's only base URL. */
   baseUrl: string;
   /** The manifest's label; defaults to the directory's name. */
   name?: string;
+  /** Told what a user should know that is no error: links followed, links that lead nowhere. */
+  onNotice?: (message: string) => void;
+  /** One fragment per tensor (and one per header) of safetensors and GGUF files. */
+  tensors?: boolean;
+  /** `--priority CLASS=GLOB` rules, tried before the defaults (which apply with `tensors`). */
+  priority?: readonly PriorityRule[];
+  /** Told the rules and which one decided each fragment (`--explain`). */
+  onExplain?: (lines: string[]) => void;
 }
 
-/** A manifest version 1 document, as written to disk. */
-export interface ManifestDocument {
-  version: 1;
-  name: string;
-  baseUrls: string[];
-  fragments: { path: string; size: number; integrity: string }[];
-}
+export type { ManifestDocument };
 
 /**
- * Describes every regular file under `dir` (recursively, in code-point order of the POSIX relative
- * path, so the output is the same on every machine). Symbolic links are skipped: following them could
- * describe files outside `dir` or loop, and `mirror` would write a copy where a link was.
+ * Describes every file under `dir` (recursively, in code-point order of the POSIX relative path, so
+ * the output is the same on every machine), leaving out what walk.ts leaves out. A symbolic link is
+ * described as the file it leads to: `mirror` writes a copy where the link was.
  */
 export async function createManifest(dir: string, options: CreateManifestOptions): Promise<ManifestDocument> {
   if (!isHttpUrl(options.baseUrl)) {
@@ -33,10 +42,13 @@ export async function createManifest(dir: string, options: CreateManifestOptions
     );
   }
   const root = resolve(dir);
-  const paths = (await listFiles(root, dir)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const { paths, followed, broken } = await walkFiles(root, dir, options);
+  if (followed.length > 0)
+    options.onNotice?.(`followed ${count(followed, 'symbolic link')}: ${list(followed)}`);
+  if (broken.length > 0)
+    options.onNotice?.(`left out ${count(broken, 'symbolic link')} to nothing: ${list(broken)}`);
   if (paths.length === 0) throw new FragfetchError('EUSAGE', `no files under ${dir} to put in a manifest`);
 
-  const fragments: ManifestDocument['fragments'] = [];
   for (const path of paths) {
     const problem = pathProblem(path);
     if (problem !== undefined) {
@@ -45,28 +57,36 @@ export async function createManifest(dir: string, options: CreateManifestOptions
         `cannot describe ${JSON.stringify(path)}: a fragment path ${problem}`,
       );
     }
-    fragments.push({ path, ...(await hashFile(join(root, ...path.split('/')), path)) });
   }
-  return { version: 1, name: options.name ?? basename(root), baseUrls: [options.baseUrl], fragments };
+  // Every header is read before any file is hashed: a malformed one fails in a moment, not after
+  // hashing gigabytes, and nothing is written.
+  const tables = options.tensors ? await readTables(root, paths) : new Map<string, TensorTable>();
+  const described: Described[] = [];
+  for (const path of paths) {
+    const file = join(root, ...path.split('/'));
+    const table = tables.get(path);
+    if (table === undefined) {
+      described.push({ fragment: { path, ...(await hashFile(file, path)) }, tensor: undefined });
+      continue;
+    }
+    const ranges = layoutTensors(path, table, table.fileSize ?? 0);
+    const integrities = await hashRanges(file, path, ranges);
+    ranges.forEach((range, i) =>
+      described.push(rangeFragment(path, range, { integrity: integrities[i] as string })),
+    );
+  }
+  const base = { version: 1 as const, name: options.name ?? basename(root), baseUrls: [options.baseUrl] };
+  return { ...base, fragments: finishFragments(described, options) };
 }
 
-async function listFiles(root: string, shown: string, prefix = ''): Promise<string[]> {
-  let entries: Dirent[];
-  try {
-    entries = await readdir(prefix === '' ? root : join(root, ...prefix.split('/')), { withFileTypes: true });
-  } catch (error) {
-    const where = prefix === '' ? shown : join(shown, prefix);
-    throw new FragfetchError('EUSAGE', `cannot read directory ${where}: ${describe(error)}`, {
-      cause: error,
-    });
-  }
-  const files: string[] = [];
-  for (const entry of entries) {
-    const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.isDirectory()) files.push(...(await listFiles(root, shown, path)));
-    else if (entry.isFile()) files.push(path);
-  }
-  return files;
+function count(items: readonly string[], noun: string): string {
+  return `${items.length} ${noun}${items.length === 1 ? '' : 's'}`;
+}
+
+/** The first few, so that a snapshot of 300 links is one line. */
+function list(items: readonly string[], shown = 5): string {
+  const head = items.slice(0, shown).join(', ');
+  return items.length > shown ? `${head} and ${items.length - shown} more` : head;
 }
 
 /** Streams the file through sha256 so that memory stays flat whatever its size. */
@@ -79,15 +99,7 @@ async function hashFile(file: string, path: string): Promise<{ size: number; int
       size += (chunk as Buffer).length;
     }
   } catch (error) {
-    throw new FragfetchError('EUSAGE', `cannot read ${path}: ${describe(error)}`, { cause: error });
+    throw cannotRead(path, error);
   }
   return { size, integrity: `sha256-${hash.digest('base64')}` };
-}
-
-function describe(error: unknown): string {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-  if (code === 'ENOENT') return 'no such file or directory';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ENOTDIR') return 'not a directory';
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import { splitUserinfo } from '../net/credentials.js';
 import { HttpClient, type HttpResponse, type NetworkOptions } from '../net/http.js';
 import { formatBytes } from '../units.js';
@@ -28,7 +28,7 @@ export async function loadManifest(source: string, options: LoadManifestOptions 
   if (scheme !== undefined && scheme.toLowerCase() !== 'file:') {
     throw new FragfetchError(
       'EMANIFEST',
-      `cannot read manifest ${stripUrlAuth(source)}: unsupported URL scheme "${scheme}"`,
+      `cannot read manifest ${displayUrl(source)}: unsupported URL scheme "${scheme}"`,
     );
   }
   return parseManifestText(await readText(source), source);
@@ -47,7 +47,7 @@ async function readText(source: string): Promise<string> {
 }
 
 async function fetchText(url: string, options: LoadManifestOptions): Promise<string> {
-  const shown = stripUrlAuth(url);
+  const shown = displayUrl(url);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   // The manifest goes the way its fragments will: the same client, proxies, TLS and credentials
   // (the manifest's own origin is one of them, and a login in its URL is for that origin only).

@@ -1,4 +1,4 @@
-import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import { splitUserinfo } from '../net/credentials.js';
 import type { Fragment, Manifest } from './fragment.js';
 import { plainManifest } from './plain.js';
@@ -35,7 +35,7 @@ export function parseManifest(json: unknown, source: string): Manifest {
   });
   if (unresolved.length > 0) throw invalid(source, unresolved);
 
-  const manifest: Manifest = { version: 1, source: stripUrlAuth(source), fragments };
+  const manifest: Manifest = { version: 1, source: displayUrl(source), fragments };
   if (input.name !== undefined) manifest.name = input.name;
   if (logins.size > 0) manifest.logins = logins;
   return manifest;
@@ -131,7 +131,7 @@ function toFragment(input: FragmentInput, index: number, urls: string[]): Fragme
 
 /** The message names the first problem (one line for `fetch`); `problems` holds them all. */
 function invalid(source: string, problems: string[]): FragfetchError {
-  return new FragfetchError('EMANIFEST', `${stripUrlAuth(source)}: ${summarizeProblems(problems)}`, {
+  return new FragfetchError('EMANIFEST', `${displayUrl(source)}: ${summarizeProblems(problems)}`, {
     problems,
   });
 }

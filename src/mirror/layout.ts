@@ -1,4 +1,4 @@
-import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
 import { pathProblem } from '../manifest/schema.js';
@@ -36,7 +36,7 @@ export const STATE_DIR = '.fragfetch';
  * Pure: every problem is an EMANIFEST error whose one line names both fragments involved.
  */
 export function planLayout(manifest: Manifest): FileLayout[] {
-  const source = stripUrlAuth(manifest.source);
+  const source = displayUrl(manifest.source);
   const invalid = (problem: string) => new FragfetchError('EMANIFEST', `${source}: ${problem}`);
   const byPath = new Map<string, Fragment[]>();
   for (const fragment of orderFragments(manifest.fragments)) {

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheStore, type CacheHit } from '../cache/store.js';
-import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import { type FetchObserver, type FetchOptions, fetchManifest } from '../fetch/engine.js';
 import type { FailureReport, FetchReport } from '../fetch/report.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
@@ -206,7 +206,7 @@ function failureOf(fragment: Fragment, error: unknown): FailureReport {
   return {
     id: fragment.id,
     path: fragment.path,
-    url: stripUrlAuth(fragment.urls[0] ?? ''),
+    url: displayUrl(fragment.urls[0] ?? ''),
     error: {
       code: error instanceof FragfetchError ? error.code : 'EUNKNOWN',
       message: error instanceof FragfetchError || errno === undefined ? message : `${errno}: ${message}`,

@@ -72,6 +72,13 @@ export class Coverage {
   }
 }
 
+/** How many pieces planSegments cuts the holes into, without cutting them. */
+export function countSegments(holes: readonly Span[], chunkSize: number): number {
+  let count = 0;
+  for (const hole of holes) count += Math.ceil((hole.end - hole.start) / chunkSize);
+  return count;
+}
+
 /**
  * Splits the holes into request-sized pieces: each hole is cut into chunks of at most `chunkSize`, so
  * that a large object is fetched over several connections at once and a failed piece costs little.

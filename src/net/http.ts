@@ -1,4 +1,4 @@
-import { FragfetchError, stripUrlAuth } from '../errors.js';
+import { displayUrl, FragfetchError } from '../errors.js';
 import { Credentials, type Trust } from './credentials.js';
 import type { Dispatchers } from './dispatchers.js';
 import type { Netrc } from './netrc.js';
@@ -56,6 +56,7 @@ export class HttpClient {
   readonly #proxyOf = new Map<string, string | undefined>();
   /** Origins that have answered: their connections may be kept alive, and closed under a request. */
   readonly #answered = new Set<string>();
+  #received = 0;
 
   constructor(options: HttpOptions) {
     this.options = options;
@@ -85,6 +86,11 @@ export class HttpClient {
         })),
     );
     return this.#dispatchers ?? this.#loading;
+  }
+
+  /** Body bytes received by every request so far, used or not: what crossed the wire. */
+  get received(): number {
+    return this.#received;
   }
 
   proxyFor(url: URL): string | undefined {
@@ -163,6 +169,9 @@ export class HttpClient {
         into,
         signal,
         (error) => toNetworkError(error, target.href, signal, this.#context(proxy)) as Error,
+        (bytes) => {
+          this.#received += bytes;
+        },
         this.options.minSpeed,
       );
       dispatcher.dispatch(
@@ -212,7 +221,7 @@ function isStaleConnection(error: unknown, signal: AbortSignal | undefined): boo
 
 /** Where a redirect leads, or why it is refused: too many, a loop, or a scheme we do not fetch. */
 function redirectTarget(location: string, from: URL, hop: number, seen: Set<string>, status: number): URL {
-  const shown = stripUrlAuth(from.href);
+  const shown = displayUrl(from.href);
   if (hop + 1 > MAX_REDIRECTIONS)
     throw new FragfetchError('EREDIRECT', `GET ${shown}: more than ${MAX_REDIRECTIONS} redirections`, {
       url: from.href,
@@ -234,7 +243,7 @@ function redirectTarget(location: string, from: URL, hop: number, seen: Set<stri
       status,
     });
   if (seen.has(next.href))
-    throw new FragfetchError('EREDIRECT', `GET ${shown}: redirect loop back to ${stripUrlAuth(next.href)}`, {
+    throw new FragfetchError('EREDIRECT', `GET ${shown}: redirect loop back to ${displayUrl(next.href)}`, {
       url: from.href,
       status,
     });
@@ -274,27 +283,23 @@ export function toNetworkError(
 ): unknown {
   if (signal?.aborted) return signal.reason;
   if (error instanceof FragfetchError) return error;
-  const shown = stripUrlAuth(url);
+  const shown = displayUrl(url);
   const { proxy } = context;
   const tls = describeTlsFailure(error);
   if (tls) return new FragfetchError('ETLS', `GET ${shown}: ${tls}`, { cause: error, url });
   const refused = /^Proxy response \((\d+)\)/.exec((error as Error).message ?? '');
   if (proxy !== undefined && refused) {
     const status = Number(refused[1]);
-    return new FragfetchError(
-      'EPROXY',
-      `GET ${shown}: proxy ${stripUrlAuth(proxy)} refused: HTTP ${status}`,
-      {
-        cause: error,
-        url,
-        status,
-      },
-    );
+    return new FragfetchError('EPROXY', `GET ${shown}: proxy ${displayUrl(proxy)} refused: HTTP ${status}`, {
+      cause: error,
+      url,
+      status,
+    });
   }
   const code = (error as { code?: string }).code ?? '';
   const mapped = ERROR_CODES[code] ?? 'ENETWORK';
   const what = { ESTALL: 'stalled', ESLOW: 'too slow', ETIMEOUT: 'timed out', ENETWORK: 'failed' }[mapped];
-  const via = proxy === undefined ? '' : ` via proxy ${stripUrlAuth(proxy)}`;
+  const via = proxy === undefined ? '' : ` via proxy ${displayUrl(proxy)}`;
   return new FragfetchError(mapped, `GET ${shown}${via} ${what}: ${describe(error, context)}`, {
     cause: error,
     url,

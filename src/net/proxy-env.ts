@@ -11,7 +11,8 @@ const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
 
 export function proxyFor(url: URL, env: ProxyEnv = process.env): string | undefined {
   const httpProxy = env.http_proxy ?? env.HTTP_PROXY;
-  const schemeProxy = url.protocol === 'https:' ? (env.https_proxy ?? env.HTTPS_PROXY ?? httpProxy) : httpProxy;
+  const schemeProxy =
+    url.protocol === 'https:' ? (env.https_proxy ?? env.HTTPS_PROXY ?? httpProxy) : httpProxy;
   const proxy = schemeProxy || env.all_proxy || env.ALL_PROXY;
   if (!proxy) return undefined;
   const noProxy = env.no_proxy ?? env.NO_PROXY ?? '';

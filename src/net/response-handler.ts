@@ -71,20 +71,24 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   #floor: SpeedFloor | undefined;
 
   readonly #describe: (error: Error) => Error;
+  readonly #received: ((bytes: number) => void) | undefined;
 
   /**
    * `signal`: not aborted yet (callers check); its abort ends the request wherever it is.
    * `describe`: what a failure within the body becomes, for whoever reads it.
+   * `received`: told of every body byte undici hands over, used or not (the run's `bytes.received`).
    * `minSpeed`: the slowest pace of the body before it is given up (speed-floor.ts).
    */
   constructor(
     into: Buffer | undefined,
     signal: AbortSignal | undefined,
     describe: (error: Error) => Error,
+    received?: (bytes: number) => void,
     minSpeed?: MinSpeed,
   ) {
     this.#into = into;
     this.#describe = describe;
+    this.#received = received;
     this.#minSpeed = minSpeed;
     this.response = new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -178,6 +182,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#received?.(chunk.length);
     if (this.#ended) return;
     this.#floor?.received(chunk.length);
     if (this.#sunk) {

@@ -91,7 +91,7 @@ describe('fragfetch cache verify', () => {
     // The fragment comes back on the next fetch.
     expect((await fetchWithWarnings()).report.fragments.downloaded).toBe(1);
     const clean = await runCli(['cache', 'verify', '--cache', h.cacheDir]);
-    expect(clean.stdout).toMatch(/verified 1 content files/);
+    expect(clean.stdout).toMatch(/verified 1 content file \(/);
     expect(clean.stdout).toMatch(/corrupt content removed: 0/);
   });
 

@@ -56,7 +56,9 @@ describe('the summary', () => {
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^mirrors: 1 failed, 3 fragments in \S+ m?s$/);
     expect(result.stdout).toMatch(/^ {2}fragments {3}2 downloaded, 0 cached, 0 revalidated, 1 failed$/m);
-    expect(result.stdout).toMatch(/^ {2}bytes {7}12\.0 KiB downloaded, 0 B resumed, 0 B from cache$/m);
+    expect(result.stdout).toMatch(
+      /^ {2}bytes {7}12\.0 KiB downloaded, 12\.0 KiB received, 0 B resumed, 0 B from cache$/m,
+    );
     expect(result.stdout).toMatch(/^ {2}bandwidth {3}\S+ \S*B\/s average, \S+ \S*B\/s peak$/m);
     expect(result.stdout).toMatch(/^ {2}cache {7}0\.0% hit rate \(0 of 3\) in /m);
     // Failing over from the 404 of the first mirror counts as a retry.
@@ -99,7 +101,13 @@ describe('--json', () => {
     expect(report).toMatchObject({
       ok: false,
       fragments: { total: 3, downloaded: 2, cached: 0, revalidated: 0, failed: 1 },
-      bytes: { total: expect.any(Number), downloaded: 12288, fromCache: 0, resumed: 0 },
+      bytes: {
+        total: expect.any(Number),
+        downloaded: 12288,
+        received: expect.any(Number),
+        fromCache: 0,
+        resumed: 0,
+      },
       cache: { hits: 0, misses: 3, hitRate: 0 },
       bandwidth: { averageBytesPerSecond: expect.any(Number), peakBytesPerSecond: expect.any(Number) },
       retries: expect.any(Number),

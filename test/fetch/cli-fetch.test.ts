@@ -32,7 +32,7 @@ describe('fragfetch fetch (CLI)', () => {
     expect(report).toMatchObject({
       ok: true,
       fragments: { total: 1, downloaded: 1, cached: 0, revalidated: 0, failed: 0 },
-      bytes: { total: 4096, downloaded: 4096, fromCache: 0, resumed: 0 },
+      bytes: { total: 4096, downloaded: 4096, received: 4096, fromCache: 0, resumed: 0 },
       cache: { hits: 0, misses: 1, hitRate: 0 },
       retries: 0,
       failures: [],

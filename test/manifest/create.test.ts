@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isFragfetchError } from '../../src/errors.js';
 import { createManifest } from '../../src/manifest/create.js';
 import { parseManifest } from '../../src/manifest/parse.js';
+import { runCli } from '../support/cli.js';
 
 let dir: string;
 
@@ -31,8 +32,6 @@ describe('createManifest', () => {
     await writeFile(join(dir, 'models', 'sub', 'x y.bin'), 'space');
     await writeFile(join(dir, 'models', 'empty'), '');
     await writeFile(join(dir, '.meta'), 'dot');
-    await symlink(join(dir, 'b.bin'), join(dir, 'link.bin'));
-    await symlink(join(dir, 'models'), join(dir, 'linkdir'));
 
     const document = await createManifest(dir, { baseUrl: 'https://cdn.example.com/tiny', name: 'tiny' });
 
@@ -91,5 +90,92 @@ describe('createManifest', () => {
     expect((error as Error).message).toBe(
       'cannot describe "back\\\\slash": a fragment path must use "/" as separator, not "\\"',
     );
+  });
+
+  it('leaves out fragfetch state, VCS folders and temp files at any depth', async () => {
+    for (const folder of ['.fragfetch', '.git', '.hg', '.svn', 'sub/.git']) {
+      await mkdir(join(dir, folder), { recursive: true });
+      await writeFile(join(dir, folder, 'state.json'), '{}');
+    }
+    await writeFile(join(dir, 'a.bin'), 'a');
+    await writeFile(join(dir, 'b.bin.fragfetch-tmp'), 'half');
+    await writeFile(join(dir, 'sub', 'c.bin'), 'c');
+    await writeFile(join(dir, '.gitattributes'), 'x');
+    const document = await createManifest(dir, { baseUrl: 'https://x.example/' });
+    expect(document.fragments.map((f) => f.path)).toEqual(['.gitattributes', 'a.bin', 'sub/c.bin']);
+  });
+
+  it('--include and --exclude filter by path, a slash-less glob matching in every folder', async () => {
+    await mkdir(join(dir, 'docs', 'deep'), { recursive: true });
+    for (const path of ['a.bin', 'README.md', 'docs/guide.md', 'docs/deep/x.bin', 'b.json'])
+      await writeFile(join(dir, ...path.split('/')), path);
+    const paths = async (options: { include?: string[]; exclude?: string[] }) =>
+      (await createManifest(dir, { baseUrl: 'https://x.example/', ...options })).fragments.map((f) => f.path);
+
+    expect(await paths({ exclude: ['*.md'] })).toEqual(['a.bin', 'b.json', 'docs/deep/x.bin']);
+    expect(await paths({ exclude: ['docs/**'] })).toEqual(['README.md', 'a.bin', 'b.json']);
+    expect(await paths({ include: ['*.{bin,json}'], exclude: ['docs/*/x.bin'] })).toEqual([
+      'a.bin',
+      'b.json',
+    ]);
+    expect(await paths({ include: ['docs/*'] })).toEqual(['docs/guide.md']);
+    await expect(paths({ include: ['*.zip'] })).rejects.toThrow(`no files under ${dir}`);
+  });
+
+  it('follows symbolic links to files and folders, as in a Hugging Face cache snapshot, and says so', async () => {
+    await mkdir(join(dir, 'blobs'));
+    await mkdir(join(dir, 'snapshots', 'abc', 'sub'), { recursive: true });
+    await writeFile(join(dir, 'blobs', '1111'), 'weights');
+    await writeFile(join(dir, 'blobs', '2222'), '{"a":1}');
+    await symlink('../../blobs/1111', join(dir, 'snapshots', 'abc', 'model.safetensors'));
+    await symlink('../../../blobs/2222', join(dir, 'snapshots', 'abc', 'sub', 'config.json'));
+    await symlink('sub', join(dir, 'snapshots', 'abc', 'again'));
+    await symlink('nowhere', join(dir, 'snapshots', 'abc', 'dangling'));
+    const notices: string[] = [];
+    const document = await createManifest(join(dir, 'snapshots', 'abc'), {
+      baseUrl: 'https://x.example/',
+      onNotice: (message) => notices.push(message),
+    });
+    expect(document.fragments).toEqual([
+      { path: 'again/config.json', size: 7, integrity: sri('{"a":1}') },
+      { path: 'model.safetensors', size: 7, integrity: sri('weights') },
+      { path: 'sub/config.json', size: 7, integrity: sri('{"a":1}') },
+    ]);
+    expect(notices).toEqual([
+      'followed 4 symbolic links: again, again/config.json, model.safetensors, sub/config.json',
+      'left out 1 symbolic link to nothing: dangling',
+    ]);
+  });
+
+  it('refuses a symbolic link loop', async () => {
+    await mkdir(join(dir, 'a', 'b'), { recursive: true });
+    await writeFile(join(dir, 'a', 'x'), 'x');
+    await symlink('..', join(dir, 'a', 'b', 'up'));
+    const error = await createManifest(dir, { baseUrl: 'https://x.example/' }).catch((e: unknown) => e);
+    expect(isFragfetchError(error, 'EUSAGE')).toBe(true);
+    expect((error as Error).message).toBe(
+      `symbolic link loop: ${join(dir, 'a', 'b', 'up')} leads back to a folder that contains it`,
+    );
+    await symlink('self', join(dir, 'self'));
+    await rm(join(dir, 'a', 'b', 'up'));
+    await expect(createManifest(dir, { baseUrl: 'https://x.example/' })).rejects.toThrow(
+      `symbolic link loop: ${join(dir, 'self')}`,
+    );
+  });
+
+  it('exits 2 with one line for a bad glob, through the CLI', async () => {
+    await writeFile(join(dir, 'a'), 'a');
+    const result = await runCli([
+      'manifest',
+      'create',
+      dir,
+      '--base-url',
+      'https://x.example/',
+      '--include',
+      '[ab',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe('fragfetch: invalid glob "[ab": "[" without "]"\n');
   });
 });

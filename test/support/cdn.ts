@@ -37,6 +37,8 @@ export type Fault =
   | { kind: 'change'; body: Body; options?: ObjectOptions };
 
 export interface RequestRecord {
+  /** Arrival order, from 0 (the log itself is in the order responses closed). */
+  seq: number;
   method: string;
   path: string;
   range?: string;
@@ -98,6 +100,7 @@ function isAbort(err: unknown): boolean {
 class Cdn implements TestCdn {
   readonly requests: RequestRecord[] = [];
   connections = 0;
+  #arrived = 0;
   origin = '';
   port = 0;
   private readonly store: ObjectStore;
@@ -139,6 +142,7 @@ class Cdn implements TestCdn {
   reset(): void {
     this.requests.length = 0;
     this.connections = 0;
+    this.#arrived = 0;
     this.faults.clear();
   }
 
@@ -166,6 +170,7 @@ class Cdn implements TestCdn {
     const aborter = new AbortController();
     const counter: SentCounter = { bytesSent: 0 };
     const record: RequestRecord = {
+      seq: this.#arrived++,
       method: req.method ?? '',
       path: new URL(req.url ?? '/', 'http://x').pathname,
       range: header(req, 'range'),

@@ -86,7 +86,8 @@ describe('test proxy', () => {
   });
 });
 
-describe.skipIf(!squidAvailable())('Debian squid', () => {
+// CI installs squid (.ci/run): there a missing squid fails these tests instead of skipping them.
+describe.skipIf(!squidAvailable() && !process.env.CI)('Debian squid', () => {
   it('forwards absolute-form http but refuses CONNECT to a port other than 443', async () => {
     const squid = await startSquid();
     try {

@@ -42,7 +42,13 @@ describe('RunStats', () => {
       failed: 1,
       criticalFailed: 0,
     });
-    expect(report.bytes).toEqual({ total: 4000, downloaded: 2000, fromCache: 1000, resumed: 300 });
+    expect(report.bytes).toEqual({
+      total: 4000,
+      downloaded: 2000,
+      received: 2000,
+      fromCache: 1000,
+      resumed: 300,
+    });
     expect(report.cache).toEqual({ dir: '/c', hits: 1, misses: 2, hitRate: 1 / 3 });
     expect(report.bandwidth.averageBytesPerSecond).toBe(2000);
     expect(report.bandwidth.peakBytesPerSecond).toBe(2000);

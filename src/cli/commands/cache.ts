@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { type Command, Option } from 'commander';
 import { readHistory } from '../../cache/history.js';
 import { summarizeCache } from '../../cache/summary.js';
-import { FragfetchError } from '../../errors.js';
+import { displayUrl, FragfetchError } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
 import { formatBytes, formatDuration, plural } from '../../units.js';
 import { defaultCacheDir } from '../cache-dir.js';
@@ -59,7 +59,12 @@ export async function cacheStatsCommand(flags: CacheDirFlags, io: CliIO): Promis
 }
 
 export async function cacheLsCommand(flags: CacheDirFlags, io: CliIO): Promise<number> {
-  const entries = await (await maintain()).listEntries(cacheDirOf(flags, io));
+  // Entries written before keys left credentials out may still hold them: shown redacted.
+  const entries = (await (await maintain()).listEntries(cacheDirOf(flags, io))).map((e) => ({
+    ...e,
+    key: displayKey(e.key),
+    url: e.url === null ? null : displayUrl(e.url),
+  }));
   if (flags.json) {
     writeJson(
       io,
@@ -211,4 +216,10 @@ export function registerCache(program: Command, { io, setExit }: CommandContext)
   )
     .addOption(new Option('-y, --yes', 'do not ask'))
     .action(async (flags: CacheDirFlags & { yes?: boolean }) => setExit(await cacheClearCommand(flags, io)));
+}
+
+/** An index key as it may be shown: the URL of a `fragfetch:url:` key through displayUrl. */
+function displayKey(key: string): string {
+  const prefix = 'fragfetch:url:';
+  return key.startsWith(prefix) ? `${prefix}${displayUrl(key.slice(prefix.length))}` : key;
 }

@@ -8,7 +8,7 @@ import { checkDefaults } from '../../check/defaults.js';
 import type { CheckOptions } from '../../check/run.js';
 import type { ProbeResult } from '../../check/types.js';
 import { outcomeOf } from '../../check/types.js';
-import { FragfetchError, stripUrlAuth } from '../../errors.js';
+import { displayUrl, FragfetchError } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
 import { formatDuration } from '../../units.js';
 import { type CliIO, EXIT } from '../io.js';
@@ -126,7 +126,7 @@ function probeLine(result: ProbeResult): string {
   const status = o.status === undefined ? '-' : `${o.status} ${o.method}`;
   const ttfb = o.ttfbMs === undefined ? '-' : formatDuration(o.ttfbMs);
   const notes = result.findings.map((f) => `${f.code} ${f.message}`).join('; ');
-  return `${outcome.padEnd(7)} ${result.fragment.id}  ${stripUrlAuth(result.url)}  ${status}  ${ttfb}${notes ? `  ${notes}` : ''}\n`;
+  return `${outcome.padEnd(7)} ${result.fragment.id}  ${displayUrl(result.url)}  ${status}  ${ttfb}${notes ? `  ${notes}` : ''}\n`;
 }
 
 async function assertWritableDir(file: string): Promise<void> {

@@ -1,31 +1,10 @@
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { isFragfetchError, stripUrlAuth } from '../../errors.js';
-import { createManifest } from '../../manifest/create.js';
+import { displayUrl, isFragfetchError } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
 import { formatBytes, plural } from '../../units.js';
 import { type CliIO, EXIT } from '../io.js';
 import type { CommandContext } from './context.js';
-
-export async function manifestCreateCommand(
-  dir: string,
-  flags: { baseUrl: string; name?: string; output?: string },
-  io: CliIO,
-): Promise<number> {
-  const manifest = await createManifest(dir, {
-    baseUrl: flags.baseUrl,
-    ...(flags.name === undefined ? {} : { name: flags.name }),
-  });
-  const text = `${JSON.stringify(manifest, null, 2)}\n`;
-  if (flags.output) {
-    await writeFile(flags.output, text);
-    const bytes = manifest.fragments.reduce((sum, f) => sum + f.size, 0);
-    io.stderr.write(
-      `wrote ${flags.output}: ${plural(manifest.fragments.length, 'fragment')}, ${formatBytes(bytes)}\n`,
-    );
-  } else io.stdout.write(text);
-  return EXIT.ok;
-}
+import { registerManifestCreate } from './manifest-create.js';
 
 export async function manifestValidateCommand(
   source: string,
@@ -40,7 +19,7 @@ export async function manifestValidateCommand(
     // With --json the error document lists them (program.ts).
     const problems = isFragfetchError(error, 'EMANIFEST') ? (error.problems ?? []) : [];
     if (flags.json || problems.length < 2) throw error;
-    io.stderr.write(`fragfetch: ${stripUrlAuth(source)}: ${plural(problems.length, 'problem')}\n`);
+    io.stderr.write(`fragfetch: ${displayUrl(source)}: ${plural(problems.length, 'problem')}\n`);
     for (const problem of problems) io.stderr.write(`  ${problem}\n`);
     return EXIT.usage;
   }
@@ -57,31 +36,13 @@ export async function manifestValidateCommand(
   return EXIT.ok;
 }
 
-export function registerManifest(program: Command, { io, setExit }: CommandContext): void {
+export function registerManifest(program: Command, context: CommandContext): void {
+  const { io, setExit } = context;
   const manifest = program
     .command('manifest')
     .summary('create or validate manifests')
     .description('Create a manifest for a directory, or validate one without downloading anything.');
-  manifest
-    .command('create')
-    .summary("write a manifest for a directory's files")
-    .description(
-      "Write a manifest for a directory's files, with their sizes and sha256 integrity, to stdout or a file.",
-    )
-    .argument('<dir>', 'directory to describe')
-    .requiredOption('--base-url <url>', 'URL the directory will be served from (required)')
-    .option('--name <name>', 'manifest name (default: the directory name)')
-    .option('-o, --output <file>', 'write to a file instead of stdout')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ fragfetch manifest create ./models/tiny --base-url https://cdn.example.com/tiny/ -o tiny.json
-  $ fragfetch manifest create ./dist --base-url https://cdn.example.com/app/ --name app > app.json`,
-    )
-    .action(async (dir: string, flags: { baseUrl: string; name?: string; output?: string }) =>
-      setExit(await manifestCreateCommand(dir, flags, io)),
-    );
+  registerManifestCreate(manifest, context);
   manifest
     .command('validate')
     .summary('validate a manifest without downloading anything')
