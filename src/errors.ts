@@ -9,9 +9,11 @@ export type ErrorCode =
   | 'ESIZE' // the object is larger or smaller than declared
   | 'EHTTP' // the server answered with an error status
   | 'ERANGE' // the server answered a range request with the wrong range
+  | 'EENCODING' // the body is coded (gzip, a transfer coding other than chunked): not the object's bytes
   | 'ECHANGED' // the object changed while it was being downloaded
   | 'ENETWORK' // connection refused, reset, DNS, truncated body
   | 'ESTALL' // no bytes for longer than the stall timeout
+  | 'ESLOW' // a body slower than --min-speed over --min-speed-time: a drip
   | 'ETIMEOUT' // no response headers within the timeout
   | 'ETLS' // the server's certificate is not trusted, or the TLS handshake failed
   | 'EPROXY' // the proxy refused the request
@@ -19,6 +21,7 @@ export type ErrorCode =
   | 'ERETRIES' // the retry budget is spent
   | 'EOFFLINE' // offline mode and the fragment is not cached
   | 'ECACHE' // the cache could not be read or written
+  | 'ENOSPC' // the disk of the cache (or the quota) is full: not retried
   | 'ELOCKLOST' // another process took over our partial-download lock (we looked dead): stop writing
   | 'EPATH' // a path would escape the target directory
   | 'EABORT'; // interrupted by the user

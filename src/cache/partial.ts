@@ -10,7 +10,7 @@ export interface PartialState {
   key: string;
   /** URL the validators came from. */
   url?: string;
-  /** Strong ETag of the object, the `If-Range` of a resumed request. */
+  /** ETag of the object as sent; when strong, the `If-Range` of a resumed request. */
   etag?: string;
   lastModified?: string;
   /** Size of the fragment's window, once known. */
@@ -27,6 +27,8 @@ const EPHEMERAL = new Map<string, PartialFiles>();
 
 /** `<cache>/partial/<hash of key>/{data,state.json}`: outside cacache's own folders, cleaned by prune. */
 export class PartialFiles {
+  /** The cache folder it lives in, for messages: a full disk names it. */
+  readonly cacheDir: string;
   readonly dir: string;
   readonly dataPath: string;
   readonly statePath: string;
@@ -35,6 +37,7 @@ export class PartialFiles {
 
   constructor(cacheDir: string, key: string, ephemeral = false) {
     this.ephemeral = ephemeral;
+    this.cacheDir = cacheDir;
     if (ephemeral) {
       this.dir = join(cacheDir, 'partial');
       this.dataPath = '';

@@ -58,15 +58,19 @@ function store(job) {
     try { unlinkSync(job.temp); } catch {}
     // A folder may have been removed under us (cache clear): make them again next time.
     made.clear();
-    return error instanceof Error ? error.message : String(error);
+    // The code crosses over too: a full disk (ENOSPC) is told apart from other failures.
+    return { message: error instanceof Error ? error.message : String(error), code: error?.code };
   }
 }
 parentPort.on('message', (batch) => {
-  parentPort.postMessage(batch.map(({ id, job }) => ({ id, error: store(job) })));
+  parentPort.postMessage(batch.map(({ id, job }) => {
+    const failure = store(job);
+    return failure === undefined ? { id } : { id, error: failure.message, code: failure.code };
+  }));
 });
 `;
 
-type Reply = { id: number; error?: string };
+type Reply = { id: number; error?: string; code?: string };
 
 class StoreWorker {
   readonly #worker: Worker;
@@ -80,7 +84,9 @@ class StoreWorker {
       for (const reply of replies) {
         this.#replies.settle(
           reply.id,
-          reply.error === undefined ? { value: undefined } : { error: new Error(reply.error) },
+          reply.error === undefined
+            ? { value: undefined }
+            : { error: Object.assign(new Error(reply.error), { code: reply.code }) },
         );
       }
     });

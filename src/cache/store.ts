@@ -1,3 +1,4 @@
+import { diskFullError, isDiskFull } from './disk-full.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -54,7 +55,8 @@ export function contentPath(cacheDir: string, sha256Base64: string): string {
   return contentAddress(cacheDir, 'sha256', sha256Base64);
 }
 
-function storeError(fragment: Fragment, error: unknown): FragfetchError {
+function storeError(fragment: Fragment, error: unknown, dir: string): FragfetchError {
+  if (isDiskFull(error)) return diskFullError(dir, `storing ${fragment.id}`, error);
   return new FragfetchError(
     'ECACHE',
     `cannot store ${fragment.id} in the cache: ${(error as Error).message}`,
@@ -178,7 +180,7 @@ export class CacheStore {
         line: indexLine({ key, integrity, time: Date.now(), size, metadata }),
       });
     } catch (error) {
-      throw storeError(fragment, error);
+      throw storeError(fragment, error, this.dir);
     }
     return { key, integrity, size, path: destination, metadata };
   }
@@ -208,7 +210,7 @@ export class CacheStore {
       await rename(file, destination);
       await appendEntry(bucketPath(this.dir, key), { key, integrity, time: Date.now(), size, metadata });
     } catch (error) {
-      throw storeError(fragment, error);
+      throw storeError(fragment, error, this.dir);
     }
     return { key, integrity, size, path: destination, metadata };
   }

@@ -59,6 +59,15 @@ export function transferOptions(): Option[] {
     )
       .default(fetchDefaults.stallTimeoutMs, '30s')
       .argParser(parseDurationOption),
+    new Option(
+      '--min-speed <rate>',
+      'abort and retry a request whose body arrives slower than this per second (0: no limit)',
+    )
+      .default(fetchDefaults.minSpeed, '1KiB')
+      .argParser(parseSizeOption),
+    new Option('--min-speed-time <duration>', 'the span over which --min-speed is judged')
+      .default(fetchDefaults.minSpeedTimeMs, '30s')
+      .argParser(parseDurationOption),
     new Option('--timeout <duration>', 'connect and response-header timeout (0: no limit)')
       .default(fetchDefaults.timeoutMs, '30s')
       .argParser(parseDurationOption),
@@ -99,6 +108,8 @@ export interface TransferFlags extends NetworkFlags {
   concurrency: number;
   retries: number;
   stallTimeout: number;
+  minSpeed?: number;
+  minSpeedTime?: number;
   timeout: number;
   limitRate?: number;
   chunkSize: number;

@@ -25,6 +25,9 @@ export interface FetchOptions {
   retries?: number; // 5
   timeoutMs?: number; // 30 s
   stallTimeoutMs?: number; // 30 s
+  /** The slowest average pace of a body, bytes per second, over each `minSpeedTimeMs`; 0 is none. */
+  minSpeed?: number; // 1 KiB/s
+  minSpeedTimeMs?: number; // 30 s
   /** Bytes per second for the whole run; undefined for no cap. */
   limitRate?: number;
   headers?: Record<string, string>;
@@ -80,6 +83,12 @@ export const fetchDefaults = {
   retries: defaultRetryPolicy.retries,
   timeoutMs: 30_000,
   stallTimeoutMs: 30_000,
+  // A drip, which the stall timeout (silence only) never ends. 1 KiB/s is 12 days a GiB: no
+  // download worth waiting for, yet a hundredth of the slowest link we serve (1 Mbit/s shared by
+  // 16 requests is 7.8 KiB/s each). Judged over the stall timeout's 30 s, so that a drip is caught
+  // as soon as silence would be; windows in which we held the body back are not judged.
+  minSpeed: 1024,
+  minSpeedTimeMs: 30_000,
   splitThreshold: 16 * 1024 * 1024,
   chunkSize: 8 * 1024 * 1024,
   // 16, as aria2c -x16, hf_xet and ollama: CDNs cap each connection, and the run-wide limit
@@ -132,6 +141,10 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     ...options.network,
     timeoutMs: settings.timeoutMs,
     stallTimeoutMs: settings.stallTimeoutMs,
+    minSpeed:
+      settings.minSpeed > 0 && settings.minSpeedTimeMs > 0
+        ? { bytesPerSecond: settings.minSpeed, windowMs: settings.minSpeedTimeMs }
+        : undefined,
     headers: settings.headers ?? {},
     trust: manifestTrust(manifest),
   });

@@ -2,9 +2,10 @@ import { setMaxListeners } from 'node:events';
 import { type DataFile, MemoryFile, openDataFile } from '../cache/data-file.js';
 import { type FileHasher, ProgressiveHasher, WholeHasher } from '../cache/hasher.js';
 import type { PartialFiles, PartialState } from '../cache/partial.js';
+import { diskFullError, isDiskFull } from '../cache/disk-full.js';
 import { FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
-import { Coverage, planSegments } from '../net/coverage.js';
+import { countSegments, Coverage, planSegments } from '../net/coverage.js';
 import { delay } from '../net/delay.js';
 import type { HeldSlots, TakenSlot } from '../schedule/held-slots.js';
 import type { HttpResponse } from '../net/http.js';
@@ -36,6 +37,14 @@ export interface DownloadResult {
 /** How often an object that keeps changing under us is restarted before we give up. */
 const MAX_RESTARTS = 3;
 const SAVE_INTERVAL_MS = 1000;
+/**
+ * A kill -9 loses what was received since the last save: at most ~5 % of the object or 8 MiB,
+ * whichever is larger. Saved at half of that, by bytes as well as by time (a fast link brings far
+ * more than 8 MiB a second): the other half covers what is received but not yet written, a batch
+ * of up to 512 KiB per connection (segment.ts).
+ */
+const LOSS_FLOOR_BYTES = 8 * 1024 * 1024;
+const LOSS_FRACTION = 0.05;
 
 interface Segment {
   start: number;
@@ -68,6 +77,9 @@ export class ObjectDownload {
   #toldRanges = false;
   #saveTimer: NodeJS.Timeout | undefined;
   #saving: Promise<void> = Promise.resolve();
+  /** Bytes written since the state was last saved; undefined until this run's first answer. */
+  #unsaved: number | undefined;
+  #saveQueued = false;
 
   readonly #memory: Buffer | undefined;
   /** The answer to this download's first request, made already (small-object.ts). */
@@ -111,8 +123,14 @@ export class ObjectDownload {
   }
 
   async #run(): Promise<DownloadResult> {
-    const resumedBytes = this.#memory ? this.#openMemory(this.#memory) : await this.#openPartial();
     const fragment = this.#fragment;
+    const resumedBytes = this.#memory
+      ? this.#openMemory(this.#memory)
+      : await this.#openPartial().catch((error: unknown) => {
+          throw isDiskFull(error)
+            ? diskFullError(this.#partial.cacheDir, `starting ${fragment.id}`, error)
+            : error;
+        });
     let integrityRetried = false;
     try {
       for (;;) {
@@ -148,9 +166,15 @@ export class ObjectDownload {
           resumedBytes,
         };
       }
-    } catch (error) {
+    } catch (caught) {
       await this.#stopSaving();
-      if (isFragfetchError(error, 'ESIZE')) await this.#partial.remove();
+      const error = isFragfetchError(caught, 'ENOSPC')
+        ? diskFullError(this.#partial.cacheDir, `downloading ${fragment.id}`, caught.cause ?? caught)
+        : caught;
+      // A full disk keeps the bytes only if a later run can resume from them.
+      const resumable = this.#facts.ranges !== false && this.#size !== undefined;
+      if (isFragfetchError(error, 'ESIZE') || (isFragfetchError(error, 'ENOSPC') && !resumable))
+        await this.#partial.remove();
       // A lost lock: the partial files are another process's now, its state is not ours to write.
       else if (!isFragfetchError(error, 'ELOCKLOST')) await this.#save();
       await this.#closeFile();
@@ -204,17 +228,16 @@ export class ObjectDownload {
     for (;;) {
       const size = this.#size;
       if (size !== undefined && this.#coverage.contiguousEnd(0) >= size) return;
-      let segments: Segment[];
-      if (size === undefined) segments = [{ start: 0, end: undefined }];
-      else {
+      let segments: Iterable<Segment> = [{ start: 0, end: undefined }];
+      let count = 1;
+      if (size !== undefined) {
         const holes = this.#coverage.missing(size);
-        segments =
-          size > this.#ctx.splitThreshold && this.#facts.ranges !== false
-            ? planSegments(holes, this.#ctx.chunkSize)
-            : holes;
+        const split = size > this.#ctx.splitThreshold && this.#facts.ranges !== false;
+        segments = split ? planSegments(holes, this.#ctx.chunkSize) : holes;
+        count = split ? countSegments(holes, this.#ctx.chunkSize) : holes.length;
       }
       try {
-        await this.#runSegments(segments);
+        await this.#runSegments(segments, count);
       } catch (error) {
         const ignoredRange = isFragfetchError(error, 'ERANGE') && error.status === 200;
         if (!(isFragfetchError(error, 'ECHANGED') || ignoredRange)) throw error;
@@ -233,12 +256,17 @@ export class ObjectDownload {
   }
 
   /** Fetches segments with up to `maxConnectionsPerObject` requests at once. */
-  async #runSegments(segments: Segment[]): Promise<void> {
-    if (segments.length === 1) {
+  async #runSegments(segments: Iterable<Segment>, count: number): Promise<void> {
+    // Taken one by one as workers free up: the plan may be larger than memory (coverage.ts).
+    const plan = segments[Symbol.iterator]();
+    const first = plan.next();
+    if (first.done) return;
+    const second = plan.next();
+    if (second.done) {
       // One request, no siblings to stop or to hold at a gate: most objects, and every small one,
       // whose round controller, listener and worker promises cost more than the rest of the setup.
       this.#keepHeld(1);
-      await this.#fetchWithRetry(segments[0]!, this.#ctx.signal);
+      await this.#fetchWithRetry(first.value, this.#ctx.signal);
       return;
     }
     const round = new AbortController();
@@ -247,12 +275,13 @@ export class ObjectDownload {
     setMaxListeners(0, round.signal);
     const stop = () => round.abort(this.#ctx.signal.reason);
     this.#ctx.signal.addEventListener('abort', stop, { once: true });
-    const queue = [...segments];
+    const queue = [first.value, second.value];
+    const take = (): Segment | undefined => queue.shift() ?? plan.next().value;
     let failure: unknown;
     // Until one response shows whether Range is honoured, the other connections wait for it.
     let openGate!: () => void;
     const gate =
-      this.#facts.ranges === undefined && queue.length > 1
+      this.#facts.ranges === undefined
         ? new Promise<void>((resolve) => {
             openGate = resolve;
           })
@@ -260,7 +289,7 @@ export class ObjectDownload {
 
     const worker = async (first: boolean) => {
       if (!first && gate) await gate;
-      for (let segment = queue.shift(); segment && failure === undefined; segment = queue.shift()) {
+      for (let segment = take(); segment && failure === undefined; segment = take()) {
         try {
           await this.#fetchWithRetry(segment, round.signal, first ? () => openGate?.() : undefined);
         } catch (error) {
@@ -271,7 +300,7 @@ export class ObjectDownload {
         }
       }
     };
-    const width = Math.min(this.#ctx.maxConnectionsPerObject, queue.length);
+    const width = Math.min(this.#ctx.maxConnectionsPerObject, count);
     this.#keepHeld(width);
     try {
       await Promise.all(Array.from({ length: width }, (_, i) => worker(i === 0)));
@@ -327,8 +356,8 @@ export class ObjectDownload {
             // Bytes in memory have no state to save: no timer per object.
             onWritten: this.#memory
               ? () => {}
-              : () => {
-                  this.#scheduleSave();
+              : (bytes) => {
+                  this.#written(bytes);
                   this.#ctx.events.written?.(
                     fragment,
                     this.#partial.dataPath,
@@ -344,6 +373,8 @@ export class ObjectDownload {
               this.#ctx.rangeVerdict?.(fragment, true);
             }
             this.#size ??= this.#facts.objectSize;
+            // At once: a kill in the first second still leaves the validators and the size.
+            if (!this.#memory && this.#unsaved === undefined) void this.#save();
             onHeaders?.();
           },
           first?.response,
@@ -389,6 +420,7 @@ export class ObjectDownload {
     const definitive =
       isFragfetchError(error, 'ESIZE') ||
       isFragfetchError(error, 'ERANGE') ||
+      isFragfetchError(error, 'EENCODING') ||
       (isFragfetchError(error, 'EHTTP') && !isRetryable(error));
     if (definitive) this.#deadEndpoints.add(endpoint);
     const alive = urls.map((_, i) => i).filter((i) => !this.#deadEndpoints.has(i));
@@ -427,6 +459,15 @@ export class ObjectDownload {
     await this.#save();
   }
 
+  #written(bytes: number): void {
+    this.#unsaved = (this.#unsaved ?? 0) + bytes;
+    const budget = Math.max(LOSS_FLOOR_BYTES, LOSS_FRACTION * (this.#size ?? 0));
+    if (this.#unsaved < budget / 2) return this.#scheduleSave();
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
+    void this.#save();
+  }
+
   #scheduleSave(): void {
     if (this.#saveTimer) return;
     this.#saveTimer = setTimeout(() => {
@@ -442,16 +483,27 @@ export class ObjectDownload {
     await this.#saving;
   }
 
-  /** Saves are chained so that an older state never lands after a newer one. */
+  /**
+   * Saves are chained so that an older state never lands after a newer one, and one waiting to
+   * start stands for any asked meanwhile: it reads the state when it runs.
+   */
   #save(): Promise<void> {
-    const state: PartialState = {
-      version: 1,
-      key: this.#key,
-      ...this.#facts,
-      ...(this.#size === undefined ? {} : { size: this.#size }),
-      spans: [...this.#coverage.spans],
-    };
-    this.#saving = this.#saving.then(() => this.#partial.save(state)).catch(() => {});
+    if (this.#saveQueued) return this.#saving;
+    this.#saveQueued = true;
+    this.#saving = this.#saving
+      .then(() => {
+        this.#saveQueued = false;
+        this.#unsaved = 0;
+        const state: PartialState = {
+          version: 1,
+          key: this.#key,
+          ...this.#facts,
+          ...(this.#size === undefined ? {} : { size: this.#size }),
+          spans: [...this.#coverage.spans],
+        };
+        return this.#partial.save(state);
+      })
+      .catch(() => {});
     return this.#saving;
   }
 

@@ -1,6 +1,8 @@
 import type { DataFile } from '../cache/data-file.js';
 import type { FileHasher } from '../cache/hasher.js';
+import { isDiskFull } from '../cache/disk-full.js';
 import { displayUrl, FragfetchError } from '../errors.js';
+import { codingProblem } from '../net/codings.js';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
 import type { Coverage } from '../net/coverage.js';
 import { type HttpClient, type HttpResponse, toNetworkError } from '../net/http.js';
@@ -13,7 +15,9 @@ const WRITE_BATCH = 512 * 1024;
 
 /** What the responses have told us about the remote object; every later response must agree. */
 export interface ObjectFacts {
+  /** Set by the first response checked: from then on, its validators (perhaps none) are the object's. */
   url?: string;
+  /** The ETag as sent, weak or strong: any change is a change; only a strong one goes in If-Range. */
   etag?: string;
   lastModified?: string;
   objectSize?: number;
@@ -45,8 +49,8 @@ export interface SegmentSink {
   signal: AbortSignal;
   /** Called per received chunk, for live bandwidth. */
   onBytes(bytes: number): void;
-  /** Called after each write lands, so the caller can persist the coverage. */
-  onWritten(): void;
+  /** Called after each write of `bytes` lands, so the caller can persist the coverage. */
+  onWritten(bytes: number): void;
 }
 
 export interface SegmentOutcome {
@@ -79,7 +83,7 @@ export async function fetchSegment(
     : undefined;
   if (range) {
     headers.range = range;
-    const validator = request.checkValidators ? (facts.etag ?? facts.lastModified) : undefined;
+    const validator = request.checkValidators ? (strongEtag(facts.etag) ?? facts.lastModified) : undefined;
     if (validator && start > 0) headers['if-range'] = validator;
   }
 
@@ -94,15 +98,23 @@ export async function fetchSegment(
       ? http.requestInto(url, headers, sink.signal, into)
       : http.request('GET', url, headers, sink.signal)));
   try {
-    const skip = checkResponse(response, request, facts, range);
+    const { skip, answeredEnd } = checkResponse(response, request, facts, range);
     const outcome = { status: response.status, bytes: 0, range };
     onResponse?.(outcome);
-    const windowEnd = end ?? request.declaredSize;
+    const windowEnd = answeredEnd ?? end ?? request.declaredSize;
     const streamed =
       'sunk' in response
         ? await receiveSunk(response.sunk, into!, sink, url)
         : await streamToFile(response, skip, start, windowEnd, sink, url);
     const bytes = streamed.bytes;
+    if (streamed.overflow && answeredEnd !== undefined) {
+      // A body longer than its Content-Range: what follows the range is not the object's.
+      throw new FragfetchError(
+        'ERANGE',
+        `${where(url, range)}: body longer than its Content-Range ${response.headers['content-range']}`,
+        { url, status: response.status, expected: range, found: response.headers['content-range'] },
+      );
+    }
     if (streamed.overflow && !request.isRange) {
       throw new FragfetchError(
         'ESIZE',
@@ -133,13 +145,16 @@ export async function fetchSegment(
   }
 }
 
-/** Validates status and headers; returns how many leading body bytes precede the window. */
+/**
+ * Validates status and headers; returns how many leading body bytes precede the window, and for a
+ * 206 where its range ends in the window (exclusive): no byte past it is the object's.
+ */
 function checkResponse(
   response: Pick<HttpResponse, 'status' | 'headers'>,
   request: SegmentRequest,
   facts: ObjectFacts,
   range: string | undefined,
-): number {
+): { skip: number; answeredEnd?: number } {
   const { url, start, objectOffset } = request;
   const { status, headers } = response;
   if (status === 416) {
@@ -162,10 +177,14 @@ function checkResponse(
     });
   }
 
-  const etag = strongEtag(headers.etag);
+  const coded = codingProblem(headers);
+  if (coded) throw new FragfetchError('EENCODING', `${where(url, range)}: ${coded}`, { url, status });
+
+  const etag = headers.etag;
   const lastModified = headers['last-modified'];
   let objectSize: number | undefined;
   let skip = 0;
+  let answeredEnd: number | undefined;
   if (status === 206) {
     if (!range)
       throw new FragfetchError('ERANGE', `${where(url, range)}: 206 to a request without Range`, {
@@ -181,7 +200,16 @@ function checkResponse(
         { url, status, expected: range, found: headers['content-range'] },
       );
     }
+    const length = headers['content-length'];
+    if (length !== undefined && Number(length) !== got.end - got.start + 1) {
+      throw new FragfetchError(
+        'ERANGE',
+        `${where(url, range)}: Content-Length ${length} for Content-Range ${headers['content-range']}`,
+        { url, status, expected: got.end - got.start + 1, found: length },
+      );
+    }
     objectSize = got.total;
+    answeredEnd = got.end + 1 - objectOffset;
   } else {
     const length = headers['content-length'];
     objectSize = length === undefined ? undefined : Number(length);
@@ -242,7 +270,7 @@ function checkResponse(
   facts.lastModified ??= lastModified;
   facts.objectSize ??= objectSize;
   if (status === 206) facts.ranges = true;
-  return skip;
+  return answeredEnd === undefined ? { skip } : { skip, answeredEnd };
 }
 
 async function streamToFile(
@@ -265,12 +293,21 @@ async function streamToFile(
     const length = batchBytes;
     batch = [];
     batchBytes = 0;
-    const { bytesWritten } = await sink.file.writev(chunks, position);
-    if (bytesWritten !== length) throw new Error(`short write: ${bytesWritten} of ${length} bytes`);
+    let bytesWritten: number;
+    try {
+      ({ bytesWritten } = await sink.file.writev(chunks, position));
+    } catch (error) {
+      throw writeError(error);
+    }
+    // A regular file takes a short write only when it can take no more: the disk is full.
+    if (bytesWritten !== length)
+      throw writeError(
+        Object.assign(new Error(`short write: ${bytesWritten} of ${length} bytes`), { code: 'ENOSPC' }),
+      );
     sink.coverage.add(position, position + length);
     sink.hasher.written(position, length, chunks);
     position += length;
-    sink.onWritten();
+    sink.onWritten(length);
   };
 
   try {
@@ -321,7 +358,7 @@ async function receiveSunk(
     sink.file.placed!(0, bytes);
     sink.coverage.add(0, bytes);
     sink.hasher.written(0, bytes, [into.subarray(0, bytes)]);
-    sink.onWritten();
+    sink.onWritten(bytes);
     return bytes;
   };
   try {
@@ -334,6 +371,14 @@ async function receiveSunk(
   return { bytes: record(), overflow: false };
 }
 
+/** A failed write of the partial file is the disk's failure, never the network's (object-download.ts names the folder). */
+function writeError(error: unknown): FragfetchError {
+  const code = isDiskFull(error) ? 'ENOSPC' : 'ECACHE';
+  return new FragfetchError(code, `cannot write the partial download: ${(error as Error).message}`, {
+    cause: error,
+  });
+}
+
 /** How a failed response is named in its message; built only for a failure (2000 small objects). */
 function where(url: string, range: string | undefined): string {
   return `GET ${displayUrl(url)}${range ? ` (${range})` : ''}`;
@@ -344,13 +389,16 @@ export function strongEtag(value: string | undefined): string | undefined {
   return value && !value.startsWith('W/') ? value : undefined;
 }
 
+/**
+ * Whether a response's validators are not those seen first. "None" is a validator too: one that
+ * appears, or goes, is a change. ETags decide when either side has one; else Last-Modified.
+ */
 function validatorsDiffer(
   facts: ObjectFacts,
   etag: string | undefined,
   lastModified: string | undefined,
 ): boolean {
-  if (facts.etag !== undefined) return etag !== facts.etag;
-  if (facts.lastModified !== undefined && lastModified !== undefined)
-    return lastModified !== facts.lastModified;
-  return false;
+  if (facts.url === undefined) return false;
+  if (facts.etag !== undefined || etag !== undefined) return etag !== facts.etag;
+  return lastModified !== facts.lastModified;
 }

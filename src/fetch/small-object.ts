@@ -3,7 +3,7 @@ import type { PartialFiles } from '../cache/partial.js';
 import type { Fragment } from '../manifest/fragment.js';
 import type { DownloadContext } from './context.js';
 import { type DownloadResult, hashAlgorithms, ObjectDownload } from './object-download.js';
-import { strongEtag } from './segment.js';
+import { codingProblem } from '../net/codings.js';
 
 const NO_HEADERS: Record<string, string> = {};
 
@@ -45,7 +45,7 @@ export async function downloadSmallWhole(
   }
   if (!('sunk' in response) || response.status !== 200) return handOver();
   const { headers, sunk } = response;
-  if (Number(headers['content-length']) !== size) return handOver();
+  if (Number(headers['content-length']) !== size || codingProblem(headers)) return handOver();
   try {
     await sunk.done;
   } catch {
@@ -65,7 +65,7 @@ export async function downloadSmallWhole(
     bytes: size,
     ms: performance.now() - began,
   });
-  const etag = strongEtag(headers.etag);
+  const etag = headers.etag;
   const lastModified = headers['last-modified'];
   return {
     data: { bytes: into },

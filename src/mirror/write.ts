@@ -10,9 +10,13 @@ import { type FileLayout, TEMP_SUFFIX } from './layout.js';
 import { code, ensureParents, inspectTarget } from './paths.js';
 import { type FileRecord, type FragmentRecord, fileRecord, slotOf } from './state.js';
 
-/** `dir/.name.fragfetch-tmp`: same directory (so rename is atomic), hidden, and fixed, so a re-run replaces a stale one. */
+/**
+ * `dir/.<hash of name>.fragfetch-tmp`: same directory (so rename is atomic), hidden, fixed (so a
+ * re-run replaces a stale one), and 35 bytes whatever the name: `.name.fragfetch-tmp` would pass
+ * the 255-byte limit of a file name for any name over 240 bytes.
+ */
 export function tempNameOf(name: string): string {
-  return `.${name}${TEMP_SUFFIX}`;
+  return `.${createHash('sha256').update(name).digest('hex').slice(0, 20)}${TEMP_SUFFIX}`;
 }
 
 export interface WriteRequest {
@@ -41,7 +45,7 @@ const COPY_FLAGS = constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL;
 /**
  * Puts one file in place under `root`:
  *
- *   parents checked/created → .name.fragfetch-tmp built → fsync → rename over name → fsync dir
+ *   parents checked/created → .<hash>.fragfetch-tmp built → fsync → rename over name → fsync dir
  *
  * The final name only ever holds a complete file: an interruption leaves at most the temporary
  * name, which the next run replaces. Ancestors are re-checked here, just before writing: a symlink

@@ -72,16 +72,23 @@ export class Coverage {
   }
 }
 
+/** How many pieces planSegments cuts the holes into, without cutting them. */
+export function countSegments(holes: readonly Span[], chunkSize: number): number {
+  let count = 0;
+  for (const hole of holes) count += Math.ceil((hole.end - hole.start) / chunkSize);
+  return count;
+}
+
 /**
  * Splits the holes into request-sized pieces: each hole is cut into chunks of at most `chunkSize`, so
  * that a large object is fetched over several connections at once and a failed piece costs little.
+ * Lazily: a declared size of 10^15 bytes is 10^8 pieces, never all needed (its first answer tells
+ * the real size) and never all in memory.
  */
-export function planSegments(holes: readonly Span[], chunkSize: number): Span[] {
-  const segments: Span[] = [];
+export function* planSegments(holes: readonly Span[], chunkSize: number): Generator<Span> {
   for (const hole of holes) {
     for (let start = hole.start; start < hole.end; start += chunkSize) {
-      segments.push({ start, end: Math.min(hole.end, start + chunkSize) });
+      yield { start, end: Math.min(hole.end, start + chunkSize) };
     }
   }
-  return segments;
 }

@@ -4,6 +4,7 @@ import type { Dispatchers } from './dispatchers.js';
 import type { Netrc } from './netrc.js';
 import { type ProxyEnv, proxyFor } from './proxy-env.js';
 import { type HttpResponse, ResponseHandler, type SunkResponse } from './response-handler.js';
+import type { MinSpeed } from './speed-floor.js';
 import { describeTlsFailure, type TlsSettings } from './tls.js';
 
 export type { HttpResponse, SunkBody, SunkResponse } from './response-handler.js';
@@ -26,6 +27,8 @@ export interface HttpOptions extends NetworkOptions {
   timeoutMs: number;
   /** Longest silence within a body before the request is abandoned, ms; 0 is none. */
   stallTimeoutMs: number;
+  /** The slowest pace of a body before the request is abandoned (ESLOW); undefined is none. */
+  minSpeed?: MinSpeed | undefined;
   /** Extra request headers (`--header`); credentials among them go only where `trust` allows. */
   headers: Record<string, string>;
   /** The origins credentials may go to (a manifest's), and logins from its URLs. */
@@ -173,6 +176,7 @@ export class HttpClient {
         (bytes) => {
           this.#received += bytes;
         },
+        this.options.minSpeed,
       );
       dispatcher.dispatch(
         {
@@ -280,8 +284,9 @@ function redirectTarget(location: string, from: URL, hop: number, seen: Set<stri
 }
 
 /** undici's error codes, mapped to ours: which is a stall, a timeout, or a lost connection. */
-const ERROR_CODES: Record<string, 'ESTALL' | 'ETIMEOUT' | 'ENETWORK'> = {
+const ERROR_CODES: Record<string, 'ESTALL' | 'ESLOW' | 'ETIMEOUT' | 'ENETWORK'> = {
   UND_ERR_BODY_TIMEOUT: 'ESTALL',
+  FRAGFETCH_SLOW: 'ESLOW',
   UND_ERR_HEADERS_TIMEOUT: 'ETIMEOUT',
   UND_ERR_CONNECT_TIMEOUT: 'ETIMEOUT',
 };
@@ -326,7 +331,7 @@ export function toNetworkError(
   }
   const code = (error as { code?: string }).code ?? '';
   const mapped = ERROR_CODES[code] ?? 'ENETWORK';
-  const what = mapped === 'ESTALL' ? 'stalled' : mapped === 'ETIMEOUT' ? 'timed out' : 'failed';
+  const what = { ESTALL: 'stalled', ESLOW: 'too slow', ETIMEOUT: 'timed out', ENETWORK: 'failed' }[mapped];
   const via = proxy === undefined ? '' : ` via proxy ${displayUrl(proxy)}`;
   return new FragfetchError(mapped, `GET ${shown}${via} ${what}: ${describe(error, context)}`, {
     cause: error,
@@ -346,8 +351,14 @@ function describe(error: unknown, { timeoutMs, stallTimeoutMs }: FailureContext)
       return `could not connect within ${timeoutMs ?? '?'} ms`;
     case 'UND_ERR_BODY_TIMEOUT':
       return `no data for ${stallTimeoutMs ?? '?'} ms within the body`;
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return 'the response head is longer than 16 KiB (undici maxHeaderSize)';
+    case 'FRAGFETCH_SLOW':
+      return err.message ?? 'under --min-speed';
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-      return 'the body did not match its Content-Length';
+      // undici reports any parser error of a response with a Content-Length field so, an invalid
+      // length among them (two values, a sign, a fraction): llhttp's own reason is not kept.
+      return 'the body did not match its Content-Length, or the Content-Length was invalid';
   }
   const parts = [err.message ?? String(error)];
   if (err.cause?.code && !parts[0]?.includes(err.cause.code)) parts.push(`(${err.cause.code})`);

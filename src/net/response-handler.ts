@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { whenAborted } from '../schedule/when-aborted.js';
+import { type MinSpeed, SpeedFloor } from './speed-floor.js';
 
 /** Response headers as one string each: a repeated header's values joined by ", " (RFC 9110 §5.3). */
 export type Headers = Record<string, string | undefined>;
@@ -66,6 +67,8 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   /** Why the request was given up before undici started it: it is aborted as soon as it starts. */
   #abandoned: Error | undefined;
   #unwatch: (() => void) | undefined;
+  readonly #minSpeed: MinSpeed | undefined;
+  #floor: SpeedFloor | undefined;
 
   readonly #describe: (error: Error) => Error;
   readonly #received: ((bytes: number) => void) | undefined;
@@ -74,16 +77,19 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
    * `signal`: not aborted yet (callers check); its abort ends the request wherever it is.
    * `describe`: what a failure within the body becomes, for whoever reads it.
    * `received`: told of every body byte undici hands over, used or not (the run's `bytes.received`).
+   * `minSpeed`: the slowest pace of the body before it is given up (speed-floor.ts).
    */
   constructor(
     into: Buffer | undefined,
     signal: AbortSignal | undefined,
     describe: (error: Error) => Error,
     received?: (bytes: number) => void,
+    minSpeed?: MinSpeed,
   ) {
     this.#into = into;
     this.#describe = describe;
     this.#received = received;
+    this.#minSpeed = minSpeed;
     this.response = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -109,6 +115,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   #end(step: () => void): void {
     this.#ended = true;
     this.#unwatch?.();
+    this.#floor?.stop();
     step();
   }
 
@@ -121,6 +128,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     if (status < 200) return;
     this.#controller = controller;
     this.#answered = true;
+    if (this.#minSpeed) this.#floor = new SpeedFloor(this.#minSpeed, (error) => this.abort(error));
     const headers = flatten(rawHeaders);
     const into = this.#into;
     const lengthText = headers['content-length'];
@@ -131,7 +139,10 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     }
     const body = new Readable({
       highWaterMark: BODY_BUFFER_BYTES,
-      read: () => controller.resume(),
+      read: () => {
+        this.#floor?.release();
+        controller.resume();
+      },
       destroy: (error, callback) => {
         // Given up before its end (a range cut from a 200, an error): the request goes too.
         if (!this.#ended) this.#end(() => controller.abort(error ?? new Error('body given up')));
@@ -173,6 +184,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.#received?.(chunk.length);
     if (this.#ended) return;
+    this.#floor?.received(chunk.length);
     if (this.#sunk) {
       const into = this.#into!;
       // undici holds the body to its Content-Length, which fits; this guards the buffer regardless.
@@ -186,7 +198,10 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
       this.#placed += chunk.length;
       return;
     }
-    if (this.#body && !this.#body.push(chunk)) controller.pause();
+    if (this.#body && !this.#body.push(chunk)) {
+      this.#floor?.hold();
+      controller.pause();
+    }
   }
 
   onResponseEnd(): void {

@@ -32,7 +32,7 @@ const RETRYABLE_STATUS = new Map<number, string>([
 ]);
 
 /** Error codes that mean "the bytes did not arrive", not "the request is wrong". */
-const RETRYABLE_CODES = new Set(['ENETWORK', 'ESTALL', 'ETIMEOUT']);
+const RETRYABLE_CODES = new Set(['ENETWORK', 'ESTALL', 'ESLOW', 'ETIMEOUT']);
 
 export function isRetryableStatus(status: number): boolean {
   return RETRYABLE_STATUS.has(status) || (status >= 500 && status < 600);

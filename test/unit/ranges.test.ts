@@ -63,23 +63,29 @@ describe('Coverage', () => {
   });
 
   it('splits holes into chunks', () => {
-    expect(planSegments([{ start: 0, end: 25 }], 10)).toEqual([
+    expect([...planSegments([{ start: 0, end: 25 }], 10)]).toEqual([
       { start: 0, end: 10 },
       { start: 10, end: 20 },
       { start: 20, end: 25 },
     ]);
-    expect(
-      planSegments(
+    expect([
+      ...planSegments(
         [
           { start: 5, end: 8 },
           { start: 30, end: 41 },
         ],
         10,
       ),
-    ).toEqual([
+    ]).toEqual([
       { start: 5, end: 8 },
       { start: 30, end: 40 },
       { start: 40, end: 41 },
     ]);
+  });
+
+  it('plans lazily: the first pieces of 10^15 bytes without the other 10^8', () => {
+    const plan = planSegments([{ start: 0, end: 1e15 }], 8 * 1024 * 1024);
+    expect(plan.next().value).toEqual({ start: 0, end: 8 * 1024 * 1024 });
+    expect(plan.next().value).toEqual({ start: 8 * 1024 * 1024, end: 16 * 1024 * 1024 });
   });
 });

@@ -32,6 +32,8 @@ export function fetchOptionsOf(flags: TransferFlags, io: CliIO): FetchOptions {
     network: networkOf(flags, io),
     signal: io.signal,
     ...(flags.limitRate === undefined ? {} : { limitRate: flags.limitRate }),
+    ...(flags.minSpeed === undefined ? {} : { minSpeed: flags.minSpeed }),
+    ...(flags.minSpeedTime === undefined ? {} : { minSpeedTimeMs: flags.minSpeedTime }),
   };
 }
 
