@@ -111,3 +111,35 @@ export function aria2Row(ctx: ScenarioContext, load: Workload, skip?: string): R
     },
   };
 }
+
+/**
+ * `fragfetch cat <manifest> <id> | sha256sum` (issue 20): one fragment streamed in order while its
+ * ranges download; verified by the digest of what came out of the pipe.
+ */
+export function catRow(ctx: ScenarioContext, load: Workload, sri: string): Row {
+  const expected = Buffer.from(sri.replace(/^sha256-/, ''), 'base64').toString('hex');
+  const id = load.transfers[0]!.name;
+  return {
+    id: 'fragfetch-cat',
+    tool: 'fragfetch',
+    label: 'fragfetch cat | sha256sum',
+    prepare: async (round) => {
+      const cache = path.join(round.dir, 'fragfetch-cat-cache');
+      const [node, bin, , manifest, ...options] = fragfetchArgv(ctx.projectRoot, load.manifestPath, cache);
+      const quoted = [node, bin, 'cat', manifest, id, ...options.filter((o) => o !== '--json')]
+        .map((word) => `'${word!.replace(/'/g, "'\\''")}'`)
+        .join(' ');
+      return {
+        argv: ['bash', '-c', `set -o pipefail; ${quoted} | sha256sum`],
+        verify: async (result) =>
+          result.exitCode === 0 && result.stdout.startsWith(expected)
+            ? { ok: true }
+            : {
+                ok: false,
+                problem: `exit ${result.exitCode}, sha256 ${result.stdout.slice(0, 64) || '(none)'}`,
+              },
+        ...outputs(cache),
+      };
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type FixtureGroup, formatBytes } from './fixtures.js';
 import { releaseFiles } from './release.js';
-import { aria2Row, curlRow, fragfetchRow, type Row } from './rows.js';
+import { aria2Row, catRow, curlRow, fragfetchRow, type Row } from './rows.js';
 import { curlLabel, fragfetchArgv } from './tools.js';
 import { fragfetchVerdict } from './verdict.js';
 import { group, rangeSlices, type ScenarioContext, wholeFiles, type Workload } from './workload.js';
@@ -23,6 +23,7 @@ export const SCENARIO_NAMES = [
   'throttled',
   'warm',
   'ranges',
+  'cat',
   'small',
   'https-small',
 ] as const;
@@ -42,6 +43,7 @@ export const FIXTURES_NEEDED: Record<ScenarioName, FixtureGroup[]> = {
   throttled: ['big'],
   warm: ['bulk'],
   ranges: ['big'],
+  cat: ['big'],
 };
 
 export interface Target {
@@ -78,6 +80,8 @@ async function workload(ctx: ScenarioContext, name: ScenarioName): Promise<Workl
       return wholeFiles(ctx, 'throttled', group(ctx, 'big').files, 'throttled');
     case 'ranges':
       return rangeSlices(ctx);
+    case 'cat':
+      return wholeFiles(ctx, 'cat', group(ctx, 'big').files, 'throttled');
   }
 }
 
@@ -152,6 +156,21 @@ export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): P
             limit: 1.1,
           },
         ],
+      };
+    case 'cat':
+      return {
+        ...base,
+        description: `fragfetch cat of one ${formatBytes(load.bytes)} object into sha256sum, the server limiting each connection to ${THROTTLE_BYTES_PER_SECOND / 1e6} MB/s`,
+        rows: [fragfetchRow(ctx, load, count), catRow(ctx, load, group(ctx, 'big').files[0]!.sri)],
+        targets: [
+          {
+            label: 'fragfetch cat | sha256sum ≤ 1.2 × fragfetch fetch',
+            numerator: 'fragfetch-cat',
+            denominator: 'fragfetch',
+            limit: 1.2,
+          },
+        ],
+        conditions: [{ row: 'fragfetch-cat', label: 'the sha256 of what cat wrote is the object’s' }],
       };
     case 'ranges':
       return {
