@@ -6,6 +6,7 @@ import { CacheStore } from '../cache/store.js';
 import { defaultCacheDir } from '../cli/cache-dir.js';
 import { FragfetchError, isFragfetchError } from '../errors.js';
 import { type FetchObserver, type FetchOptions, fetchManifest } from '../fetch/engine.js';
+import type { RequestRecord } from '../fetch/context.js';
 import type { FetchReport } from '../fetch/report.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { loadManifest } from '../manifest/load.js';
@@ -68,6 +69,8 @@ export interface LoaderEvents {
   fragment: [fragment: Fragment, outcome: Settlement['outcome']];
   retry: [fragment: Fragment, error: unknown, delayMs: number];
   progress: [fragment: Fragment, url: string, bytes: number];
+  /** Each request to an endpoint as it ends: its status, bytes, time, and error if it failed. */
+  endpoint: [request: RequestRecord];
 }
 
 /**
@@ -202,6 +205,7 @@ export class Loader extends EventEmitter<LoaderEvents> {
           this.emit('retry', fragment, error, delayMs);
         },
         bytes: (fragment, url, bytes) => this.emit('progress', fragment, url, bytes),
+        request: (record) => this.emit('endpoint', record),
       },
     });
   }

@@ -112,6 +112,8 @@ describe('createLoader', () => {
     let bytes = 0;
     loader.on('fragment', (fragment, outcome) => settled.push(`${fragment.id} ${outcome}`));
     loader.on('progress', (_fragment, _url, n) => (bytes += n));
+    const endpoints: string[] = [];
+    loader.on('endpoint', (request) => endpoints.push(`${request.status} ${request.url}`));
     const report = await loader.fetch(h.manifest(fragments));
     expect(report.ok).toBe(true);
     expect(report.fragments).toMatchObject({ total: 4, downloaded: 4 });
@@ -122,6 +124,9 @@ describe('createLoader', () => {
       'tail downloaded',
     ]);
     expect(bytes).toBe(140_000);
+    expect(endpoints.sort()).toEqual(
+      ['embed', 'layer0', 'layer1', 'tail'].map((n) => `200 ${h.cdn.url(`/m/${n}.bin`)}`),
+    );
   });
 
   it('gives the report `fragfetch fetch --json` prints for the same run', async () => {
