@@ -122,7 +122,7 @@ export function catRow(ctx: ScenarioContext, load: Workload, sri: string): Row {
   return {
     id: 'fragfetch-cat',
     tool: 'fragfetch',
-    label: 'fragfetch cat | sha256sum',
+    label: 'fragfetch cat, piped to sha256sum',
     prepare: async (round) => {
       const cache = path.join(round.dir, 'fragfetch-cat-cache');
       const [node, bin, , manifest, ...options] = fragfetchArgv(ctx.projectRoot, load.manifestPath, cache);

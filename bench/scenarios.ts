@@ -164,7 +164,7 @@ export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): P
         rows: [fragfetchRow(ctx, load, count), catRow(ctx, load, group(ctx, 'big').files[0]!.sri)],
         targets: [
           {
-            label: 'fragfetch cat | sha256sum ≤ 1.2 × fragfetch fetch',
+            label: 'fragfetch cat piped to sha256sum ≤ 1.2 × fetch',
             numerator: 'fragfetch-cat',
             denominator: 'fragfetch',
             limit: 1.2,
