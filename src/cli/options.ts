@@ -32,6 +32,13 @@ export const parseCount = parser((text: string) => {
 });
 
 export const parseSizeOption = parser(parseSize);
+
+/** A size that must be at least one byte: a chunk of 0 bytes would plan ranges for ever. */
+export const parsePositiveSize = parser((text: string) => {
+  const value = parseSize(text);
+  if (value < 1) throw new FragfetchError('EUSAGE', `invalid size "${text}": expected at least 1 byte`);
+  return value;
+});
 export const parseDurationOption = parser(parseDuration);
 
 export const parseHeader = (text: string, previous: Record<string, string> = {}): Record<string, string> => {
@@ -76,7 +83,7 @@ export function transferOptions(): Option[] {
     ),
     new Option('--chunk-size <size>', 'size of the ranges a large object is split into')
       .default(fetchDefaults.chunkSize, '8MiB')
-      .argParser(parseSizeOption),
+      .argParser(parsePositiveSize),
     new Option('--split-threshold <size>', 'objects larger than this are fetched over several connections')
       .default(fetchDefaults.splitThreshold, '16MiB')
       .argParser(parseSizeOption),

@@ -127,6 +127,7 @@ export async function planFetch(
  */
 export async function fetchManifest(manifest: Manifest, options: FetchOptions): Promise<FetchReport> {
   const settings = { ...fetchDefaults, ...withoutUndefined(options), cacheDir: options.cacheDir };
+  checkSettings(settings);
   const mode = options.cacheMode ?? 'default';
   const signal = runSignal(options.signal);
   const observer = options.observer ?? {};
@@ -305,15 +306,33 @@ async function settleCached(
 }
 
 /**
- * The run's own signal, following the caller's: every request, slot wait and backoff listens to it,
- * far more than EventTarget's default of ten listeners, which would otherwise warn of a leak.
+ * The run's own signal, aborted with the caller's. `AbortSignal.any` follows the caller's signal
+ * without adding a listener to it per run (a listener never removed warned after 11 runs on one
+ * signal); the run's signal is waited on by every request, so it has no listener limit.
  */
 function runSignal(outer: AbortSignal | undefined): AbortSignal {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  if (outer?.aborted) controller.abort(outer.reason);
-  else outer?.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
-  return controller.signal;
+  const signal = outer ? AbortSignal.any([outer]) : new AbortController().signal;
+  setMaxListeners(0, signal);
+  return signal;
+}
+
+/**
+ * The engine's door: counts and sizes a library caller could get wrong (the CLI's parsers refuse
+ * them first). A chunk of 0 bytes planned ranges until the heap was gone.
+ */
+function checkSettings(settings: {
+  concurrency: number;
+  chunkSize: number;
+  maxConnectionsPerObject: number;
+}): void {
+  for (const [name, value] of Object.entries({
+    concurrency: settings.concurrency,
+    chunkSize: settings.chunkSize,
+    maxConnectionsPerObject: settings.maxConnectionsPerObject,
+  })) {
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new FragfetchError('EUSAGE', `invalid ${name} ${value}: expected a whole number of at least 1`);
+  }
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
