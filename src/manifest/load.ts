@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { displayUrl, FragfetchError } from '../errors.js';
-import { splitUserinfo } from '../net/credentials.js';
+import { withoutLogins } from '../net/credentials.js';
 import { HttpClient, type HttpResponse, type NetworkOptions } from '../net/http.js';
 import { formatBytes } from '../units.js';
 import type { Manifest } from './fragment.js';
@@ -51,7 +51,8 @@ async function fetchText(url: string, options: LoadManifestOptions): Promise<str
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   // The manifest goes the way its fragments will: the same client, proxies, TLS and credentials
   // (the manifest's own origin is one of them, and a login in its URL is for that origin only).
-  const { url: plain, origin, authorization } = splitUserinfo(url);
+  const logins = new Map<string, string>();
+  const [plain] = withoutLogins([url], logins) as [string];
   const http = new HttpClient({
     ...options.network,
     timeoutMs,
@@ -59,7 +60,7 @@ async function fetchText(url: string, options: LoadManifestOptions): Promise<str
     headers: options.headers ?? {},
     trust: {
       origins: [new URL(plain).origin],
-      userinfo: origin && authorization ? new Map([[origin, authorization]]) : undefined,
+      userinfo: logins,
     },
   });
   try {

@@ -1,5 +1,5 @@
 import { displayUrl, FragfetchError } from '../errors.js';
-import { splitUserinfo } from '../net/credentials.js';
+import { withoutLogins } from '../net/credentials.js';
 import type { Fragment, Manifest } from './fragment.js';
 import { plainManifest } from './plain.js';
 import {
@@ -52,18 +52,6 @@ export function parseManifestText(text: string, source: string): Manifest {
     throw invalid(source, [`not valid JSON (${describeJsonError(body, error)})`]);
   }
   return parseManifest(json, source);
-}
-
-/**
- * A login written in a URL (`https://user:pw@host/`) is taken out, kept by origin for the requests
- * to that origin only: the URL is then shown, keyed in the cache and stored without it.
- */
-function withoutLogins(urls: string[], logins: Map<string, string>): string[] {
-  return urls.map((href) => {
-    const { url, origin, authorization } = splitUserinfo(href);
-    if (origin !== undefined && authorization !== undefined) logins.set(origin, authorization);
-    return url;
-  });
 }
 
 function fragmentUrls(

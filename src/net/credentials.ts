@@ -26,6 +26,18 @@ export function splitUserinfo(href: string): { url: string; origin?: string; aut
   return { url: parsed.href, origin: parsed.origin, authorization };
 }
 
+/**
+ * URLs without their logins, each login kept in `logins` by origin (see splitUserinfo): what is shown,
+ * keyed in the cache or stored carries none, and the requests to that origin still log in.
+ */
+export function withoutLogins(urls: readonly string[], logins: Map<string, string>): string[] {
+  return urls.map((href) => {
+    const { url, origin, authorization } = splitUserinfo(href);
+    if (origin !== undefined && authorization !== undefined) logins.set(origin, authorization);
+    return url;
+  });
+}
+
 /** Where a run's credentials may go: the origins the manifest names, and logins written in its URLs. */
 export interface Trust {
   origins: Iterable<string>;

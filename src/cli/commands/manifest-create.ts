@@ -7,7 +7,7 @@ import { parsePriorityRule, type PriorityRule } from '../../tensors/priority.js'
 import { formatBytes, plural } from '../../units.js';
 import { type CliIO, EXIT } from '../io.js';
 import { parseDurationOption, parseHeader } from '../options.js';
-import { splitUserinfo, originsOf } from '../../net/credentials.js';
+import { originsOf, withoutLogins } from '../../net/credentials.js';
 import { type NetworkFlags, networkOf, networkOptions } from '../network.js';
 import type { CommandContext } from './context.js';
 
@@ -51,11 +51,8 @@ export async function manifestCreateCommand(
       import('../../tensors/remote.js'),
     ]);
     // A login in a URL goes to its origin only, and into no manifest: the URLs are written without it.
-    const split = flags.fromUrl.map(splitUserinfo);
-    const logins = new Map(
-      split.flatMap((s) => (s.origin && s.authorization ? [[s.origin, s.authorization]] : [])),
-    );
-    const urls = split.map((s) => s.url);
+    const logins = new Map<string, string>();
+    const urls = withoutLogins(flags.fromUrl, logins);
     const http = new HttpClient({
       ...networkOf(flags, io),
       timeoutMs: flags.timeout,
