@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { FragfetchError } from '../errors.js';
-import { fetchDefaults } from '../fetch/engine.js';
+import { type EndpointOrder, fetchDefaults } from '../fetch/engine.js';
 import { parseDuration, parseSize } from '../units.js';
 import { type NetworkFlags, networkOptions } from './network.js';
 
@@ -87,6 +87,12 @@ export function transferOptions(): Option[] {
     new Option('--split-threshold <size>', 'objects larger than this are fetched over several connections')
       .default(fetchDefaults.splitThreshold, '16MiB')
       .argParser(parseSizeOption),
+    new Option(
+      '--endpoint-order <order>',
+      'fastest: spread work over the mirrors by measured speed; listed: the first healthy one, others on failure',
+    )
+      .choices(['fastest', 'listed'])
+      .default(fetchDefaults.endpointOrder),
     new Option('-x, --connections-per-object <n>', 'connections for one large object')
       .default(fetchDefaults.maxConnectionsPerObject)
       .argParser(parsePositiveInt),
@@ -122,6 +128,7 @@ export interface TransferFlags extends NetworkFlags {
   chunkSize: number;
   splitThreshold: number;
   connectionsPerObject: number;
+  endpointOrder: EndpointOrder;
   header?: Record<string, string>;
   json?: boolean;
   progress: boolean;

@@ -18,6 +18,8 @@ import type { FetchReport } from './report.js';
 import { downloadMissing } from './schedule.js';
 import { RunStats } from './stats.js';
 
+export type EndpointOrder = 'fastest' | 'listed';
+
 export interface FetchOptions {
   cacheDir: string;
   /** Requests in flight at once. */
@@ -35,7 +37,13 @@ export interface FetchOptions {
   network?: NetworkOptions;
   splitThreshold?: number; // 16 MiB
   chunkSize?: number; // 8 MiB
-  maxConnectionsPerObject?: number; // 8
+  maxConnectionsPerObject?: number; // 16
+  /**
+   * How a fragment's URLs (one per base URL: mirrors of one another) share the work. `fastest`:
+   * spread over the healthy ones by measured throughput; `listed`: the first healthy one, the
+   * others only when it fails (a cache tier listed before the CDN).
+   */
+  endpointOrder?: EndpointOrder; // fastest
   signal?: AbortSignal;
   observer?: FetchObserver;
   /** How cached entries are trusted (see CacheMode); default: revalidate what has no integrity. */
@@ -94,6 +102,7 @@ export const fetchDefaults = {
   // 16, as aria2c -x16, hf_xet and ollama: CDNs cap each connection, and the run-wide limit
   // (--concurrency) still bounds the total.
   maxConnectionsPerObject: 16,
+  endpointOrder: 'fastest' as EndpointOrder,
 } as const;
 
 const LOOKUP_CONCURRENCY = 32;

@@ -297,6 +297,7 @@ describe('observersFor', () => {
   }
   const flags = (extra: Partial<TransferFlags>): TransferFlags => ({
     concurrency: 1,
+    endpointOrder: 'listed',
     retries: 0,
     stallTimeout: 1,
     timeout: 1,

@@ -28,6 +28,7 @@ export function fetchOptionsOf(flags: TransferFlags, io: CliIO): FetchOptions {
     chunkSize: flags.chunkSize,
     splitThreshold: flags.splitThreshold,
     maxConnectionsPerObject: flags.connectionsPerObject,
+    endpointOrder: flags.endpointOrder,
     headers: flags.header ?? {},
     network: networkOf(flags, io),
     signal: io.signal,
