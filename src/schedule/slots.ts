@@ -81,6 +81,7 @@ export class Slots {
 }
 
 function checked(capacity: number): number {
-  if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a positive integer');
+  if (!Number.isInteger(capacity) || capacity < 1)
+    throw new RangeError('capacity must be a positive integer');
   return capacity;
 }
