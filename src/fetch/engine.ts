@@ -258,6 +258,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     cacheDir: settings.cacheDir,
     interrupted: signal.aborted,
     received: http.received,
+    health: ctx.endpoints.health(),
   });
   if (options.network?.tls?.insecure) notices.unshift(INSECURE_WARNING);
   if (notices.length > 0) report.warnings = notices;
