@@ -18,7 +18,7 @@ import type { FetchReport } from './report.js';
 import { downloadMissing } from './schedule.js';
 import { RunStats } from './stats.js';
 import { AdaptiveConcurrency } from './adaptive-concurrency.js';
-import { EndpointPool, type EndpointOrder } from './endpoint-pool.js';
+import { type EndpointOrder, EndpointPool, type EndpointPoolOptions } from './endpoint-pool.js';
 
 export type { EndpointOrder } from './endpoint-pool.js';
 
@@ -62,6 +62,8 @@ export interface FetchOptions {
   /** Injected by tests to make backoff deterministic. */
   random?: () => number;
   baseDelayMs?: number;
+  /** Injected by tests: shorter circuit-breaker cool-downs and hedging delays. */
+  endpointPool?: Omit<EndpointPoolOptions, 'order'>;
   /** Injected by tests: how often a held partial-download lock is refreshed and checked. */
   lockRefreshMs?: number;
 }
@@ -176,7 +178,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
   const ctx: DownloadContext = {
     http,
     slots,
-    endpoints: new EndpointPool({ order: settings.endpointOrder }),
+    endpoints: new EndpointPool({ ...options.endpointPool, order: settings.endpointOrder }),
     retry: {
       ...defaultRetryPolicy,
       retries: settings.retries,
@@ -197,8 +199,9 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
       request: (record) => {
         stats.request(record);
         if (adaptive) {
-          // Before this request's slot is released: a waiter now means more work than slots.
-          const limit = adaptive.ended(isOverload(record), slots.waiting > 0);
+          // Every slot busy (this one still held, or already handed to the next request): the
+          // limit, not the work, bounds what is in flight.
+          const limit = adaptive.ended(isOverload(record), slots.inUse >= slots.capacity);
           if (limit !== undefined) slots.capacity = limit;
         }
         observer.request?.(record);
