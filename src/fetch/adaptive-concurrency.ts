@@ -5,7 +5,7 @@ export interface AdaptiveConcurrencyOptions {
   max: number;
   /** Never fewer. */
   min?: number; // 1
-  /** Throughput is judged over windows of this length. */
+  /** Throughput is judged over windows at least this long, and at least three requests' time. */
   windowMs?: number; // 250 ms
   now?: () => number;
 }
@@ -20,7 +20,8 @@ const RETRY_GROWTH = 1.25;
  * The requests in flight of a run when `-j auto`: grown while throughput grows, shrunk when a server
  * says it is overloaded (AIMD with a doubling start, as TCP's slow start).
  *
- * Bytes are counted as they arrive and judged per window. A window counts only when every request
+ * Bytes are counted as they arrive and judged per window (at least 250 ms and three requests' time;
+ * the one after a step is skipped, while the new connections are made). A window counts only when every request
  * that ended in it left work waiting for a slot (saturated): at a run's tail throughput falls for
  * want of work, not of concurrency. The first saturated window measures; then the limit doubles
  * while each doubling brings at least 30 % more throughput — on a link where each request waits
@@ -48,6 +49,10 @@ export class AdaptiveConcurrency {
   /** The limit before the step being judged; undefined when none is. */
   #before: number | undefined;
   #hold = 1;
+  /** Windows still to pass unjudged after a step: new connections are still being made. */
+  #settling = 0;
+  /** How long a request takes, smoothed (ms). */
+  #requestMs: number | undefined;
   #growth = 2;
   #lastCut = Number.NEGATIVE_INFINITY;
 
@@ -76,18 +81,25 @@ export class AdaptiveConcurrency {
    * A request ended; `overloaded`: the server said it is (429, 503) or refused or cut the connection;
    * `saturated`: other work was waiting for a slot. Returns the new limit when it changed.
    */
-  ended(overloaded: boolean, saturated: boolean): number | undefined {
+  ended(overloaded: boolean, saturated: boolean, requestMs = 0): number | undefined {
     const now = this.#now();
     if (overloaded) return this.#cut(now);
+    this.#requestMs =
+      this.#requestMs === undefined ? requestMs : this.#requestMs + (requestMs - this.#requestMs) / 8;
     this.#sawRequest = true;
     if (!saturated) this.#saturated = false;
-    if (now - this.#windowStart < this.#windowMs) return undefined;
+    // Three requests' time at least: a window must see the requests it judges end.
+    if (now - this.#windowStart < Math.max(this.#windowMs, 3 * this.#requestMs)) return undefined;
     const throughput = this.#windowBytes / (now - this.#windowStart);
     const judged = this.#saturated && this.#sawRequest;
     this.#windowStart = now;
     this.#windowBytes = 0;
     this.#saturated = true;
     this.#sawRequest = false;
+    if (this.#settling > 0) {
+      this.#settling--;
+      return undefined;
+    }
     return judged ? this.#judge(throughput) : undefined;
   }
 
@@ -120,6 +132,9 @@ export class AdaptiveConcurrency {
     if (next <= this.#limit) return undefined;
     this.#before = this.#limit;
     this.#limit = next;
+    // The window after a step sees the new connections' handshakes (a TLS handshake is two round
+    // trips more than a request): it is not judged.
+    this.#settling = 1;
     return next;
   }
 

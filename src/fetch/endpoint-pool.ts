@@ -109,6 +109,19 @@ export class EndpointPool {
     return best ?? fallback;
   }
 
+  /**
+   * `choose` for a download's next request: after a failure at `avoid`, another mirror if any may
+   * serve; else any usable one; else (every one ruled out) the pool's pick among all, or the first.
+   */
+  pick(urls: readonly string[], usable: (index: number) => boolean, avoid?: number): number {
+    return (
+      (avoid === undefined ? undefined : this.choose(urls, (index) => index !== avoid && usable(index))) ??
+      this.choose(urls, usable) ??
+      this.choose(urls) ??
+      0
+    );
+  }
+
   /** A request to `url` is sent: counted in flight until `ended`. */
   sent(url: string): void {
     const endpoint = this.#endpoint(url);

@@ -201,7 +201,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
         if (adaptive) {
           // Every slot busy (this one still held, or already handed to the next request): the
           // limit, not the work, bounds what is in flight.
-          const limit = adaptive.ended(isOverload(record), slots.inUse >= slots.capacity);
+          const limit = adaptive.ended(isOverload(record), slots.inUse >= slots.capacity, record.ms);
           if (limit !== undefined) slots.capacity = limit;
         }
         observer.request?.(record);

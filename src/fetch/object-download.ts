@@ -488,15 +488,7 @@ export class ObjectDownload {
    */
   #choose(avoid?: number): number {
     const usable = (index: number) => !this.#deadEndpoints.has(index) && !this.#mismatched.has(index);
-    const pool = this.#ctx.endpoints;
-    const urls = this.#fragment.urls;
-    const after = avoid ?? this.#avoid;
-    return (
-      (after === undefined ? undefined : pool.choose(urls, (index) => index !== after && usable(index))) ??
-      pool.choose(urls, usable) ??
-      pool.choose(urls) ??
-      0
-    );
+    return this.#ctx.endpoints.pick(this.#fragment.urls, usable, avoid ?? this.#avoid);
   }
 
   /**
