@@ -138,7 +138,8 @@ export const manifestSchema = z
           code: 'custom',
           // A default id is derived from the path, so point at the fragment rather than at an absent key.
           path: fragment.id === undefined ? ['fragments', index] : ['fragments', index, 'id'],
-          message: `duplicate id "${id}" (also fragments[${first}])`,
+          // Quoted as JSON: an id may hold a line break, and a problem is one line.
+          message: `duplicate id ${JSON.stringify(id)} (also fragments[${first}])`,
         });
       });
     }),

@@ -218,6 +218,12 @@ describe('manifest validation: ids', () => {
     );
   });
 
+  it('quotes an id as JSON, so that a line break in it keeps the problem on one line', () => {
+    expect(problem(withFragment({ path: 'a', id: 'x\ny' }, [{ path: 'b', id: 'x\ny' }]))).toBe(
+      'fragments[1].id: duplicate id "x\\ny" (also fragments[0])',
+    );
+  });
+
   it('accepts ranges of one path at different offsets, and a whole object beside them', () => {
     const manifest = parseManifest(
       withFragment({ path: 'm.bin', offset: 0, size: 4 }, [
@@ -235,6 +241,12 @@ describe('manifest validation: URLs', () => {
     expect(
       problem({ version: 1, fragments: [{ path: 'x', url: 'https://a.example/x' }, { path: 'a.bin' }] }),
     ).toBe('fragments[1]: no url and no baseUrls to resolve "a.bin" against');
+  });
+
+  it('quotes the path it cannot resolve as JSON: a line break in it stays on the line', () => {
+    expect(problem({ version: 1, fragments: [{ path: 'a\nb.bin' }] })).toBe(
+      'fragments[0]: no url and no baseUrls to resolve "a\\nb.bin" against',
+    );
   });
 
   it('names every fragment that has nowhere to come from, not just the first', () => {
