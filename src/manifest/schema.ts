@@ -95,6 +95,21 @@ const fragmentSchema = z
       if (fragment.offset !== undefined && fragment.size === undefined) {
         ctx.addIssue({ code: 'custom', path: ['size'], message: 'is required when offset is given' });
       }
+      // The range's end is a byte position too: past 2^53 - 1, offset + size is rounded.
+      const { offset, size } = fragment;
+      if (
+        offset !== undefined &&
+        size !== undefined &&
+        Number.isSafeInteger(offset) &&
+        Number.isSafeInteger(size) &&
+        offset + size > Number.MAX_SAFE_INTEGER
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['size'],
+          message: 'offset + size must be at most 2^53 - 1 (9007199254740991)',
+        });
+      }
     }),
   );
 

@@ -143,6 +143,14 @@ describe('manifest validation: fragment fields', () => {
       'fragments[0].offset: must be at most 2^53 - 1 (9007199254740991)',
     ],
     [{ path: 'a', offset: 4096 }, 'fragments[0].size: is required when offset is given'],
+    [
+      { path: 'a', offset: 2 ** 53 - 1, size: 1 },
+      'fragments[0].size: offset + size must be at most 2^53 - 1 (9007199254740991)',
+    ],
+    [
+      { path: 'a', offset: 1, size: 2 ** 53 - 1 },
+      'fragments[0].size: offset + size must be at most 2^53 - 1 (9007199254740991)',
+    ],
     [{ path: 'a', url: 'tok.json' }, 'fragments[0].url: expected an absolute http(s) URL'],
     [{ path: 'a', url: 'file:///etc/passwd' }, 'fragments[0].url: expected an absolute http(s) URL'],
     [{ path: 'a', url: 42 }, 'fragments[0].url: expected an absolute http(s) URL'],
