@@ -22,10 +22,14 @@ const byteCount = z.number({ error: expecting(NON_NEGATIVE_INTEGER) }).check(
   z.refine((n) => n <= Number.MAX_SAFE_INTEGER, { error: 'must be at most 2^53 - 1 (9007199254740991)' }),
 );
 
+/** A lone surrogate names no file and has no URL encoding (encodeURIComponent throws on it). */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
 /** Why `path` cannot be a fragment path, or undefined when it can. Shared with `createManifest`. */
 export function pathProblem(path: string): string | undefined {
   if (path === '') return 'must not be empty';
   if (path.includes('\0')) return 'must not contain a NUL character';
+  if (LONE_SURROGATE.test(path)) return 'must not contain a lone surrogate (invalid Unicode)';
   if (path.includes('\\')) return 'must use "/" as separator, not "\\"';
   if (path.startsWith('/')) return 'must be a relative path, without a leading "/"';
   if (/^[A-Za-z]:/.test(path)) return 'must be a relative path, not a Windows drive path';

@@ -116,18 +116,27 @@ describe('manifest validation: fragment paths', () => {
     [{ path: 'a\\b' }, 'must use "/" as separator, not "\\"'],
     [{ path: '..\\..\\b' }, 'must use "/" as separator, not "\\"'],
     [{ path: 'a\u0000b' }, 'must not contain a NUL character'],
+    [{ path: 'a\ud800b' }, 'must not contain a lone surrogate (invalid Unicode)'],
+    [{ path: 'dir/\udfff' }, 'must not contain a lone surrogate (invalid Unicode)'],
     [{ path: 'C:/Windows/a' }, 'must be a relative path, not a Windows drive path'],
     [{ path: 'c:a' }, 'must be a relative path, not a Windows drive path'],
   ])('%j → fragments[0].path: %s', (fragment, expected) => {
     expect(problem(withFragment(fragment))).toBe(`fragments[0].path: ${expected}`);
   });
 
-  it.each(['a.bin', 'dir/sub/a.bin', '..a', 'a..', '.hidden', 'a b/c#d?.bin', 'ünïcode/模型.bin', 'v1:2/x'])(
-    'accepts %j',
-    (path) => {
-      expect(parseManifest(withFragment({ path }), 'm.json').fragments[0]!.path).toBe(path);
-    },
-  );
+  it.each([
+    'a.bin',
+    'dir/sub/a.bin',
+    '..a',
+    'a..',
+    '.hidden',
+    'a b/c#d?.bin',
+    'ünïcode/模型.bin',
+    'v1:2/x',
+    'emoji-😀.bin',
+  ])('accepts %j', (path) => {
+    expect(parseManifest(withFragment({ path }), 'm.json').fragments[0]!.path).toBe(path);
+  });
 });
 
 describe('manifest validation: fragment fields', () => {
