@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type FragfetchError, isFragfetchError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/parse.js';
+import { basic } from '../../src/net/credentials.js';
 import { runCli } from '../support/cli.js';
 
 const BASE = 'https://cdn.example.com/m/';
@@ -287,6 +288,27 @@ describe('manifest validation: URLs', () => {
         'https://cdn.example.com/m.json: version: expected 1 (and 1 more problem)',
       );
     }
+  });
+
+  it('takes a login whose percent-encoding does not decode as written, out of the URLs', () => {
+    const manifest = parseManifest(
+      {
+        version: 1,
+        baseUrls: ['http://%ZZ@a.example/m/'],
+        fragments: [{ path: 'a' }, { path: 'b', url: 'https://u:%C3@b.example/b' }],
+      },
+      'm.json',
+    );
+    expect(manifest.fragments.map((f) => f.urls)).toEqual([
+      ['http://a.example/m/a'],
+      ['https://b.example/b'],
+    ]);
+    expect(manifest.logins).toEqual(
+      new Map([
+        ['http://a.example', basic('%ZZ', '')],
+        ['https://b.example', basic('u', '%C3')],
+      ]),
+    );
   });
 
   it('accepts a fragment with its own url and a valid integrity', () => {
