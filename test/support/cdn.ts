@@ -81,6 +81,11 @@ export interface TestCdn {
   requestsFor(path: string): RequestRecord[];
   /** TCP connections accepted. */
   readonly connections: number;
+  /**
+   * Body bytes the sockets accepted: those of the responses logged since the last reset, and of
+   * those still in flight. What a test counts to act in the middle of a transfer.
+   */
+  readonly bytesSent: number;
   /** Clears the request log, the connection count and pending faults (objects stay). */
   reset(): void;
   close(): Promise<void>;
@@ -101,6 +106,7 @@ class Cdn implements TestCdn {
   readonly requests: RequestRecord[] = [];
   connections = 0;
   #arrived = 0;
+  readonly #inFlight = new Set<SentCounter>();
   origin = '';
   port = 0;
   private readonly store: ObjectStore;
@@ -132,6 +138,13 @@ class Cdn implements TestCdn {
     const queue = this.faults.get(key) ?? [];
     queue.push({ fault, remaining: opts.times ?? 1 });
     this.faults.set(key, queue);
+  }
+
+  get bytesSent(): number {
+    let sent = 0;
+    for (const record of this.requests) sent += record.bytesSent;
+    for (const counter of this.#inFlight) sent += counter.bytesSent;
+    return sent;
   }
 
   requestsFor(p: string): RequestRecord[] {
@@ -185,7 +198,9 @@ class Cdn implements TestCdn {
       responseHeaders: {},
       aborted: false,
     };
+    this.#inFlight.add(counter);
     res.once('close', () => {
+      this.#inFlight.delete(counter);
       aborter.abort();
       record.status = res.headersSent ? res.statusCode : 0;
       record.bytesSent = counter.bytesSent;
