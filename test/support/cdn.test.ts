@@ -335,8 +335,10 @@ describe('test CDN', () => {
     const res = get(cdn.url('/counted.bin'));
     while (cdn.bytesSent === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(cdn.requests).toEqual([]); // a paced response lasts ~500 ms: not closed yet
+    expect(cdn.inFlight).toBe(1);
     expect((await res).body.length).toBe(64 * 1024);
-    while (cdn.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (cdn.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(cdn.requests).toHaveLength(1);
     expect(cdn.bytesSent).toBe(64 * 1024);
   });
 

@@ -86,6 +86,8 @@ export interface TestCdn {
    * those still in flight. What a test counts to act in the middle of a transfer.
    */
   readonly bytesSent: number;
+  /** Responses not closed yet: 0 once a killed client's connections have all been torn down. */
+  readonly inFlight: number;
   /** Clears the request log, the connection count and pending faults (objects stay). */
   reset(): void;
   close(): Promise<void>;
@@ -145,6 +147,10 @@ class Cdn implements TestCdn {
     for (const record of this.requests) sent += record.bytesSent;
     for (const counter of this.#inFlight) sent += counter.bytesSent;
     return sent;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
   }
 
   requestsFor(p: string): RequestRecord[] {
