@@ -16,16 +16,16 @@ import { type Harness, harness } from '../support/harness.js';
 const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
 const KILLS = 5;
-/** Per response: 16 connections of 2 MiB/s bring 32 MiB/s, so that each kill lands mid-transfer. */
-const RATE = 2 * MiB;
+/** Per response: 16 connections of 1 MiB/s bring 16 MiB/s, so that each kill lands mid-transfer. */
+const RATE = 1 * MiB;
 const SEED = Number(process.env.FRAGFETCH_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** What the engine promises a kill costs at most (object-download.ts): 5 % or 8 MiB. */
 const LOSS_PER_KILL = Math.max(0.05 * SIZE, 8 * MiB);
 /**
  * The allowance: what the CDN counts as served but the killed process never received. The count is
  * of bytes its sockets accepted, and some are still in the kernel's buffers when the kill lands:
- * the CDN writes a paced chunk (RATE / 10, 205 KiB) at once, and a reader keeps up with 2 MiB/s,
- * so each of the 16 connections holds about one chunk. 16 × 256 KiB per kill.
+ * the CDN writes a paced chunk (RATE / 10, 102 KiB) at once, and a reader keeps up with 1 MiB/s,
+ * so each of the 16 connections holds a chunk or two: 16 × 256 KiB per kill, 20 MiB in all.
  */
 const IN_FLIGHT_PER_KILL = 16 * 256 * 1024;
 const same = { etag: '"kill-random"', lastModified: new Date('2026-01-01T00:00:00Z') };
@@ -44,11 +44,11 @@ function seeded(seed: number): () => number {
 
 /**
  * Bytes served in a run before its kill: a third in the first 2 MiB (before the first save by bytes,
- * where the state saved at the first answer is all there is), the rest up to 40 MiB.
+ * where the state saved at the first answer is all there is), the rest up to 32 MiB.
  */
 function threshold(random: () => number): number {
   if (random() < 1 / 3) return 1 + Math.floor(random() * 2 * MiB);
-  return Math.floor(2 * MiB + random() * 38 * MiB);
+  return Math.floor(2 * MiB + random() * 30 * MiB);
 }
 
 async function until(condition: () => boolean): Promise<void> {
