@@ -112,7 +112,7 @@ it(`a ${SIZE / MiB} MiB fetch killed -9 ${KILLS} times at random moments ends ve
     expect(child.exitCode, 'the kill must land mid-transfer').toBeNull();
     child.kill('SIGKILL');
     expect((await child.done).code).toBe(137);
-    await until(() => h.cdn.inFlight === 0);
+    await h.cdn.idle();
     const run = h.cdn.bytesSent - before;
     const nowSaved = await savedBytes();
     // What this run received and no later run will have: served, minus what its state kept.
@@ -128,7 +128,7 @@ it(`a ${SIZE / MiB} MiB fetch killed -9 ${KILLS} times at random moments ends ve
   const last = await spawnCli([...args, '--json']).done;
   expect(last.code, last.stderr).toBe(0);
   const report = JSON.parse(last.stdout) as { bytes: { resumed: number } };
-  await until(() => h.cdn.inFlight === 0);
+  await h.cdn.idle();
   const finalRun = h.cdn.bytesSent - before;
   served += finalRun;
   expect(report.bytes.resumed).toBe(saved);

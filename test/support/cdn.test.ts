@@ -337,7 +337,7 @@ describe('test CDN', () => {
     expect(cdn.requests).toEqual([]); // a paced response lasts ~500 ms: not closed yet
     expect(cdn.inFlight).toBe(1);
     expect((await res).body.length).toBe(64 * 1024);
-    while (cdn.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await cdn.idle();
     expect(cdn.requests).toHaveLength(1);
     expect(cdn.bytesSent).toBe(64 * 1024);
   });
