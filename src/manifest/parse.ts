@@ -29,7 +29,8 @@ export function parseManifest(json: unknown, source: string): Manifest {
   const fragments = input.fragments.map((fragment, index): Fragment => {
     const urls = withoutLogins(fragmentUrls(fragment, bases, source), logins);
     if (urls.length === 0) {
-      unresolved.push(`fragments[${index}]: no url and no baseUrls to resolve "${fragment.path}" against`);
+      const path = JSON.stringify(fragment.path); // a path may hold a line break: one line still
+      unresolved.push(`fragments[${index}]: no url and no baseUrls to resolve ${path} against`);
     }
     return toFragment(fragment, index, urls);
   });

@@ -88,6 +88,11 @@ export interface TestCdn {
   requestsFor(path: string): RequestRecord[];
   /** TCP connections accepted. */
   readonly connections: number;
+  /**
+   * Body bytes the sockets accepted: those of the responses logged since the last reset, and of
+   * those still in flight. What a test counts to act in the middle of a transfer.
+   */
+  readonly bytesSent: number;
   /** Requests being answered now, and the most there ever were at once (since the last reset). */
   readonly inFlight: number;
   readonly peakInFlight: number;
@@ -116,6 +121,8 @@ class Cdn implements TestCdn {
   peakInFlight = 0;
   #arrived = 0;
   #idle: (() => void)[] = [];
+  /** The byte counters of the responses in flight. */
+  readonly #sending = new Set<SentCounter>();
   origin = '';
   port = 0;
   private readonly store: ObjectStore;
@@ -147,6 +154,13 @@ class Cdn implements TestCdn {
     const queue = this.faults.get(key) ?? [];
     queue.push({ fault, remaining: opts.times ?? 1 });
     this.faults.set(key, queue);
+  }
+
+  get bytesSent(): number {
+    let sent = 0;
+    for (const record of this.requests) sent += record.bytesSent;
+    for (const counter of this.#sending) sent += counter.bytesSent;
+    return sent;
   }
 
   idle(): Promise<void> {
@@ -208,8 +222,10 @@ class Cdn implements TestCdn {
     };
     this.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    this.#sending.add(counter);
     res.once('close', () => {
       this.inFlight--;
+      this.#sending.delete(counter);
       aborter.abort();
       record.status = res.headersSent ? res.statusCode : 0;
       record.bytesSent = counter.bytesSent;
