@@ -81,6 +81,8 @@ export interface TestCdn {
   requestsFor(path: string): RequestRecord[];
   /** TCP connections accepted. */
   readonly connections: number;
+  /** Requests received, counted as each arrives (`requests` fills as responses close). */
+  readonly arrived: number;
   /** Clears the request log, the connection count and pending faults (objects stay). */
   reset(): void;
   close(): Promise<void>;
@@ -132,6 +134,10 @@ class Cdn implements TestCdn {
     const queue = this.faults.get(key) ?? [];
     queue.push({ fault, remaining: opts.times ?? 1 });
     this.faults.set(key, queue);
+  }
+
+  get arrived(): number {
+    return this.#arrived;
   }
 
   requestsFor(p: string): RequestRecord[] {
