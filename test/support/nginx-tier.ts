@@ -36,6 +36,8 @@ export interface TierRequest {
   method: string;
   /** The client's Range header, `-` without one. */
   range: string;
+  /** The client's If-Range as nginx logs it (`\"` for a quote), `-` without one. */
+  ifRange: string;
   uri: string;
   protocol: string;
 }
@@ -92,7 +94,7 @@ events {
 
 http {
     # What the tests read back: whether each request was a cache hit, and what the client asked.
-    log_format tier '$upstream_cache_status $status $request_method "$http_range" $uri $server_protocol';
+    log_format tier '$upstream_cache_status $status $request_method "$http_range" "$http_if_range" $uri $server_protocol';
     access_log ${path.join(c.prefix, 'access.log')} tier;
 ${temp}
 
@@ -136,14 +138,15 @@ function parseLog(text: string): TierRequest[] {
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => {
-      const match = /^(\S+) (\d+) (\S+) "([^"]*)" (\S+) (\S+)$/.exec(line);
+      const match = /^(\S+) (\d+) (\S+) "([^"]*)" "((?:[^"\\]|\\.)*)" (\S+) (\S+)$/.exec(line);
       if (!match) throw new Error(`nginx tier: unexpected access log line: ${line}`);
-      const [, cache, status, method, range, uri, protocol] = match as unknown as string[];
+      const [, cache, status, method, range, ifRange, uri, protocol] = match as unknown as string[];
       return {
         cache: cache!,
         status: Number(status),
         method: method!,
         range: range!,
+        ifRange: ifRange!,
         uri: uri!,
         protocol: protocol!,
       };
