@@ -60,7 +60,7 @@ export async function findNginx(): Promise<string | undefined> {
 }
 
 /** `nginx -V` says which temp paths were compiled in; each must point into our prefix (no root needed). */
-async function buildInfo(
+export async function buildInfo(
   binary: string,
 ): Promise<{ version: string; tempPathDirectives: string[]; http2Directive: boolean }> {
   const { stderr, stdout } = await run(binary, ['-V']);
@@ -222,7 +222,7 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
   };
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+export async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM'); // nginx: fast shutdown
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

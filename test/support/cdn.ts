@@ -98,6 +98,8 @@ export interface TestCdn {
   readonly peakInFlight: number;
   /** Resolves once no request is being answered, every one of them in the log: after a run, its last responses may still be closing. */
   idle(): Promise<void>;
+  /** Requests received, counted as each arrives (`requests` fills as responses close). */
+  readonly arrived: number;
   /** Clears the request log, the connection count and pending faults (objects stay). */
   reset(): void;
   close(): Promise<void>;
@@ -166,6 +168,10 @@ class Cdn implements TestCdn {
   idle(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  get arrived(): number {
+    return this.#arrived;
   }
 
   requestsFor(p: string): RequestRecord[] {
