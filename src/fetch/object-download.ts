@@ -97,6 +97,8 @@ export class ObjectDownload {
   /** Mirrors that cannot serve this fragment (404, wrong size), and those whose copy differs. */
   #deadEndpoints = new Set<number>();
   #mismatched = new Set<number>();
+  /** Answers accepted in this run. */
+  #answered = 0;
   /** The endpoint whose request failed last: the next goes to another if there is one. */
   #avoid: number | undefined;
   #restarts = 0;
@@ -431,7 +433,13 @@ export class ObjectDownload {
           objectOffset: fragment.offset ?? 0,
           isRange: fragment.offset !== undefined,
           declaredSize: fragment.size,
-          sendValidators: this.#facts.url === undefined || endpointOf(this.#facts.url) === endpointOf(url),
+          // If-Range only for bytes an earlier run received: within a run every answer's validators
+          // are compared anyway, and an If-Range on each later range makes a slicing cache tier
+          // (nginx's slice module) read its first slice again for every request.
+          sendValidators:
+            this.#answered === 0 &&
+            this.#facts.url !== undefined &&
+            endpointOf(this.#facts.url) === endpointOf(url),
         },
         this.#facts,
         {
@@ -451,6 +459,7 @@ export class ObjectDownload {
         },
         (response) => {
           outcome = response;
+          this.#answered++;
           pool.answered(url, performance.now() - began);
           onAnswer(response);
         },
