@@ -41,9 +41,10 @@ const MAX_RESTARTS = 3;
 const SAVE_INTERVAL_MS = 1000;
 /**
  * A kill -9 loses what was received since the last save: at most ~5 % of the object or 8 MiB,
- * whichever is larger. Saved at half of that, by bytes as well as by time (a fast link brings far
- * more than 8 MiB a second): the other half covers what is received but not yet written, a batch
- * of up to 512 KiB per connection (segment.ts).
+ * whichever is larger. Saved at a quarter of that, by bytes as well as by time (a fast link brings
+ * far more than 8 MiB a second): the rest covers what is received but not yet written (a batch of
+ * up to 512 KiB per connection, segment.ts, 8 MiB with 16 connections) and a save that falls behind
+ * the writes on a loaded machine.
  */
 const LOSS_FLOOR_BYTES = 8 * 1024 * 1024;
 const LOSS_FRACTION = 0.05;
@@ -562,7 +563,7 @@ export class ObjectDownload {
   #written(bytes: number): void {
     this.#unsaved = (this.#unsaved ?? 0) + bytes;
     const budget = Math.max(LOSS_FLOOR_BYTES, LOSS_FRACTION * (this.#size ?? 0));
-    if (this.#unsaved < budget / 2) return this.#scheduleSave();
+    if (this.#unsaved < budget / 4) return this.#scheduleSave();
     clearTimeout(this.#saveTimer);
     this.#saveTimer = undefined;
     void this.#save();
