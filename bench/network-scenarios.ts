@@ -116,6 +116,8 @@ export async function networkScenario(ctx: ScenarioContext, name: NetworkScenari
           rows: [
             fragfetchRow(ctx, load, count),
             fragfetchRow(ctx, load, count, { id: 'fragfetch-j64', args: ['-j', '64'] }),
+            fragfetchRow(ctx, load, count, { id: 'fragfetch-auto', args: ['-j', 'auto'] }),
+            fragfetchRow(ctx, load, count, { id: 'fragfetch-h2', args: ['--http2'] }),
             aria2Row(ctx, load),
             curlRow(ctx, load),
           ],
@@ -126,6 +128,13 @@ export async function networkScenario(ctx: ScenarioContext, name: NetworkScenari
               numerator: 'fragfetch-j64',
               denominator: 'fragfetch',
             },
+            {
+              label: 'fragfetch -j auto ÷ curl',
+              numerator: 'fragfetch-auto',
+              denominator: 'curl',
+              limit: 0.6,
+            },
+            { label: 'fragfetch --http2 ÷ curl (no target)', numerator: 'fragfetch-h2', denominator: 'curl' },
           ],
           stop: () => relay.close(),
         };

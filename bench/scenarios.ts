@@ -141,6 +141,13 @@ const HTTP2_RATIO: Target = {
   denominator: 'fragfetch',
 };
 
+/** Shown, not judged: whether `-j auto` is slower than the fixed default anywhere (issue 18). */
+const AUTO_RATIO: Target = {
+  label: 'fragfetch -j auto ÷ fragfetch (no target)',
+  numerator: 'fragfetch-auto',
+  denominator: 'fragfetch',
+};
+
 export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): Promise<Scenario> {
   if (name === 'mirrors' || name === 'edge' || name === 'limit-rate') return networkScenario(ctx, name);
   const load = await workload(ctx, name);
@@ -164,10 +171,15 @@ export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): P
         rows: [
           fragfetchRow(ctx, load, count),
           fragfetchRow(ctx, load, count, { http2: true }),
+          fragfetchRow(ctx, load, count, { id: 'fragfetch-auto', args: ['-j', 'auto'] }),
           aria2Row(ctx, load),
           curlRow(ctx, load),
         ],
-        targets: [...(name === 'https-bulk' ? against(1.0, 1.25) : against(0.5, 2.0)), HTTP2_RATIO],
+        targets: [
+          ...(name === 'https-bulk' ? against(1.0, 1.25) : against(0.5, 2.0)),
+          HTTP2_RATIO,
+          AUTO_RATIO,
+        ],
       };
     case 'throttled':
       return {
