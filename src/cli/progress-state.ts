@@ -1,6 +1,6 @@
 import type { RequestRecord } from '../fetch/context.js';
 import type { FetchObserver, FetchPlan } from '../fetch/engine.js';
-import { endpointOf } from '../fetch/stats.js';
+import { ByOrigin } from '../fetch/by-origin.js';
 import type { Fragment } from '../manifest/fragment.js';
 
 /**
@@ -64,9 +64,7 @@ export class ProgressState implements FetchObserver {
   #received = 0;
   #inFlight = new Map<Fragment, InFlight>();
   #samples: { at: number; bytes: number; byEndpoint: number[] }[] = [];
-  /** In order of first use; looked up by URL, so a URL is parsed once. */
-  #endpoints: EndpointCount[] = [];
-  #byUrl = new Map<string, EndpointCount>();
+  #endpoints = new ByOrigin<EndpointCount>((url) => ({ url, received: 0, errors: 0 }));
 
   constructor(now: () => number = () => performance.now()) {
     this.#now = now;
@@ -80,7 +78,7 @@ export class ProgressState implements FetchObserver {
 
   bytes(fragment: Fragment, url: string, bytes: number): void {
     this.#received += bytes;
-    this.#endpoint(url).received += bytes;
+    this.#endpoints.of(url).received += bytes;
     const entry = this.#inFlight.get(fragment);
     if (entry) entry.bytes += bytes;
     else this.#inFlight.set(fragment, { fragment, bytes });
@@ -91,20 +89,7 @@ export class ProgressState implements FetchObserver {
   }
 
   request(record: RequestRecord): void {
-    if (record.error !== undefined) this.#endpoint(record.url).errors++;
-  }
-
-  #endpoint(url: string): EndpointCount {
-    let count = this.#byUrl.get(url);
-    if (count) return count;
-    const origin = endpointOf(url);
-    count = this.#endpoints.find((known) => known.url === origin);
-    if (!count) {
-      count = { url: origin, received: 0, errors: 0 };
-      this.#endpoints.push(count);
-    }
-    this.#byUrl.set(url, count);
-    return count;
+    if (record.error !== undefined) this.#endpoints.of(record.url).errors++;
   }
 
   settled(fragment: Fragment, outcome: string): void {
@@ -131,7 +116,8 @@ export class ProgressState implements FetchObserver {
   /** Records a rate sample and returns what a display shows. */
   snapshot(): ProgressSnapshot {
     const at = this.#now();
-    const byEndpoint = this.#endpoints.map((endpoint) => endpoint.received);
+    const counts = [...this.#endpoints.values()];
+    const byEndpoint = counts.map((endpoint) => endpoint.received);
     this.#samples.push({ at, bytes: this.#received, byEndpoint });
     while (this.#samples.length > 2 && at - this.#samples[1]!.at >= RATE_WINDOW_MS) this.#samples.shift();
     const first = this.#samples[0]!;
@@ -139,9 +125,9 @@ export class ProgressState implements FetchObserver {
     const rateOf = (now: number, then: number) => (span > 0 ? ((now - then) * 1000) / span : 0);
     const rate = rateOf(this.#received, first.bytes);
     const endpoints =
-      this.#endpoints.length < 2
+      counts.length < 2
         ? []
-        : this.#endpoints.map((endpoint, index) => ({
+        : counts.map((endpoint, index) => ({
             url: endpoint.url,
             rate: rateOf(endpoint.received, first.byEndpoint[index] ?? 0),
             errors: endpoint.errors,

@@ -1,4 +1,4 @@
-import { endpointOf } from './stats.js';
+import { ByOrigin } from './by-origin.js';
 
 export type EndpointOrder = 'fastest' | 'listed';
 
@@ -61,9 +61,18 @@ export class EndpointPool {
   readonly order: EndpointOrder;
   readonly #options: Required<Omit<EndpointPoolOptions, 'order' | 'now'>>;
   readonly #now: () => number;
-  readonly #endpoints = new Map<string, Endpoint>();
-  /** By URL, then by origin: a URL is parsed once. */
-  readonly #byUrl = new Map<string, Endpoint>();
+  readonly #endpoints = new ByOrigin<Endpoint>(() => ({
+    inFlight: 0,
+    rate: undefined,
+    measuredAt: 0,
+    latency: undefined,
+    latencyDeviation: 0,
+    successes: 0,
+    failuresInARow: 0,
+    opened: 0,
+    openUntil: 0,
+    trialOut: false,
+  }));
 
   constructor(options: EndpointPoolOptions) {
     this.order = options.order;
@@ -91,7 +100,7 @@ export class EndpointPool {
     let fallbackOpenUntil = Number.POSITIVE_INFINITY;
     for (let index = 0; index < urls.length; index++) {
       if (!usable(index)) continue;
-      const endpoint = this.#endpoint(urls[index]!);
+      const endpoint = this.#endpoints.of(urls[index]!);
       if (!this.#admits(endpoint, now)) {
         if (endpoint.openUntil < fallbackOpenUntil) {
           fallback = index;
@@ -124,14 +133,14 @@ export class EndpointPool {
 
   /** A request to `url` is sent: counted in flight until `ended`. */
   sent(url: string): void {
-    const endpoint = this.#endpoint(url);
+    const endpoint = this.#endpoints.of(url);
     endpoint.inFlight++;
     if (endpoint.openUntil > 0 && endpoint.openUntil <= this.#now()) endpoint.trialOut = true;
   }
 
   /** Response headers arrived `ms` after the request was sent. */
   answered(url: string, ms: number): void {
-    const endpoint = this.#endpoint(url);
+    const endpoint = this.#endpoints.of(url);
     if (endpoint.latency === undefined) {
       endpoint.latency = ms;
       endpoint.latencyDeviation = ms / 2;
@@ -144,7 +153,7 @@ export class EndpointPool {
 
   /** The request is over: `bytes` of body in `ms`; a failure that says the endpoint is unwell, or not. */
   ended(url: string, outcome: { bytes: number; ms: number; failed: boolean }): void {
-    const endpoint = this.#endpoint(url);
+    const endpoint = this.#endpoints.of(url);
     endpoint.inFlight = Math.max(0, endpoint.inFlight - 1);
     const now = this.#now();
     if (endpoint.openUntil <= now) endpoint.trialOut = false;
@@ -195,7 +204,7 @@ export class EndpointPool {
   health(): Map<string, EndpointHealth> {
     const now = this.#now();
     const states = new Map<string, EndpointHealth>();
-    for (const [origin, endpoint] of this.#endpoints) {
+    for (const [origin, endpoint] of this.#endpoints.entries()) {
       const open = endpoint.openUntil > 0;
       states.set(
         origin,
@@ -231,29 +240,5 @@ export class EndpointPool {
       count++;
     }
     return count === 0 ? 1 : sum / count;
-  }
-
-  #endpoint(url: string): Endpoint {
-    let endpoint = this.#byUrl.get(url);
-    if (endpoint) return endpoint;
-    const origin = endpointOf(url);
-    endpoint = this.#endpoints.get(origin);
-    if (!endpoint) {
-      endpoint = {
-        inFlight: 0,
-        rate: undefined,
-        measuredAt: 0,
-        latency: undefined,
-        latencyDeviation: 0,
-        successes: 0,
-        failuresInARow: 0,
-        opened: 0,
-        openUntil: 0,
-        trialOut: false,
-      };
-      this.#endpoints.set(origin, endpoint);
-    }
-    this.#byUrl.set(url, endpoint);
-    return endpoint;
   }
 }

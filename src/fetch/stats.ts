@@ -1,6 +1,7 @@
 import { displayUrl, FragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { PeakMeter } from './bandwidth.js';
+import { ByOrigin } from './by-origin.js';
 import type { RequestRecord } from './context.js';
 import type { EndpointHealth } from './endpoint-pool.js';
 import type { EndpointReport, FailureReport, FetchReport } from './report.js';
@@ -23,8 +24,7 @@ export class RunStats {
   #bytes = { total: 0, downloaded: 0, fromCache: 0, resumed: 0 };
   #requests = 0;
   #retries = 0;
-  #endpoints = new Map<string, EndpointTally>();
-  #byUrl = new Map<string, EndpointTally>();
+  #endpoints: ByOrigin<EndpointTally>;
   #failures: FailureReport[] = [];
   #criticalPending = 0;
   #criticalDoneAt: number | undefined;
@@ -37,6 +37,12 @@ export class RunStats {
     this.#now = now;
     this.startedAt = now();
     this.#peak = new PeakMeter(this.startedAt);
+    this.#endpoints = new ByOrigin(() => ({
+      requests: 0,
+      bytes: 0,
+      errors: 0,
+      peak: new PeakMeter(this.#now()),
+    }));
   }
 
   get downloadedBytes(): number {
@@ -90,7 +96,7 @@ export class RunStats {
     this.#firstByteAt ??= now;
     this.#lastByteAt = now;
     this.#bytes.downloaded += count;
-    const endpoint = this.#endpoint(url);
+    const endpoint = this.#endpoints.of(url);
     endpoint.bytes += count;
     endpoint.peak.add(now, count);
     this.#peak.add(now, count);
@@ -98,7 +104,7 @@ export class RunStats {
 
   request(record: RequestRecord): void {
     this.#requests++;
-    const tally = this.#endpoint(record.url);
+    const tally = this.#endpoints.of(record.url);
     tally.requests++;
     if (record.error !== undefined) tally.errors++;
   }
@@ -130,7 +136,7 @@ export class RunStats {
       this.#fragments.downloaded +
       this.#fragments.failed;
     const hits = this.#fragments.cached + this.#fragments.revalidated;
-    const endpoints: EndpointReport[] = [...this.#endpoints].map(([url, tally]) => {
+    const endpoints: EndpointReport[] = [...this.#endpoints.entries()].map(([url, tally]) => {
       const averageBytesPerSecond = transferMs === 0 ? 0 : (tally.bytes * 1000) / transferMs;
       return {
         url,
@@ -177,20 +183,6 @@ export class RunStats {
   #settled(fragment: Fragment): void {
     if (fragment.priority !== 'critical') return;
     if (--this.#criticalPending === 0) this.#criticalDoneAt = this.#now();
-  }
-
-  /** By URL, then by origin: `bytes` runs per received chunk, and parsing a URL each time showed. */
-  #endpoint(url: string): EndpointTally {
-    let tally = this.#byUrl.get(url);
-    if (tally) return tally;
-    const key = endpointOf(url);
-    tally = this.#endpoints.get(key);
-    if (!tally) {
-      tally = { requests: 0, bytes: 0, errors: 0, peak: new PeakMeter(this.#now()) };
-      this.#endpoints.set(key, tally);
-    }
-    this.#byUrl.set(url, tally);
-    return tally;
   }
 }
 
