@@ -21,7 +21,7 @@ const RETRY_GROWTH = 1.25;
  * says it is overloaded (AIMD with a doubling start, as TCP's slow start).
  *
  * Bytes are counted as they arrive and judged per window (at least 250 ms and three requests' time;
- * the one after a step is skipped, while the new connections are made). A window counts only when every request
+ * after a step, two requests' time passes unmeasured while the new connections are made). A window counts only when every request
  * that ended in it left work waiting for a slot (saturated): at a run's tail throughput falls for
  * want of work, not of concurrency. The first saturated window measures; then the limit doubles
  * while each doubling brings at least 30 % more throughput — on a link where each request waits
@@ -49,8 +49,8 @@ export class AdaptiveConcurrency {
   /** The limit before the step being judged; undefined when none is. */
   #before: number | undefined;
   #hold = 1;
-  /** Windows still to pass unjudged after a step: new connections are still being made. */
-  #settling = 0;
+  /** Until then, after a step, nothing is measured: the new connections are still being made. */
+  #settleUntil = Number.NEGATIVE_INFINITY;
   /** How long a request takes, smoothed (ms). */
   #requestMs: number | undefined;
   #growth = 2;
@@ -86,21 +86,25 @@ export class AdaptiveConcurrency {
     if (overloaded) return this.#cut(now);
     this.#requestMs =
       this.#requestMs === undefined ? requestMs : this.#requestMs + (requestMs - this.#requestMs) / 8;
+    if (now < this.#settleUntil) {
+      this.#restartWindow(now);
+      return undefined;
+    }
     this.#sawRequest = true;
     if (!saturated) this.#saturated = false;
     // Three requests' time at least: a window must see the requests it judges end.
     if (now - this.#windowStart < Math.max(this.#windowMs, 3 * this.#requestMs)) return undefined;
     const throughput = this.#windowBytes / (now - this.#windowStart);
     const judged = this.#saturated && this.#sawRequest;
+    this.#restartWindow(now);
+    return judged ? this.#judge(throughput) : undefined;
+  }
+
+  #restartWindow(now: number): void {
     this.#windowStart = now;
     this.#windowBytes = 0;
     this.#saturated = true;
     this.#sawRequest = false;
-    if (this.#settling > 0) {
-      this.#settling--;
-      return undefined;
-    }
-    return judged ? this.#judge(throughput) : undefined;
   }
 
   #judge(throughput: number): number | undefined {
@@ -132,9 +136,9 @@ export class AdaptiveConcurrency {
     if (next <= this.#limit) return undefined;
     this.#before = this.#limit;
     this.#limit = next;
-    // The window after a step sees the new connections' handshakes (a TLS handshake is two round
-    // trips more than a request): it is not judged.
-    this.#settling = 1;
+    // The new connections' handshakes (a TLS handshake is a round trip or two more than a request)
+    // would count against the step: two requests' time passes unmeasured.
+    this.#settleUntil = this.#now() + 2 * (this.#requestMs ?? 0);
     return next;
   }
 
@@ -147,10 +151,7 @@ export class AdaptiveConcurrency {
     this.#base = undefined;
     this.#hold = HOLD_WINDOWS;
     this.#growth = RETRY_GROWTH;
-    this.#windowStart = now;
-    this.#windowBytes = 0;
-    this.#saturated = true;
-    this.#sawRequest = false;
+    this.#restartWindow(now);
     if (next === this.#limit) return undefined;
     this.#limit = next;
     return next;

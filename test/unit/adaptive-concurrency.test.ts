@@ -63,6 +63,24 @@ describe('AdaptiveConcurrency', () => {
     expect(control.limit).toBeGreaterThan(4);
   });
 
+  it("leaves two requests' time after a step unmeasured, while new connections are made", () => {
+    const state = { t: 0 };
+    const control = new AdaptiveConcurrency({ initial: 16, max: 64, windowMs: 250, now: () => state.t });
+    const request = (bytes: number) => {
+      state.t += 50;
+      control.bytes(bytes);
+      return control.ended(false, true, 100);
+    };
+    // The first window (300 ms: three requests' time) measures; the second one doubles.
+    for (let i = 0; i < 11; i++) request(1000);
+    expect(request(1000)).toBe(32);
+    // The handshakes of the new connections: almost nothing arrives for 200 ms. Unmeasured, they
+    // cannot make the step look unpaid.
+    for (let i = 0; i < 3; i++) request(10);
+    for (let i = 0; i < 7; i++) request(2000);
+    expect(control.limit).toBe(64);
+  });
+
   it('judges no window in which work ran out', () => {
     const { control, tick } = controller(16, 64);
     for (let i = 0; i < 100; i++) tick(false, false);
