@@ -37,6 +37,14 @@ export interface CdnServer {
   close(): Promise<void>;
 }
 
+/** On HTTP/2, the flow-control windows the client granted: its streams' initial one and its connection's. */
+export function clientWindowsOf(req: CdnRequest): { clientWindows?: { stream: number; connection: number } } {
+  const session = 'stream' in req ? req.stream.session : undefined;
+  if (!session) return {};
+  const stream = session.remoteSettings.initialWindowSize ?? 65_535;
+  return { clientWindows: { stream, connection: session.state.remoteWindowSize ?? 65_535 } };
+}
+
 /** The common name of the client certificate presented on this request's connection, if any. */
 export function clientCertificateOf(req: CdnRequest): string | undefined {
   const socket = ('stream' in req ? req.stream.session?.socket : req.socket) as TLSSocket | undefined;

@@ -15,6 +15,7 @@ import {
   type CdnServer,
   type CdnTls,
   clientCertificateOf,
+  clientWindowsOf,
   listenCdn,
   type ServerOptions,
 } from './cdn-server.js';
@@ -62,6 +63,8 @@ export interface RequestRecord {
   httpVersion: string;
   /** The common name of the client certificate, when the client sent one (mutual TLS). */
   clientCertificate?: string;
+  /** On HTTP/2: the flow-control windows the client granted, for this stream and for its connection. */
+  clientWindows?: { stream: number; connection: number };
   responseHeaders: OutgoingHttpHeaders;
   fault?: Fault['kind'];
   /** The response did not complete: the client went away, a fault cut it, or the server closed. */
@@ -223,6 +226,7 @@ class Cdn implements TestCdn {
       headers: req.headers,
       httpVersion: req.httpVersion,
       clientCertificate: clientCertificateOf(req),
+      ...clientWindowsOf(req),
       responseHeaders: {},
       aborted: false,
     };
