@@ -17,6 +17,11 @@ export interface EndpointPoolOptions {
   /** Bounds of the hedging delay (see `hedgeDelayMs`). */
   minHedgeMs?: number; // 200 ms
   maxHedgeMs?: number; // 10 s
+  /**
+   * The requests in flight an endpoint may have (`-j auto`'s limit per origin): `fastest` gives one
+   * at its cap a request only when every other is at its own.
+   */
+  capOf?: (url: string) => number;
   now?: () => number;
 }
 
@@ -59,7 +64,8 @@ const RATE_WEIGHT = 0.3;
  */
 export class EndpointPool {
   readonly order: EndpointOrder;
-  readonly #options: Required<Omit<EndpointPoolOptions, 'order' | 'now'>>;
+  readonly #options: Required<Omit<EndpointPoolOptions, 'order' | 'now' | 'capOf'>>;
+  readonly #capOf: ((url: string) => number) | undefined;
   readonly #now: () => number;
   readonly #endpoints = new ByOrigin<Endpoint>(() => ({
     inFlight: 0,
@@ -77,6 +83,7 @@ export class EndpointPool {
   constructor(options: EndpointPoolOptions) {
     this.order = options.order;
     this.#now = options.now ?? (() => performance.now());
+    this.#capOf = options.capOf;
     this.#options = {
       failuresToOpen: options.failuresToOpen ?? 3,
       coolDownMs: options.coolDownMs ?? 2000,
@@ -95,6 +102,7 @@ export class EndpointPool {
     const now = this.#now();
     let best: number | undefined;
     let bestScore = Number.NEGATIVE_INFINITY;
+    let bestCapped = true;
     // An open breaker is skipped while any other endpoint can take the request.
     let fallback: number | undefined;
     let fallbackOpenUntil = Number.POSITIVE_INFINITY;
@@ -110,9 +118,11 @@ export class EndpointPool {
       }
       if (this.order === 'listed') return index;
       const score = this.#score(endpoint, now);
-      if (score > bestScore) {
+      const capped = this.#capOf !== undefined && endpoint.inFlight >= this.#capOf(urls[index]!);
+      if ((bestCapped && !capped) || (capped === bestCapped && score > bestScore)) {
         best = index;
         bestScore = score;
+        bestCapped = capped;
       }
     }
     return best ?? fallback;

@@ -17,19 +17,19 @@ import { type JobContext, SMALL_OBJECT_BYTES, settleFailed } from './download-on
 import type { FetchReport } from './report.js';
 import { downloadMissing } from './schedule.js';
 import { RunStats } from './stats.js';
-import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { type EndpointOrder, EndpointPool, type EndpointPoolOptions } from './endpoint-pool.js';
+import { OriginConcurrency } from './origin-concurrency.js';
 
 export type { EndpointOrder } from './endpoint-pool.js';
 
 export interface FetchOptions {
   cacheDir: string;
   /**
-   * Requests in flight at once; `auto`: from 16, grown while throughput grows and shrunk when a
-   * server says it is overloaded, up to `maxConnections` (adaptive-concurrency.ts).
+   * Requests in flight at once; `auto`: per origin, from 16, grown while throughput grows and
+   * shrunk when a server says it is overloaded, up to `maxConnections` (origin-concurrency.ts).
    */
   concurrency?: number | 'auto'; // 16
-  /** The most requests in flight `auto` may reach. */
+  /** The most requests in flight `auto` may reach at one origin. */
   maxConnections?: number; // 64
   retries?: number; // 5
   timeoutMs?: number; // 30 s
@@ -172,13 +172,17 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
   });
   const adaptive =
     settings.concurrency === 'auto'
-      ? new AdaptiveConcurrency({ initial: settings.initialConcurrency, max: settings.maxConnections })
+      ? new OriginConcurrency({ initial: settings.initialConcurrency, max: settings.maxConnections })
       : undefined;
-  const slots = new Slots(adaptive ? adaptive.limit : (settings.concurrency as number));
+  const slots = new Slots(adaptive ? adaptive.total : (settings.concurrency as number));
   const ctx: DownloadContext = {
     http,
     slots,
-    endpoints: new EndpointPool({ ...options.endpointPool, order: settings.endpointOrder }),
+    endpoints: new EndpointPool({
+      ...options.endpointPool,
+      order: settings.endpointOrder,
+      ...(adaptive ? { capOf: (url: string) => adaptive.limitOf(url) } : {}),
+    }),
     retry: {
       ...defaultRetryPolicy,
       retries: settings.retries,
@@ -193,7 +197,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     events: {
       bytes: (fragment, url, bytes) => {
         stats.bytes(url, bytes);
-        adaptive?.bytes(bytes);
+        adaptive?.bytes(url, bytes);
         observer.bytes?.(fragment, url, bytes);
       },
       request: (record) => {
@@ -201,8 +205,8 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
         if (adaptive) {
           // Every slot busy (this one still held, or already handed to the next request): the
           // limit, not the work, bounds what is in flight.
-          const limit = adaptive.ended(isOverload(record), slots.inUse >= slots.capacity, record.ms);
-          if (limit !== undefined) slots.capacity = limit;
+          adaptive.ended(record.url, isOverload(record), slots.inUse >= slots.capacity, record.ms);
+          if (slots.capacity !== adaptive.total) slots.capacity = adaptive.total;
         }
         observer.request?.(record);
       },
@@ -262,6 +266,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     interrupted: signal.aborted,
     received: http.received,
     health: ctx.endpoints.health(),
+    ...(adaptive ? { concurrency: adaptive.limits() } : {}),
   });
   if (options.network?.tls?.insecure) notices.unshift(INSECURE_WARNING);
   if (notices.length > 0) report.warnings = notices;

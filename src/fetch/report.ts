@@ -47,6 +47,8 @@ export interface EndpointReport {
   peakBytesPerSecond: number;
   /** At the end of the run: `backed-off` while its circuit breaker is open, `failed` if it never served. */
   state: EndpointHealth;
+  /** With `-j auto`: the requests in flight it was allowed at the end of the run. */
+  concurrency?: number;
 }
 
 export interface FailureReport {

@@ -122,6 +122,8 @@ export class RunStats {
     received?: number;
     /** Each endpoint's state at the end, by origin (EndpointPool.health). */
     health?: ReadonlyMap<string, EndpointHealth>;
+    /** `-j auto`'s limit per origin. */
+    concurrency?: ReadonlyMap<string, number>;
   }): FetchReport {
     const durationMs = this.#now() - this.startedAt;
     const transferMs =
@@ -146,6 +148,7 @@ export class RunStats {
         averageBytesPerSecond: Math.round(averageBytesPerSecond),
         peakBytesPerSecond: Math.round(tally.peak.peak(averageBytesPerSecond)),
         state: extra.health?.get(url) ?? 'healthy',
+        ...(extra.concurrency?.has(url) ? { concurrency: extra.concurrency.get(url) } : {}),
       };
     });
     return {

@@ -98,3 +98,43 @@ it('shrinks on 429 to what the origin answers without errors, within --max-conne
   expect(autoRejected).toBeLessThan(fixedRejected / 4);
   expect(auto.retries).toBe(autoRejected);
 });
+
+it('shrinks only the mirror that answers 429: each origin has its own limit', async () => {
+  const busy = await origin({ overloadAbove: 4 }, 400, 16 * KiB);
+  // The same seeded bodies: mirrors of one another. Both a round trip away, so that requests fill
+  // the slots rather than end as soon as they are sent.
+  const calm = await origin({}, 400, 16 * KiB);
+  const [busyEdge, calmEdge] = await Promise.all(
+    [busy, calm].map(({ cdn }) => startRelay({ target: { port: cdn.port }, delayMs: 10 })),
+  );
+  closing.push(busyEdge!, calmEdge!);
+  const cacheDir = await tempDir('fragfetch-adaptive-');
+  closing.push({ close: () => rm(cacheDir, { recursive: true, force: true }) });
+  const manifest = parseManifest(
+    {
+      version: 1,
+      baseUrls: [`${busyEdge!.origin('https')}/m/`, `${calmEdge!.origin('https')}/m/`],
+      fragments: busy.fragments,
+    },
+    'a.json',
+  );
+  const report = await fetchManifest(manifest, {
+    cacheDir,
+    history: false,
+    network: { tls: loadTls({ caFile: pki.ca.cert.path }, {}), env: {} },
+    concurrency: 'auto',
+    maxConnections: 16,
+    baseDelayMs: 20,
+    retries: 10,
+  });
+  await busy.cdn.idle();
+  await calm.cdn.idle();
+  expect(report.ok).toBe(true);
+  expect(rejected(busy.cdn)).toBeGreaterThan(0);
+  // The busy mirror's refusals halve its own limit; the calm one keeps its 16 (one limit for the
+  // run would have been halved for both).
+  const limits = new Map(report.endpoints.map((e) => [e.url, e.concurrency]));
+  expect(limits.get(busyEdge!.origin('https'))).toBeLessThanOrEqual(4);
+  expect(limits.get(calmEdge!.origin('https'))).toBe(16);
+  expect(calm.cdn.requests.length).toBeGreaterThan(busy.cdn.requests.length);
+});

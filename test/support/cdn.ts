@@ -63,6 +63,8 @@ export interface RequestRecord {
   httpVersion: string;
   /** The common name of the client certificate, when the client sent one (mutual TLS). */
   clientCertificate?: string;
+  /** Requests in flight at this server when this one arrived, itself included. */
+  inFlightAtArrival: number;
   /** On HTTP/2: the flow-control windows the client granted, for this stream and for its connection. */
   clientWindows?: { stream: number; connection: number };
   responseHeaders: OutgoingHttpHeaders;
@@ -229,6 +231,7 @@ class Cdn implements TestCdn {
       ...clientWindowsOf(req),
       responseHeaders: {},
       aborted: false,
+      inFlightAtArrival: this.inFlight + 1,
     };
     this.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);

@@ -56,6 +56,31 @@ describe('EndpointPool, fastest', () => {
     expect(pool.choose(urls)).toBe(0);
   });
 
+  it('gives a mirror at its cap (-j auto per origin) a request only when every other is at its own', () => {
+    const time = clock();
+    const caps = new Map([
+      ['https://a.example', 4],
+      ['https://b.example', 2],
+    ]);
+    const pool = new EndpointPool({
+      order: 'fastest',
+      now: time.now,
+      capOf: (url) => caps.get(new URL(url).origin)!,
+    });
+    serve(pool, A, 1000, 1000);
+    serve(pool, B, 64_000, 1000); // far faster: it would take all
+    const sent = [];
+    for (let i = 0; i < 8; i++) {
+      const index = pool.choose(urls)!;
+      pool.sent(urls[index]!);
+      sent.push(index);
+    }
+    // B up to its 2, A up to its 4, then the best score again (B, the faster).
+    expect(sent.slice(0, 6).filter((index) => index === 1)).toHaveLength(2);
+    expect(sent.slice(0, 6).filter((index) => index === 0)).toHaveLength(4);
+    expect(sent[6]).toBe(1);
+  });
+
   it('leaves out what the fragment may not use, and says so when nothing is left', () => {
     const pool = new EndpointPool({ order: 'fastest' });
     expect(pool.choose(urls, (index) => index === 1)).toBe(1);
