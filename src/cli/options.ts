@@ -60,11 +60,11 @@ export function transferOptions(): Option[] {
     new Option('--cache <dir>', 'cache folder (default: $FRAGFETCH_CACHE, else the user cache folder)'),
     new Option(
       '-j, --concurrency <n>',
-      'requests in flight at once; auto: from 16, more while throughput grows, fewer when a server is overloaded',
+      'requests in flight at once; auto: per origin, from 16, more while throughput grows, fewer when it is overloaded',
     )
       .default(fetchDefaults.concurrency)
       .argParser(parseConcurrency),
-    new Option('--max-connections <n>', 'the most requests in flight -j auto may reach')
+    new Option('--max-connections <n>', 'the most requests in flight -j auto may reach at one origin')
       .default(fetchDefaults.maxConnections)
       .argParser(parsePositiveInt),
     new Option('--retries <n>', 'retries of a failed request, with backoff')

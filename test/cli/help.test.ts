@@ -66,8 +66,8 @@ describe('help', () => {
     const { stdout } = await runPiped(['fetch', '--help']);
     const flat = stdout.replace(/\s+/g, ' ');
     for (const option of [
-      'fewer when a server is overloaded (default: 16)',
-      'the most requests in flight -j auto may reach (default: 64)',
+      'fewer when it is overloaded (default: 16)',
+      'the most requests in flight -j auto may reach at one origin (default: 64)',
       '(choices: "fastest", "listed", default: "fastest")',
       '(default: 5)',
       '(default: 30s)',
