@@ -118,6 +118,7 @@ export async function networkScenario(ctx: ScenarioContext, name: NetworkScenari
             fragfetchRow(ctx, load, count, { id: 'fragfetch-j64', args: ['-j', '64'] }),
             fragfetchRow(ctx, load, count, { id: 'fragfetch-auto', args: ['-j', 'auto'] }),
             fragfetchRow(ctx, load, count, { id: 'fragfetch-h2', args: ['--http2'] }),
+            fragfetchRow(ctx, load, count, { id: 'fragfetch-h2-auto', args: ['--http2', '-j', 'auto'] }),
             aria2Row(ctx, load),
             curlRow(ctx, load),
           ],
@@ -135,6 +136,11 @@ export async function networkScenario(ctx: ScenarioContext, name: NetworkScenari
               limit: 0.6,
             },
             { label: 'fragfetch --http2 ÷ curl (no target)', numerator: 'fragfetch-h2', denominator: 'curl' },
+            {
+              label: 'fragfetch --http2 -j auto ÷ curl (no target)',
+              numerator: 'fragfetch-h2-auto',
+              denominator: 'curl',
+            },
           ],
           stop: () => relay.close(),
         };
