@@ -160,8 +160,13 @@ export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): P
       return {
         ...base,
         description: `${count} × ${formatBytes(size)} (${formatBytes(load.bytes)})`,
-        rows: [fragfetchRow(ctx, load, count), aria2Row(ctx, load), curlRow(ctx, load)],
-        targets: name === 'bulk' ? against(1.0, 1.25) : against(0.5, 2.5),
+        rows: [
+          fragfetchRow(ctx, load, count),
+          fragfetchRow(ctx, load, count, { id: 'fragfetch-auto', args: ['-j', 'auto'] }),
+          aria2Row(ctx, load),
+          curlRow(ctx, load),
+        ],
+        targets: [...(name === 'bulk' ? against(1.0, 1.25) : against(0.5, 2.5)), AUTO_RATIO],
       };
     case 'https-bulk':
     case 'https-small':
