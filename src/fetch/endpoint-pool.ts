@@ -15,7 +15,7 @@ export interface EndpointPoolOptions {
   /** An endpoint not measured for this long, and idle, gets the next request: has it got faster? */
   probeAfterMs?: number; // 5 s
   /** Bounds of the hedging delay (see `hedgeDelayMs`). */
-  minHedgeMs?: number; // 200 ms
+  minHedgeMs?: number; // 200 ms; 1 s in `listed` order
   maxHedgeMs?: number; // 10 s
   /**
    * The requests in flight an endpoint may have (`-j auto`'s limit per origin): `fastest` gives one
@@ -89,7 +89,10 @@ export class EndpointPool {
       coolDownMs: options.coolDownMs ?? 2000,
       maxCoolDownMs: options.maxCoolDownMs ?? 30_000,
       probeAfterMs: options.probeAfterMs ?? 5000,
-      minHedgeMs: options.minHedgeMs ?? 200,
+      // In `listed` order the first mirror is preferred even when slower: a cache tier, whose misses
+      // wait for the origin behind it. Hedged as soon as the tier's hits would suggest, those misses
+      // would go to that origin too, which the tier is there to spare.
+      minHedgeMs: options.minHedgeMs ?? (options.order === 'listed' ? 1000 : 200),
       maxHedgeMs: options.maxHedgeMs ?? 10_000,
     };
   }

@@ -142,6 +142,10 @@ describe('EndpointPool, hedging delay', () => {
     expect(pool.hedgeDelayMs()).toBe(1000);
     for (let i = 0; i < 50; i++) pool.answered(A, 40);
     expect(pool.hedgeDelayMs()).toBe(200);
+    // listed: a cache tier first, whose misses wait for its origin: never under a second.
+    const tier = new EndpointPool({ order: 'listed' });
+    for (let i = 0; i < 50; i++) tier.answered(A, 40);
+    expect(tier.hedgeDelayMs()).toBe(1000);
     const far = new EndpointPool({ order: 'fastest', minHedgeMs: 200, maxHedgeMs: 10_000 });
     for (let i = 0; i < 50; i++) far.answered(A, i % 2 === 0 ? 300 : 500);
     const delay = far.hedgeDelayMs();
