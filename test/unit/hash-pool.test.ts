@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { OFFLOAD_MIN_BYTES, ProgressiveHasher } from '../../src/cache/hasher.js';
 import { Coverage } from '../../src/net/coverage.js';
@@ -61,8 +62,6 @@ describe('ProgressiveHasher on a hash worker', () => {
     const file = await open(path, 'w+');
     const data = randomBytesSeeded(OFFLOAD_MIN_BYTES * 2 + 64 * 1024 + 5, 5);
     const hasher = new ProgressiveHasher(file, ['sha256'], { path, size: data.length });
-    // Let the worker start (it says when it can take moved chunks).
-    await new Promise((resolve) => setTimeout(resolve, 200));
     const block = 64 * 1024;
     let moved = 0;
     for (let start = 0; start < data.length; start += 4 * block) {
@@ -82,6 +81,26 @@ describe('ProgressiveHasher on a hash worker', () => {
     // Moved chunks are detached here; the views of `data` were read back instead.
     expect(moved).toBeGreaterThan(OFFLOAD_MIN_BYTES);
     expect(moved).toBeLessThan(data.length);
+    await file.close();
+    await rm(dir, { recursive: true });
+  });
+
+  it('leaves V8 flags alone: no gc() exposed to the process by a running worker', async () => {
+    const dir = await tempDir('hash-pool-');
+    const path = join(dir, 'data');
+    const file = await open(path, 'w+');
+    const data = randomBytesSeeded(OFFLOAD_MIN_BYTES * 2, 6);
+    const hasher = new ProgressiveHasher(file, ['sha256'], { path, size: data.length });
+    const chunks = [
+      Buffer.from(data.subarray(0, OFFLOAD_MIN_BYTES)),
+      Buffer.from(data.subarray(OFFLOAD_MIN_BYTES)),
+    ];
+    await file.writev(chunks, 0);
+    hasher.written(0, data.length, chunks);
+    expect((await hasher.digests(data.length)).get('sha256')).toBe(digest(data));
+    expect(chunks[0]!.buffer.byteLength).toBe(0);
+    // V8's flags are the process's: a worker's --expose-gc gave every later context a gc().
+    expect(runInNewContext('typeof gc')).toBe('undefined');
     await file.close();
     await rm(dir, { recursive: true });
   });
