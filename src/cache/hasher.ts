@@ -103,10 +103,6 @@ export class ProgressiveHasher implements FileHasher {
     this.#path = this.#job ? options.path : undefined;
   }
 
-  get hashed(): number {
-    return this.#hashed;
-  }
-
   /**
    * Reports bytes that are now on disk at `offset`; `chunks` are those bytes, if still at hand. In
    * worker mode, chunks at the frontier are handed over to the worker (moved, not copied) when each
