@@ -92,7 +92,7 @@ class HashWorker {
   }
 }
 
-/** A worker per spare core, at most two: one hashes ~1.7 GB/s of sha256, more than a link brings. */
+/** A worker per spare core, at most two: one hashes sha256 faster than a link brings bytes. */
 const WORKERS = Math.max(1, Math.min(2, availableParallelism() - 1));
 
 let workers: HashWorker[] | undefined;
