@@ -18,8 +18,9 @@ export interface HashJob {
   update(offset: number, length: number): void;
   /**
    * Hashes these bytes, next in order, by moving their memory to the worker: no copy and no read
-   * back. Only when every chunk owns its whole ArrayBuffer (Node's HTTP parser gives each body chunk
-   * its own); returns false, having sent nothing, otherwise. The chunks are unusable afterwards.
+   * back. Only when every chunk owns its whole ArrayBuffer (each socket read gets its own, and a body
+   * chunk is most often a whole read); returns false, having sent nothing, otherwise. The chunks are
+   * unusable afterwards.
    */
   transfer(chunks: readonly Buffer[]): boolean;
   /** The digests (base64, in the job's algorithm order); the job is closed afterwards. */
