@@ -18,7 +18,6 @@ export type ErrorCode =
   | 'ETLS' // the server's certificate is not trusted, or the TLS handshake failed
   | 'EPROXY' // the proxy refused the request
   | 'EREDIRECT' // too many redirections, a loop, or a redirect to a scheme we do not fetch
-  | 'ERETRIES' // the retry budget is spent
   | 'EOFFLINE' // offline mode and the fragment is not cached
   | 'ECACHE' // the cache could not be read or written
   | 'ENOSPC' // the disk of the cache (or the quota) is full: not retried

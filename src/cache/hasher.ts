@@ -34,8 +34,8 @@ export function hashWhole(bytes: Buffer, algorithms: readonly string[]): Map<str
 
 /**
  * Hashes a small object held whole in memory (data-file.ts `MemoryFile`) in one call per algorithm
- * when the digests are asked for: no Hash object, no update per read — on 2000 objects of 64 KiB
- * those were ~30 ms of the main thread, besides their garbage.
+ * when the digests are asked for: no Hash object and no update per read, nor their garbage, which
+ * thousands of small objects would each pay on the main thread.
  */
 export class WholeHasher implements FileHasher {
   readonly #bytes: () => Buffer;
@@ -101,10 +101,6 @@ export class ProgressiveHasher implements FileHasher {
     // No worker to be had (a restricted runtime): everything is hashed here, as for small files.
     this.#job = offload ? openHashJob(options.path!, algorithms) : undefined;
     this.#path = this.#job ? options.path : undefined;
-  }
-
-  get hashed(): number {
-    return this.#hashed;
   }
 
   /**

@@ -39,8 +39,8 @@ export class Dispatchers {
 
   /**
    * One TLS context for the run's connections. Given `ca` (a CA file beside the default roots) or a
-   * client certificate, Node builds a context per connection otherwise — parsing ~145 certificates
-   * each time, 30–60 ms of CPU a connection.
+   * client certificate, Node builds a context per connection otherwise, parsing every root
+   * certificate again for each.
    */
   #secureContext: SecureContext | undefined;
 

@@ -76,7 +76,7 @@ export class HttpClient {
     };
   }
 
-  /** undici is ~70 ms to load: loaded by the first request, which a run from the cache never makes. */
+  /** undici is slow to load: loaded by the first request, which a run from the cache never makes. */
   async #pools(): Promise<Dispatchers> {
     this.#loading ??= import('./dispatchers.js').then(
       ({ Dispatchers }) =>

@@ -33,8 +33,8 @@ export interface SunkResponse {
 }
 
 /**
- * A streamed body holds up to this much before undici is paused: as much as the consumer writes at
- * once (segment.ts batches 512 KiB), so the socket is not paused and resumed for every chunk.
+ * A streamed body holds up to this much before undici is paused: while the consumer writes a batch
+ * (segment.ts writes 512 KiB at a time), the socket is paused once, not for every chunk.
  */
 const BODY_BUFFER_BYTES = 256 * 1024;
 
@@ -208,7 +208,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     if (this.#ended) return;
     this.#end(() => {});
     // undici hands its connection back to the pool a turn of the event loop after the response
-    // ends (setImmediate, client-h1.js); told at once, the caller's next request would find it
+    // ends (a setImmediate in its HTTP/1.1 client); told at once, the caller's next request would find it
     // busy and open a connection of its own — a TLS handshake each, and twice the connections.
     // That setImmediate is queued after this call returns: ours goes after it.
     process.nextTick(() =>

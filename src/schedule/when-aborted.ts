@@ -5,8 +5,8 @@ const WATCHERS = new WeakMap<AbortSignal, Set<Watcher>>();
 /**
  * Calls `then` with the signal's reason when it aborts; the returned function takes it back. Every
  * watcher of a signal shares one 'abort' listener: a run's signal is waited on by thousands of slot
- * waits and requests, and a listener added and removed for each showed in profiles of 2000 small
- * objects. The signal must not be aborted yet (callers check `aborted` first).
+ * waits and requests, and adding and removing a listener for each is paid per object on the main
+ * thread. The signal must not be aborted yet (callers check `aborted` first).
  */
 export function whenAborted(signal: AbortSignal, then: Watcher): () => void {
   let watchers = WATCHERS.get(signal);

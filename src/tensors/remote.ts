@@ -29,7 +29,7 @@ export interface RemoteManifestOptions {
   onExplain?: (lines: string[]) => void;
 }
 
-/** A shard index is small; a "index" of more than this is not one. */
+/** A shard index is small; an "index" of more than this is not one. */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
 /**

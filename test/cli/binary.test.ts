@@ -1,10 +1,12 @@
 /**
  * The built binary (`bin/fragfetch.js` → the bundle in dist/cli, scripts/bundle.ts) where it differs
- * from the in-process runs of the other CLI tests: its own version, and the lazily loaded pieces —
- * undici, for a manifest URL and for a proxy — that the bundle must still find.
+ * from the in-process runs of the other CLI tests: its own version, and the pieces loaded later —
+ * undici, for a manifest URL and for a proxy, and the hash worker's module — that the bundle must
+ * still find.
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { OFFLOAD_MIN_BYTES } from '../../src/cache/hasher.js';
 import { spawnCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
 import { type Harness, harness } from '../support/harness.js';
@@ -59,5 +61,16 @@ describe('the built binary', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('hashes a large object on the hash worker, a module of the bundle (dist/cli/hash-worker.js)', async () => {
+    // Hashed by the worker, whose module must be beside the bundle's chunks: a fetch fails without it.
+    const body = randomBytesSeeded(OFFLOAD_MIN_BYTES + 1, 'hashed on the worker');
+    h.cdn.set('/m/big.bin', body);
+    const manifest = await h.manifestFile([{ path: 'big.bin', size: body.length, integrity: sriOf(body) }]);
+    const result = await spawnCli(['fetch', manifest, '--cache', h.cacheDir, '--json']).done;
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).fragments).toMatchObject({ total: 1, downloaded: 1, failed: 0 });
   });
 });
