@@ -231,8 +231,12 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     // and answers when all are on disk, so objects wait for it in bursts; with twice as many buffers
     // as requests, the main thread sat idle for a free buffer ~25 % of a run of 2000 small objects
     // (1.60 s; 1.51 s with eight times; `npm run bench`, small). Pages are touched only as bytes
-    // land: 128 buffers of 256 KiB hold 8 MiB of 64 KiB objects, 32 MiB at most.
-    smallBuffers: new SmallBuffers(8 * slots.capacity, SMALL_OBJECT_BYTES),
+    // land: 128 buffers of 256 KiB hold 8 MiB of 64 KiB objects, 32 MiB at most. With `-j auto`,
+    // for the most requests an origin may reach; buffers are made only as they are first needed.
+    smallBuffers: new SmallBuffers(
+      8 * (adaptive ? Math.max(slots.capacity, settings.maxConnections) : slots.capacity),
+      SMALL_OBJECT_BYTES,
+    ),
     ...(options.lockRefreshMs === undefined ? {} : { lock: { refreshMs: options.lockRefreshMs } }),
   };
 
