@@ -66,7 +66,7 @@ describe('help', () => {
     const { stdout } = await runPiped(['fetch', '--help']);
     const flat = stdout.replace(/\s+/g, ' ');
     for (const option of [
-      'fewer when it is overloaded (default: 16)',
+      'fewer when it is overloaded (default: "auto")',
       'the most requests in flight -j auto may reach at one origin (default: 64)',
       '(choices: "fastest", "listed", default: "fastest")',
       '(default: 5)',
