@@ -81,6 +81,24 @@ describe('AdaptiveConcurrency', () => {
     expect(control.limit).toBe(64);
   });
 
+  it("is not fooled by the first connections' handshakes: its base is the best of two windows", () => {
+    const state = { t: 0 };
+    const control = new AdaptiveConcurrency({ initial: 16, max: 64, windowMs: 250, now: () => state.t });
+    const request = (bytes: number) => {
+      state.t += 50;
+      control.bytes(bytes);
+      return control.ended(false, true, 100);
+    };
+    // Handshakes first: little arrives. Counted, they would make a link whose bandwidth is the
+    // bound look as if twice the requests carried more.
+    request(10);
+    request(10);
+    const limits = [];
+    for (let i = 0; i < 40; i++) limits.push(request(1000) ?? control.limit);
+    expect(Math.max(...limits)).toBe(32);
+    expect(control.limit).toBe(16);
+  });
+
   it('judges no window in which work ran out', () => {
     const { control, tick } = controller(16, 64);
     for (let i = 0; i < 100; i++) tick(false, false);
