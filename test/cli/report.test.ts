@@ -127,6 +127,7 @@ describe('--json', () => {
       expect(Object.keys(endpoint).sort()).toEqual([
         'averageBytesPerSecond',
         'bytes',
+        'concurrency',
         'errors',
         'peakBytesPerSecond',
         'requests',
@@ -134,6 +135,8 @@ describe('--json', () => {
         'url',
       ]);
       expect(endpoint.state).toBe('healthy');
+      // -j auto, the default: each origin starts at 16 and a run this small never grows it.
+      expect(endpoint.concurrency).toBe(16);
     }
   });
 
