@@ -128,3 +128,20 @@ function pluralOf(noun: string): string {
   if (/(?:s|x|z|ch|sh)$/.test(noun)) return `${noun}es`;
   return `${noun}s`;
 }
+
+/** Control characters (C0, DEL, C1) and the line and paragraph separators. */
+const UNPRINTABLE = /[\p{Cc}\u2028\u2029]/u;
+const UNPRINTABLE_ALL = /[\p{Cc}\u2028\u2029]/gu;
+
+/**
+ * A name from a manifest or a server, as it goes into one line of output: quoted and escaped when it
+ * holds a character that would break the line or drive the terminal (a line break, an escape
+ * sequence); as it is otherwise.
+ */
+export function oneLine(text: string): string {
+  if (!UNPRINTABLE.test(text)) return text;
+  return JSON.stringify(text).replace(
+    UNPRINTABLE_ALL,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

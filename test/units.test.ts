@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { isFragfetchError } from '../src/errors.js';
-import { formatBytes, formatDuration, formatRate, parseDuration, parseSize, plural } from '../src/units.js';
+import {
+  formatBytes,
+  formatDuration,
+  formatRate,
+  parseDuration,
+  parseSize,
+  plural,
+  oneLine,
+} from '../src/units.js';
 
 function usageError(fn: () => unknown): string {
   try {
@@ -149,5 +157,21 @@ describe('plural', () => {
   it('takes an irregular plural', () => {
     expect(plural(2, 'child', 'children')).toBe('2 children');
     expect(plural(1, 'child', 'children')).toBe('1 child');
+  });
+});
+
+describe('oneLine', () => {
+  it('keeps a printable name as it is', () => {
+    expect(oneLine('tiny "model" é 模型')).toBe('tiny "model" é 模型');
+  });
+
+  it('quotes and escapes one with a line break, a control character or a line separator', () => {
+    expect(oneLine('a\nb')).toBe('"a\\nb"');
+    expect(oneLine('\u001b[31mred')).toBe('"\\u001b[31mred"');
+    expect(oneLine('del\u007f nel\u0085 ls\u2028 ps\u2029')).toBe(
+      '"del\\u007f nel\\u0085 ls\\u2028 ps\\u2029"',
+    );
+    for (const text of ['a\nb', '\u0085', '\u2028', 'x\ty'])
+      expect(oneLine(text)).not.toMatch(/[\n\u0085\u2028\t]/);
   });
 });

@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import { formatDuration } from '../units.js';
+import { formatDuration, oneLine } from '../units.js';
 import type { CheckReport, ProbeReport } from './types.js';
 
 export interface TableOptions {
@@ -19,7 +19,7 @@ const MAX_FAILURE_LINES = 50;
 export function formatCheck(report: CheckReport, options: TableOptions): string {
   const c = options.chalk;
   const { summary } = report;
-  const name = report.manifest.name ?? report.manifest.source;
+  const name = oneLine(report.manifest.name ?? report.manifest.source);
   const probes = plural(summary.probes, 'probe');
   let verdict: string;
   if (report.interrupted) verdict = `${c.yellow('interrupted')} after ${probes}`;

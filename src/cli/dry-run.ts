@@ -4,7 +4,7 @@ import { displayUrl } from '../errors.js';
 import { type FetchPlan, planFetch } from '../fetch/engine.js';
 import { endpointOf } from '../fetch/stats.js';
 import { type Fragment, type Manifest, PRIORITIES, type Priority } from '../manifest/fragment.js';
-import { formatBytes, plural } from '../units.js';
+import { formatBytes, oneLine, plural } from '../units.js';
 import { type CliIO, EXIT } from './io.js';
 import { writeJson } from './output.js';
 import { chalkFor } from './terminal.js';
@@ -117,7 +117,7 @@ export function planReport(manifest: Manifest, plan: FetchPlan, cacheDir: string
  *     https://cdn-us.example.com  fallback for 3 fragments
  */
 export function formatPlan(report: PlanReport, c: ChalkInstance): string {
-  const name = report.manifest.name ?? report.manifest.source;
+  const name = oneLine(report.manifest.name ?? report.manifest.source);
   const fragments = (n: number) => plural(n, 'fragment');
   const undeclared = report.bytes.undeclared > 0 ? ` + ${report.bytes.undeclared} of undeclared size` : '';
   const lines = [

@@ -1,7 +1,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { displayUrl } from '../errors.js';
 import type { FetchReport } from '../fetch/report.js';
-import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
+import { formatBytes, formatDuration, formatRate, oneLine, plural } from '../units.js';
 
 /**
  * The closing summary of `fetch` and `mirror`:
@@ -24,7 +24,7 @@ import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
 export function formatSummary(report: FetchReport, color: ChalkInstance | boolean): string {
   const c = typeof color === 'boolean' ? new Chalk({ level: color ? 1 : 0 }) : color;
   const { fragments, bytes, bandwidth, cache } = report;
-  const name = report.manifest.name ?? report.manifest.source;
+  const name = oneLine(report.manifest.name ?? report.manifest.source);
   const status = report.interrupted
     ? c.yellow('interrupted')
     : report.ok

@@ -356,6 +356,24 @@ describe('fragfetch manifest validate', () => {
     expect(report.error.problems[3]).toMatch(/^fragments\[1\]\.priority: /);
   });
 
+  it('says "valid" in one line whatever the name holds: line breaks and escapes are quoted', async () => {
+    const name = 'evil\nfragfetch: other.json: valid, 0 fragments\u001b[2J\u0085\u2028';
+    await writeFile(file, JSON.stringify({ ...withFragment({ path: 'a', size: 1 }), name }));
+    const result = await runCli(['manifest', 'validate', file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      '"evil\\nfragfetch: other.json: valid, 0 fragments\\u001b[2J\\u0085\\u2028": valid, 1 fragment, 1 B declared\n',
+    );
+    // A plain name as it is.
+    await writeFile(
+      file,
+      JSON.stringify({ ...withFragment({ path: 'a', size: 1 }), name: 'tiny "model" é' }),
+    );
+    expect((await runCli(['manifest', 'validate', file])).stdout).toBe(
+      'tiny "model" é: valid, 1 fragment, 1 B declared\n',
+    );
+  });
+
   it('keeps one line for a single problem', async () => {
     await writeFile(file, JSON.stringify(withFragment({ path: 'a', size: -1 })));
     const result = await runCli(['manifest', 'validate', file]);

@@ -4,7 +4,7 @@ import { readHistory } from '../../cache/history.js';
 import { summarizeCache } from '../../cache/summary.js';
 import { displayUrl, FragfetchError } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
-import { formatBytes, formatDuration, plural } from '../../units.js';
+import { formatBytes, formatDuration, oneLine, plural } from '../../units.js';
 import { defaultCacheDir } from '../cache-dir.js';
 import { type CliIO, EXIT } from '../io.js';
 import { parseAgeOption } from '../cache-options.js';
@@ -47,7 +47,8 @@ export async function cacheStatsCommand(flags: CacheDirFlags, io: CliIO): Promis
     `  ${plural(summary.entries, 'entry')}, ${formatBytes(summary.bytes)}`,
     `  oldest ${when(summary.oldest)}, newest ${when(summary.newest)}`,
     ...summary.manifests.map(
-      (m) => `  ${m.name ?? '(unnamed)'}: ${plural(m.entries, 'entry')}, ${formatBytes(m.bytes)}`,
+      (m) =>
+        `  ${m.name ? oneLine(m.name) : '(unnamed)'}: ${plural(m.entries, 'entry')}, ${formatBytes(m.bytes)}`,
     ),
     `  partial downloads: ${partials.count} (${formatBytes(partials.bytes)})`,
     summary.runs.hitRate === null

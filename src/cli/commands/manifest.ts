@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { displayUrl, isFragfetchError } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
-import { formatBytes, plural } from '../../units.js';
+import { formatBytes, oneLine, plural } from '../../units.js';
 import { type CliIO, EXIT } from '../io.js';
 import type { CommandContext } from './context.js';
 import { registerManifestCreate } from './manifest-create.js';
@@ -30,7 +30,7 @@ export async function manifestValidateCommand(
     );
   } else {
     io.stdout.write(
-      `${manifest.name ?? source}: valid, ${plural(manifest.fragments.length, 'fragment')}, ${formatBytes(bytes)} declared\n`,
+      `${oneLine(manifest.name ?? displayUrl(source))}: valid, ${plural(manifest.fragments.length, 'fragment')}, ${formatBytes(bytes)} declared\n`,
     );
   }
   return EXIT.ok;
