@@ -82,10 +82,14 @@ export class PartialFiles {
     }
   }
 
-  /** Written to a temporary name and renamed, so a kill mid-write leaves the previous state intact. */
+  /**
+   * Written to a temporary name and renamed, so a kill mid-write leaves the previous state intact.
+   * One name, not one per process: the partial's lock (lock.ts) lets one process at a time write
+   * here, and the next save overwrites what a killed one left.
+   */
   async save(state: PartialState): Promise<void> {
     if (this.ephemeral) return;
-    const temp = `${this.statePath}.${process.pid}.tmp`;
+    const temp = `${this.statePath}.tmp`;
     await writeFile(temp, JSON.stringify(state));
     await rename(temp, this.statePath);
   }
