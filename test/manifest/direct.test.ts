@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { plainManifest } from '../../src/manifest/plain.js';
-import { manifestSchema } from '../../src/manifest/schema.js';
+import { directManifest } from '../../src/manifest/direct.js';
+import { schemaManifest } from '../../src/manifest/parse.js';
 
 const SHA256 = 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=';
 
@@ -21,25 +21,36 @@ const FIELD_VALUES: Record<string, unknown[]> = {
   priority: [undefined, 'critical', 'background', 'urgent', 3],
   importance: [undefined, 0, 0.5, 1, 1.5, -0.1, '1'],
   id: [undefined, 'x', '', 7],
-  url: [undefined, 'https://x.example/y', 'ftp://x/y'],
-  offset: [undefined, 0, 10, -1],
+  url: [undefined, 'https://x.example/y', 'https://u:p@x.example/y?sig=1', 'ftp://x/y', 5],
+  offset: [undefined, 0, 10, -1, 1.5, 2 ** 53, '0'],
   extra: [undefined, { nested: true }],
 };
 
-/** Values each field may take in a fragment of the plain form. */
+/** Values each field may take in a valid fragment (with a size whenever there is an offset). */
 const PLAIN_VALUES: Record<string, unknown[]> = {
-  path: ['a.bin', 'dir/b c.bin', 'c', 'd/e/f'],
+  path: ['a.bin', 'dir/b c.bin', 'c', 'd/e/f', 'x#1', 'q?.bin'],
   size: [undefined, 0, 65536, Number.MAX_SAFE_INTEGER],
   integrity: [undefined, SHA256, FIELD_VALUES.integrity![2], SHA256.replace('=', '')],
   priority: [undefined, 'critical', 'background'],
   importance: [undefined, 0, 0.5, 1],
   id: [undefined, 'x', 'y', 'z'],
-  url: [undefined],
-  offset: [undefined],
+  url: [undefined, undefined, 'https://x.example/y', 'http://u:p@x.example/y'],
+  offset: [undefined, undefined, 0, 4096],
   extra: [undefined, { nested: true }],
 };
 
+/** Base URLs other than the default: two mirrors, a login and a query, a path to be made a folder. */
+const BASES = [
+  ['https://eu.example/m/', 'https://us.example/m'],
+  ['https://u:p%40ss@cdn.example/m/?token=1', 'https://cdn.example/n/'],
+  ['http://x.example'],
+];
+
 const BASELINE = { path: 'a.bin', size: 10, integrity: SHA256 };
+
+function range(path: string, offset: number, size = 1): Record<string, unknown> {
+  return { path, offset, size };
+}
 
 function withField(base: Record<string, unknown>, field: string, value: unknown): Record<string, unknown> {
   const out = { ...base };
@@ -81,7 +92,10 @@ function cases(): unknown[] {
       }
       return fragment;
     });
-    out.push(manifest(fragments));
+    const roll = random();
+    out.push(
+      manifest(fragments, roll < 0.3 ? { baseUrls: pick(BASES) } : roll < 0.4 ? { baseUrls: undefined } : {}),
+    );
   }
   // The document around the fragments.
   const fragment = { ...BASELINE };
@@ -102,6 +116,16 @@ function cases(): unknown[] {
       { path: 'b', id: 'same' },
     ]),
     manifest([{ path: 'a' }, { path: 'b', id: 'a' }]),
+    // Default ids of ranges are `path#offset`, and may meet a given id or a path.
+    manifest([range('a', 5), range('a', 5, 2)]),
+    manifest([range('a', 5), range('a', 6), range('b', 5)]),
+    manifest([range('a', 5), { path: 'b', id: 'a#5' }]),
+    manifest([{ path: 'b', id: 'a#5' }, range('a', 5)]),
+    manifest([{ path: 'a#5' }, range('a', 5)]),
+    manifest([range('a#1', 5), { path: 'a#1#5' }]),
+    manifest([range('a#1', 5), { path: 'a#15' }, { path: 'b', id: 'a#1#05' }, { path: 'c', id: 'a#1#' }]),
+    manifest([range('a', 0), range('a', 10), range('a', 20), { path: 'c', id: 'a#10' }]),
+    manifest([range('a', 0), { path: 'x', id: 'a' }, { path: 'y', id: 'a#' }]),
     [fragment],
     null,
     'manifest',
@@ -109,19 +133,40 @@ function cases(): unknown[] {
   return out;
 }
 
-describe('plainManifest', () => {
+/** What the schema makes of a manifest, or undefined when it refuses it. */
+function bySchema(json: unknown, source: string) {
+  try {
+    return schemaManifest(json, source);
+  } catch {
+    return undefined;
+  }
+}
+
+describe('directManifest', () => {
   it('gives what the schema gives, or leaves the manifest to it', () => {
-    let plain = 0;
+    let direct = 0;
+    let refused = 0;
     for (const json of cases()) {
-      const schema = manifestSchema.safeParse(json);
-      const fast = plainManifest(json);
-      if (fast === undefined) continue;
-      plain++;
-      expect(schema.success, JSON.stringify(json)).toBe(true);
-      expect(fast, JSON.stringify(json)).toEqual(schema.data);
+      for (const source of ['m.json', 'https://hub.example/m/manifest.json']) {
+        const schema = bySchema(json, source);
+        const fast = directManifest(json, source);
+        if (schema === undefined) refused++;
+        if (fast === undefined) continue;
+        direct++;
+        expect(schema, JSON.stringify(json)).toBeDefined();
+        expect(fast, JSON.stringify(json)).toEqual(schema);
+        expect(fast.logins, JSON.stringify(json)).toEqual(schema!.logins);
+      }
     }
-    // Not vacuous: the plain form is common among the cases.
-    expect(plain).toBeGreaterThan(100);
+    // Not vacuous: valid manifests are common among the cases, and so are invalid ones.
+    expect(direct).toBeGreaterThan(200);
+    expect(refused).toBeGreaterThan(100);
+  });
+
+  it('leaves every invalid manifest to the schema', () => {
+    for (const json of cases()) {
+      if (bySchema(json, 'm.json') === undefined) expect(directManifest(json, 'm.json')).toBeUndefined();
+    }
   });
 
   it('takes the form `manifest create` writes', () => {
@@ -134,6 +179,6 @@ describe('plainManifest', () => {
         { path: 's0001.bin', size: 65536, integrity: SHA256, priority: 'high', importance: 0.5, id: 'one' },
       ],
     };
-    expect(plainManifest(json)).toEqual(manifestSchema.parse(json));
+    expect(directManifest(json, 'm.json')).toEqual(schemaManifest(json, 'm.json'));
   });
 });
