@@ -10,8 +10,9 @@ import {
   cacheFetchOptions,
   cacheModeOptions,
 } from '../cache-options.js';
-import { formatPlan, planFor, planReport } from '../dry-run.js';
+import { formatPlan, planDocument, planFor, planReport } from '../dry-run.js';
 import { type CliIO, EXIT } from '../io.js';
+import { writeJsonDocument } from '../json-stream.js';
 import { observersFor } from '../observers.js';
 import { dryRunOption, type TransferFlags, transferOptions } from '../options.js';
 import { exitCodeOf, writeJson } from '../output.js';
@@ -115,10 +116,14 @@ async function dryRun(
     ...(flags.checksum ? { checksum: true } : {}),
     signal: io.signal,
   });
-  const fetchPlan = planReport(plan.needed, await planFor(plan.needed, cacheDir), cacheDir);
+  const fetchPlan = planDocument(plan.needed, await planFor(plan.needed, cacheDir), cacheDir);
   const mirror = mirrorPlan(plan);
-  if (flags.json) writeJson(io, { ...fetchPlan, mirror });
-  else io.stdout.write(formatPlan(fetchPlan, chalkFor(io.stdout, io.env)) + formatMirrorPlan(mirror));
+  if (flags.json) await writeJsonDocument(io.stdout, { ...fetchPlan, mirror });
+  else {
+    io.stdout.write(
+      formatPlan(planReport(fetchPlan), chalkFor(io.stdout, io.env)) + formatMirrorPlan(mirror),
+    );
+  }
   // A file that a real run would refuse is reported as the failure it would be.
   return mirror.refused.length > 0 ? EXIT.failed : EXIT.ok;
 }
