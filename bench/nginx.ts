@@ -3,7 +3,8 @@
  * nginx.conf, a free port, `sendfile`, a short access log the harness reads, and `/throttled/`
  * rate-limited per connection with `limit_rate` (as a CDN edge that caps each connection would be).
  * With a certificate, the same folders again over HTTPS on a second port: TLS 1.2 and 1.3, HTTP/2
- * and HTTP/1.1 offered by ALPN, as a CDN edge offers them.
+ * and HTTP/1.1 offered by ALPN, as a CDN edge offers them; and, when asked, on a third port a slow
+ * mirror of it, every connection limited (two mirrors of different speed, issue 18).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -25,6 +26,8 @@ export interface NginxOptions {
   probePath: string;
   /** Serve HTTPS too, with this certificate and key (PEM files). */
   tls?: { cert: string; key: string };
+  /** With `tls`: the same https site again on a port of its own, each connection limited to this. */
+  slowMirrorBytesPerSecond?: number;
   workers?: number;
 }
 
@@ -32,6 +35,8 @@ export interface NginxServer {
   origin: string;
   /** `https://127.0.0.1:<port>` when `tls` was given. */
   tlsOrigin?: string;
+  /** The slow https mirror, when `slowMirrorBytesPerSecond` was given with `tls`. */
+  slowTlsOrigin?: string;
   version: string;
   prefix: string;
   /** Lines in the access log: one per request answered. */
@@ -60,7 +65,7 @@ export async function findNginx(): Promise<string | undefined> {
 }
 
 /** `nginx -V` says which temp paths were compiled in; each must point into our prefix (no root needed). */
-async function buildInfo(
+export async function buildInfo(
   binary: string,
 ): Promise<{ version: string; tempPathDirectives: string[]; http2Directive: boolean }> {
   const { stderr, stdout } = await run(binary, ['-V']);
@@ -92,16 +97,18 @@ export function nginxConf(options: {
   workers: number;
   tempPathDirectives: string[];
   tls?: { port: number; cert: string; key: string; http2Directive: boolean };
+  /** With `tls`: the https site again on `port`, every connection limited to `bytesPerSecond`. */
+  slowMirror?: { port: number; bytesPerSecond: number };
 }): string {
-  const { prefix, port, root, throttledDir, throttleBytesPerSecond, workers, tls } = options;
+  const { prefix, port, root, throttledDir, throttleBytesPerSecond, workers, tls, slowMirror } = options;
   const temp = options.tempPathDirectives
     .map((directive) => `    ${directive} ${path.join(prefix, 'temp', directive.replace('_temp_path', ''))};`)
     .join('\n');
   const slash = (dir: string) => (dir.endsWith('/') ? dir : `${dir}/`);
   // The same site on each port: the https scenarios fetch the plain ones' files.
-  const site = (listen: string) => `    server {
+  const site = (listen: string, limit = '') => `    server {
         ${listen}
-        root ${root};
+        root ${root};${limit}
 
         # limit_rate is per connection, in bytes per second: ${throttleBytesPerSecond} B/s
         # (nginx's "32m" would mean 32 MiB/s).
@@ -111,6 +118,12 @@ export function nginxConf(options: {
         }
     }
 `;
+  // The slow mirror: the https site again, every request limited (limit_rate applies per request, so
+  // per connection for a client that sends one at a time).
+  const slow =
+    tls && slowMirror
+      ? `\n${site(tlsListen({ ...tls, port: slowMirror.port }), `\n        limit_rate ${slowMirror.bytesPerSecond};`)}`
+      : '';
   return `# Written by fragfetch's benchmark (bench/nginx.ts); removed when it stops.
 daemon off;
 master_process on;
@@ -136,7 +149,7 @@ http {
     default_type application/octet-stream;
 ${temp}
 
-${site(`listen 127.0.0.1:${port};`)}${tls ? `\n${site(tlsListen(tls))}` : ''}}
+${site(`listen 127.0.0.1:${port};`)}${tls ? `\n${site(tlsListen(tls))}` : ''}${slow}}
 `;
 }
 
@@ -158,6 +171,7 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
   await mkdir(path.join(prefix, 'temp'), { recursive: true });
   const port = await freePort();
   const tlsPort = options.tls ? await freePort() : undefined;
+  const slowPort = options.tls && options.slowMirrorBytesPerSecond ? await freePort() : undefined;
   const conf = path.join(prefix, 'nginx.conf');
   await writeFile(
     conf,
@@ -172,6 +186,9 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
       ...(options.tls && tlsPort !== undefined
         ? { tls: { port: tlsPort, ...options.tls, http2Directive } }
         : {}),
+      ...(slowPort === undefined
+        ? {}
+        : { slowMirror: { port: slowPort, bytesPerSecond: options.slowMirrorBytesPerSecond! } }),
     }),
   );
   // -e: the error log from the very start (before the conf is read), so nothing goes to /var/log.
@@ -214,6 +231,7 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
   return {
     origin,
     ...(tlsPort === undefined ? {} : { tlsOrigin: `https://127.0.0.1:${tlsPort}` }),
+    ...(slowPort === undefined ? {} : { slowTlsOrigin: `https://127.0.0.1:${slowPort}` }),
     version,
     prefix,
     requests,
@@ -222,7 +240,7 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
   };
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+export async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM'); // nginx: fast shutdown
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -3,7 +3,7 @@
  * RSS, and each target met or missed; as JSON and as markdown tables.
  */
 import { median } from './measure.js';
-import { RSS_LIMIT_KIB, type Scenario } from './scenarios.js';
+import { type MetricTarget, RSS_LIMIT_KIB, type Scenario } from './scenarios.js';
 import { PROBE_FILES, type SettleResult } from './settle.js';
 import { describeTraffic, type Traffic } from './traffic.js';
 import type { Verdict } from './verdict.js';
@@ -38,9 +38,9 @@ export interface RowResult {
 
 export interface TargetResult {
   label: string;
-  /** A ratio (×), MiB, or a count of runs that satisfied a condition. */
+  /** A ratio (×), MiB, a count of runs that satisfied a condition, or a metric's median. */
   value: number | null;
-  unit: '×' | 'MiB' | 'runs';
+  unit: '×' | 'MiB' | 'runs' | MetricTarget['unit'];
   limit: number | null;
   met: boolean | null;
   note?: string;
@@ -124,6 +124,7 @@ export function evaluate(scenario: Scenario, rows: RowResult[]): ScenarioResult 
     if (row.tool !== 'fragfetch') row.fragfetchRatio = ratio(reference, row.medianSeconds);
   }
   const targets: TargetResult[] = scenario.targets.map((target) => {
+    if ('metric' in target) return metricResult(target, byId.get(target.row));
     const numerator = byId.get(target.numerator);
     const denominator = byId.get(target.denominator);
     const value = ratio(numerator?.medianSeconds, denominator?.medianSeconds);
@@ -176,6 +177,31 @@ export function evaluate(scenario: Scenario, rows: RowResult[]): ScenarioResult 
   };
 }
 
+/** The median of the metric over the row's successful runs, against its bound. */
+function metricResult(target: MetricTarget, row: RowResult | undefined): TargetResult {
+  const values = (row?.runs ?? [])
+    .filter((run) => run.ok)
+    .map((run) => run.metrics?.[target.metric])
+    .filter((value): value is number => value !== undefined);
+  const value = median(values);
+  const limit = target.atLeast ?? target.atMost ?? null;
+  const met =
+    value === null || limit === null ? null : target.atLeast !== undefined ? value >= limit : value <= limit;
+  const why = !row
+    ? `no row ${target.row}`
+    : row.skip
+      ? `${row.label} (${row.skip})`
+      : `${row.label} had no successful run`;
+  return {
+    label: target.label,
+    value,
+    unit: target.unit,
+    limit,
+    met,
+    ...(value === null ? { note: `not measured: ${why}` } : {}),
+  };
+}
+
 const fixed = (value: number, digits: number) => value.toFixed(digits);
 
 function seconds(value: number | null): string {
@@ -187,6 +213,8 @@ function formatValue(target: TargetResult): string {
   if (target.value === null) return 'n/a';
   if (target.unit === '×') return `${fixed(target.value, 2)} ×`;
   if (target.unit === 'MiB') return `${fixed(target.value, 0)} MiB`;
+  if (target.unit === '%') return `${fixed(target.value, 1)} %`;
+  if (target.unit === 'MiB/s') return `${fixed(target.value, 1)} MiB/s`;
   return `${target.value}/${target.limit} runs`;
 }
 

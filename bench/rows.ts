@@ -7,8 +7,16 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunResult } from './measure.js';
 import { releaseFiles } from './release.js';
-import { aria2Argv, aria2Label, curlArgv, curlLabel, fragfetchArgv, type ToolId } from './tools.js';
-import { fragfetchVerdict, outputVerdict, type Verdict } from './verdict.js';
+import {
+  aria2Argv,
+  aria2Label,
+  curlArgv,
+  curlLabel,
+  type CurlVariant,
+  fragfetchArgv,
+  type ToolId,
+} from './tools.js';
+import { type FragfetchJson, fragfetchVerdict, outputVerdict, type Verdict } from './verdict.js';
 import type { ScenarioContext, Workload } from './workload.js';
 
 export interface PreparedRun {
@@ -44,30 +52,49 @@ function outputs(dir: string): Pick<PreparedRun, 'release' | 'cleanup'> {
   };
 }
 
-/** `fragfetch fetch` with its defaults; `http2` adds `--http2` (an https workload only). */
+/** Figures of a run other tools' rows report (Verdict.metrics), from what the harness measured. */
+export type RunMetrics = (result: RunResult) => Record<string, number>;
+
+/**
+ * `fragfetch fetch` with its defaults; `http2` adds `--http2` (an https workload only), `args`
+ * other options (the row's id is then to be given); `metrics` reads figures from its report.
+ */
 export function fragfetchRow(
   ctx: ScenarioContext,
   load: Workload,
   fragments: number,
-  variant: { http2?: boolean } = {},
+  variant: {
+    http2?: boolean;
+    id?: string;
+    args?: readonly string[];
+    metrics?: (report: FragfetchJson) => Record<string, number>;
+  } = {},
 ): Row {
   const tls = load.tls && { ...load.tls, http2: variant.http2 === true };
+  const id = variant.id ?? (variant.http2 ? 'fragfetch-http2' : 'fragfetch');
+  const args = [...(variant.http2 ? ['--http2'] : []), ...(variant.args ?? [])];
   return {
-    id: variant.http2 ? 'fragfetch-http2' : 'fragfetch',
+    id,
     tool: 'fragfetch',
-    label: variant.http2 ? 'fragfetch fetch --http2' : 'fragfetch fetch',
+    label: ['fragfetch fetch', ...args].join(' '),
     prepare: async (round) => {
-      const cache = path.join(round.dir, variant.http2 ? 'fragfetch-http2-cache' : 'fragfetch-cache');
+      const cache = path.join(round.dir, `${id}-cache`);
       return {
-        argv: fragfetchArgv(ctx.projectRoot, load.manifestPath, cache, tls),
-        verify: async (result) => fragfetchVerdict(result, { fragments, bytes: load.bytes, warm: false }),
+        argv: fragfetchArgv(ctx.projectRoot, load.manifestPath, cache, tls, variant.args),
+        verify: async (result) =>
+          fragfetchVerdict(result, { fragments, bytes: load.bytes, warm: false }, variant.metrics),
         ...outputs(cache),
       };
     },
   };
 }
 
-export function curlRow(ctx: ScenarioContext, load: Workload, label = curlLabel()): Row {
+export function curlRow(
+  ctx: ScenarioContext,
+  load: Workload,
+  label = curlLabel(),
+  variant: CurlVariant & { metrics?: RunMetrics } = {},
+): Row {
   const info = ctx.tools.curl;
   return {
     id: 'curl',
@@ -78,21 +105,27 @@ export function curlRow(ctx: ScenarioContext, load: Workload, label = curlLabel(
       const out = path.join(round.dir, 'curl-out');
       await mkdir(out, { recursive: true });
       return {
-        argv: await curlArgv(load.transfers, out, path.join(round.dir, 'curl.config'), load.tls),
-        verify: (result) => outputVerdict(result, out, load.transfers),
+        argv: await curlArgv(load.transfers, out, path.join(round.dir, 'curl.config'), load.tls, variant),
+        verify: (result) => outputVerdict(result, out, load.transfers, variant.metrics),
         ...outputs(out),
       };
     },
   };
 }
 
-export function aria2Row(ctx: ScenarioContext, load: Workload, skip?: string): Row {
+/** `aria2c -j 16` on the workload; `variant.args` are further options, shown in the label. */
+export function aria2Row(
+  ctx: ScenarioContext,
+  load: Workload,
+  skip?: string,
+  variant: { args?: readonly string[]; metrics?: RunMetrics } = {},
+): Row {
   const info = ctx.tools.aria2c;
   const reason = skip ?? (info.available ? undefined : info.version);
   return {
     id: 'aria2c',
     tool: 'aria2c',
-    label: aria2Label(load.single),
+    label: [aria2Label(load.single), ...(variant.args ?? [])].join(' '),
     ...(reason === undefined ? {} : { skip: reason }),
     prepare: async (round) => {
       const out = path.join(round.dir, 'aria2c-out');
@@ -104,8 +137,9 @@ export function aria2Row(ctx: ScenarioContext, load: Workload, skip?: string): R
           path.join(round.dir, 'aria2c.input'),
           load.single,
           load.tls,
+          variant.args,
         ),
-        verify: (result) => outputVerdict(result, out, load.transfers),
+        verify: (result) => outputVerdict(result, out, load.transfers, variant.metrics),
         ...outputs(out),
       };
     },

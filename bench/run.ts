@@ -31,9 +31,11 @@ import {
 import {
   buildScenario,
   FIXTURES_NEEDED,
+  type Scenario,
   SCENARIO_NAMES,
   type ScenarioContext,
   type ScenarioName,
+  SLOW_MIRROR_BYTES_PER_SECOND,
   THROTTLE_BYTES_PER_SECOND,
 } from './scenarios.js';
 import { PROBE_FILES, settleFileSystem } from './settle.js';
@@ -134,13 +136,29 @@ async function runScenario(
   stopped: () => boolean,
 ): Promise<ScenarioResult> {
   const scenario = await buildScenario(ctx, name);
+  try {
+    return await runRounds(name, scenario, server, options, gnuTime, stopped, ctx.workDir);
+  } finally {
+    await scenario.stop?.();
+  }
+}
+
+async function runRounds(
+  name: ScenarioName,
+  scenario: Scenario,
+  server: BenchServer,
+  options: Options,
+  gnuTime: boolean,
+  stopped: () => boolean,
+  workDir: string,
+): Promise<ScenarioResult> {
   log(`[${name}] ${scenario.description}`);
   const runs = new Map<string, RunRecord[]>(scenario.rows.map((row) => [row.id, []]));
   const commands = new Map<string, string>();
   for (const row of scenario.rows) if (row.skip) log(`[${name}] ${row.label}: skipped (${row.skip})`);
   // What the runs wrote is deleted when the scenario ends, not after each run: deleting one run's
   // files just before the next run billed that run for the previous tool's cleanup (settle.ts).
-  const settle = await settleFileSystem(ctx.workDir, (line) => log(`[${name}] ${line}`), stopped);
+  const settle = await settleFileSystem(workDir, (line) => log(`[${name}] ${line}`), stopped);
   log(
     `[${name}] file system: ${PROBE_FILES} files created in ${settle.probeMs.toFixed(0)} ms` +
       (settle.waitedSeconds > 0 ? ` after waiting ${settle.waitedSeconds} s` : '') +
@@ -149,7 +167,7 @@ async function runScenario(
   const cleanups: (() => Promise<void>)[] = [];
   try {
     for (let round = 1; round <= options.rounds && !stopped(); round++) {
-      const dir = await mkdtemp(path.join(ctx.workDir, `${name}-r${round}-`));
+      const dir = await mkdtemp(path.join(workDir, `${name}-r${round}-`));
       cleanups.push(() => rm(dir, { recursive: true, force: true }));
       for (const row of scenario.rows) {
         if (row.skip || stopped()) continue;
@@ -178,7 +196,11 @@ async function runScenario(
         });
         const rss = result.rssKiB === null ? '' : `, peak RSS ${(result.rssKiB / 1024).toFixed(0)} MiB`;
         const counted = verdict.serverRequests === undefined ? '' : ` (server: ${verdict.serverRequests})`;
-        const extra = verdict.requests === undefined ? '' : `, ${verdict.requests} requests${counted}`;
+        const extra =
+          (verdict.requests === undefined ? '' : `, ${verdict.requests} requests${counted}`) +
+          Object.entries(verdict.metrics ?? {})
+            .map(([metric, value]) => `, ${metric} ${value.toFixed(1)}`)
+            .join('');
         log(
           `[${name}] round ${round}/${options.rounds} ${row.label}: ${result.seconds.toFixed(2)} s${rss}${extra}; ${describeTraffic(traffic)}${ok ? '' : ` — FAILED: ${problem}`}`,
         );
@@ -226,6 +248,7 @@ async function main(): Promise<number> {
     root: fixtures.root,
     throttledDir: path.join(fixtures.root, 'big'),
     throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND,
+    slowMirrorBytesPerSecond: SLOW_MIRROR_BYTES_PER_SECOND,
     probePath: probe,
     pkiDir: path.join(workDir, 'pki'),
   });
@@ -254,6 +277,7 @@ async function main(): Promise<number> {
       projectRoot,
       origin: server.origin,
       tlsOrigin: server.tlsOrigin,
+      slowTlsOrigin: server.slowTlsOrigin,
       caFile: server.caFile,
       fixtures,
       tools,

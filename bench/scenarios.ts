@@ -5,6 +5,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type FixtureGroup, formatBytes } from './fixtures.js';
+import { type NetworkScenarioName, networkScenario } from './network-scenarios.js';
 import { releaseFiles } from './release.js';
 import { aria2Row, catRow, curlRow, fragfetchRow, type Row } from './rows.js';
 import { curlLabel, fragfetchArgv } from './tools.js';
@@ -24,6 +25,9 @@ export const SCENARIO_NAMES = [
   'warm',
   'ranges',
   'cat',
+  'mirrors',
+  'limit-rate',
+  'edge',
   'small',
   'https-small',
 ] as const;
@@ -31,6 +35,9 @@ export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 /** Per connection, as the issue says: 32 MB/s (decimal), nginx `limit_rate 32000000`. */
 export const THROTTLE_BYTES_PER_SECOND = 32_000_000;
+
+/** The slow mirror's limit per connection (mirrors scenario, issue 18): nginx `limit_rate 4000000`. */
+export const SLOW_MIRROR_BYTES_PER_SECOND = 4_000_000;
 
 /** Peak RSS target for fragfetch, every scenario. */
 export const RSS_LIMIT_KIB = 200 * 1024;
@@ -44,15 +51,33 @@ export const FIXTURES_NEEDED: Record<ScenarioName, FixtureGroup[]> = {
   warm: ['bulk'],
   ranges: ['big'],
   cat: ['big'],
+  mirrors: ['bulk'],
+  'limit-rate': ['bulk'],
+  edge: ['small'],
 };
 
-export interface Target {
+export interface RatioTarget {
   label: string;
   /** median(numerator) / median(denominator) ≤ limit; without a limit, the ratio is only shown. */
   numerator: string;
   denominator: string;
   limit?: number;
 }
+
+/**
+ * A figure other than time: the median over a row's successful runs of one of their metrics
+ * (Verdict.metrics), ≥ `atLeast` or ≤ `atMost`; with neither, only shown.
+ */
+export interface MetricTarget {
+  label: string;
+  row: string;
+  metric: string;
+  unit: '%' | 'MiB/s';
+  atLeast?: number;
+  atMost?: number;
+}
+
+export type Target = RatioTarget | MetricTarget;
 
 export interface Scenario {
   name: ScenarioName;
@@ -63,9 +88,14 @@ export interface Scenario {
   targets: Target[];
   /** Rows whose every run must satisfy an extra condition, with its description. */
   conditions: { row: string; label: string }[];
+  /** Stops what the scenario started for itself (a relay), once its rounds are over. */
+  stop?(): Promise<void>;
 }
 
-async function workload(ctx: ScenarioContext, name: ScenarioName): Promise<Workload> {
+async function workload(
+  ctx: ScenarioContext,
+  name: Exclude<ScenarioName, NetworkScenarioName>,
+): Promise<Workload> {
   switch (name) {
     case 'bulk':
     case 'warm':
@@ -86,7 +116,7 @@ async function workload(ctx: ScenarioContext, name: ScenarioName): Promise<Workl
 }
 
 /** fragfetch against aria2c and curl, each median ratio within its limit. */
-function against(aria2c: number, curl: number): Target[] {
+export function against(aria2c: number, curl: number): Target[] {
   const x = (limit: number) => (Number.isInteger(limit * 10) ? limit.toFixed(1) : String(limit));
   return [
     {
@@ -111,7 +141,15 @@ const HTTP2_RATIO: Target = {
   denominator: 'fragfetch',
 };
 
+/** Shown, not judged: whether `-j auto` is slower than the fixed default anywhere (issue 18). */
+const AUTO_RATIO: Target = {
+  label: 'fragfetch -j auto ÷ fragfetch (no target)',
+  numerator: 'fragfetch-auto',
+  denominator: 'fragfetch',
+};
+
 export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): Promise<Scenario> {
+  if (name === 'mirrors' || name === 'edge' || name === 'limit-rate') return networkScenario(ctx, name);
   const load = await workload(ctx, name);
   const count = load.transfers.length;
   const size = load.transfers[0]?.size ?? 0;
@@ -133,10 +171,15 @@ export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): P
         rows: [
           fragfetchRow(ctx, load, count),
           fragfetchRow(ctx, load, count, { http2: true }),
+          fragfetchRow(ctx, load, count, { id: 'fragfetch-auto', args: ['-j', 'auto'] }),
           aria2Row(ctx, load),
           curlRow(ctx, load),
         ],
-        targets: [...(name === 'https-bulk' ? against(1.0, 1.25) : against(0.5, 2.0)), HTTP2_RATIO],
+        targets: [
+          ...(name === 'https-bulk' ? against(1.0, 1.25) : against(0.5, 2.0)),
+          HTTP2_RATIO,
+          AUTO_RATIO,
+        ],
       };
     case 'throttled':
       return {

@@ -19,6 +19,8 @@ export interface BenchServer {
   origin: string;
   /** The same files over HTTPS (TLS 1.3, HTTP/2 offered), signed by `caFile`. */
   tlsOrigin: string;
+  /** A slow mirror of `tlsOrigin`: the same files, each connection limited (the mirrors scenario). */
+  slowTlsOrigin: string;
   /** The CA certificate (PEM) to give each tool: curl --cacert, aria2c --ca-certificate, --ca-file. */
   caFile: string;
   /** Why the preferred server was not used, if it was not. */
@@ -36,6 +38,8 @@ export interface ServerOptions {
   /** Folder (under root) served again at `/throttled/`. */
   throttledDir: string;
   throttleBytesPerSecond: number;
+  /** The limit per connection of the slow https mirror. */
+  slowMirrorBytesPerSecond: number;
   /** Path under root of a file that must be served before the server counts as ready. */
   probePath: string;
   /** An empty folder for the CA and the server's certificate. */
@@ -59,6 +63,7 @@ export async function startServer(options: ServerOptions): Promise<BenchServer> 
           description: nginx.version,
           origin: nginx.origin,
           tlsOrigin: nginx.tlsOrigin!,
+          slowTlsOrigin: nginx.slowTlsOrigin!,
           caFile,
           requests: nginx.requests,
           watch: async () => {
@@ -87,6 +92,12 @@ export async function startServer(options: ServerOptions): Promise<BenchServer> 
   const tlsCdn = mount(
     await startCdn({ tls: { cert: pki.server.cert.pem, key: pki.server.key.pem }, http2: true }),
   );
+  const slowCdn = await startCdn({
+    tls: { cert: pki.server.cert.pem, key: pki.server.key.pem },
+    http2: true,
+  });
+  slowCdn.mount('/', options.root, { limitRate: options.slowMirrorBytesPerSecond });
+  const cdns = [cdn, tlsCdn, slowCdn];
   const lines = (from: TestCdn, since: number, tls: string) =>
     from.requests.slice(since).map((request) => `HTTP/${request.httpVersion} ${tls}`);
   return {
@@ -94,21 +105,23 @@ export async function startServer(options: ServerOptions): Promise<BenchServer> 
     description: `fragfetch test CDN (node ${process.version})`,
     origin: cdn.origin,
     tlsOrigin: tlsCdn.origin,
+    slowTlsOrigin: slowCdn.origin,
     caFile,
     ...(note === undefined ? {} : { note }),
-    requests: () => Promise.resolve(cdn.requests.length + tlsCdn.requests.length),
+    requests: () => Promise.resolve(cdns.reduce((sum, each) => sum + each.requests.length, 0)),
     watch: () => {
-      const plainSince = cdn.requests.length;
-      const tlsSince = tlsCdn.requests.length;
+      const since = cdns.map((each) => each.requests.length);
       return Promise.resolve(() =>
         Promise.resolve(
-          parseTraffic([...lines(cdn, plainSince, '-'), ...lines(tlsCdn, tlsSince, 'TLS')], 'cdn'),
+          parseTraffic(
+            cdns.flatMap((each, i) => lines(each, since[i]!, each === cdn ? '-' : 'TLS')),
+            'cdn',
+          ),
         ),
       );
     },
     stop: async () => {
-      await cdn.close();
-      await tlsCdn.close();
+      for (const each of cdns) await each.close();
     },
   };
 }

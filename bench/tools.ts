@@ -68,6 +68,7 @@ export function fragfetchArgv(
   manifest: string,
   cacheDir: string,
   tls?: TlsOptions,
+  extra: readonly string[] = [],
 ): string[] {
   return [
     process.execPath,
@@ -80,6 +81,7 @@ export function fragfetchArgv(
     '--json',
     ...(tls ? ['--ca-file', tls.caFile] : []),
     ...(tls?.http2 ? ['--http2'] : []),
+    ...extra,
   ];
 }
 
@@ -90,14 +92,20 @@ function quote(value: string): string {
 /**
  * A curl config with one operation per transfer (`next` between them), so each may carry its own
  * `range`; `--parallel` runs the operations' transfers side by side all the same. `next` resets
- * every per-transfer option, `--cacert` too: each block carries its own.
+ * every per-transfer option, `--cacert` too: each block carries its own, and `perTransfer`'s lines
+ * (e.g. `limit-rate = "20M"`).
  */
-export function curlConfig(transfers: readonly Transfer[], outDir: string, tls?: TlsOptions): string {
+export function curlConfig(
+  transfers: readonly Transfer[],
+  outDir: string,
+  tls?: TlsOptions,
+  perTransfer: readonly string[] = [],
+): string {
   const blocks = transfers.map((transfer) => {
     const lines = [`url = ${quote(transfer.url)}`, `output = ${quote(path.join(outDir, transfer.name))}`];
     if (transfer.range) lines.push(`range = "${transfer.range.start}-${transfer.range.end}"`);
     if (tls) lines.push(`cacert = ${quote(tls.caFile)}`);
-    lines.push('fail');
+    lines.push(...perTransfer, 'fail');
     return lines.join('\n');
   });
   return `${blocks.join('\nnext\n')}\n`;
@@ -107,20 +115,25 @@ export function curlLabel(): string {
   return `curl --parallel --parallel-max ${PARALLEL}`;
 }
 
+/** How a curl row differs from `--parallel --parallel-max 16`: one transfer at a time, options per transfer. */
+export interface CurlVariant {
+  sequential?: boolean;
+  perTransfer?: readonly string[];
+}
+
 export async function curlArgv(
   transfers: readonly Transfer[],
   outDir: string,
   configFile: string,
   tls?: TlsOptions,
+  variant: CurlVariant = {},
 ): Promise<string[]> {
-  await writeFile(configFile, curlConfig(transfers, outDir, tls));
+  await writeFile(configFile, curlConfig(transfers, outDir, tls, variant.perTransfer));
   return [
     'curl',
     '--silent',
     '--show-error',
-    '--parallel',
-    '--parallel-max',
-    String(PARALLEL),
+    ...(variant.sequential ? [] : ['--parallel', '--parallel-max', String(PARALLEL)]),
     '--config',
     configFile,
   ];
@@ -146,6 +159,7 @@ export async function aria2Argv(
   inputFile: string,
   single: boolean,
   tls?: TlsOptions,
+  extra: readonly string[] = [],
 ): Promise<string[]> {
   await writeFile(inputFile, aria2Input(transfers, outDir));
   return [
@@ -155,6 +169,7 @@ export async function aria2Argv(
     String(PARALLEL),
     ...(single ? ['-x', '16', '-s', '16', '-k', '1M'] : []),
     ...(tls ? [`--ca-certificate=${tls.caFile}`] : []),
+    ...extra,
     '--allow-overwrite=true',
     '--auto-file-renaming=false',
     '--file-allocation=none',

@@ -17,6 +17,11 @@ export interface Verdict {
   downloadedBytes?: number;
   cachedFragments?: number;
   retries?: number;
+  /**
+   * Figures of the run a scenario judges other than by time (the fast mirror's share of the bytes,
+   * the achieved rate), by name, in the unit the scenario's metric targets give them.
+   */
+  metrics?: Record<string, number>;
 }
 
 export function describeFailure(result: RunResult): string | undefined {
@@ -28,12 +33,15 @@ export function describeFailure(result: RunResult): string | undefined {
   return undefined;
 }
 
-interface FragfetchJson {
+/** What the harness reads of fragfetch's `--json` report (src/fetch/report.ts). */
+export interface FragfetchJson {
   ok: boolean;
   fragments: { total: number; downloaded: number; cached: number; failed: number };
   bytes: { downloaded: number };
   requests: number;
   retries: number;
+  durationMs: number;
+  endpoints: { url: string; bytes: number }[];
   failures: { id: string; error: { code: string; message: string } }[];
 }
 
@@ -47,9 +55,11 @@ function parseReport(result: RunResult): { report?: FragfetchJson; problem?: str
   }
 }
 
+/** `metrics`: the figures a scenario reads from a successful run's report. */
 export function fragfetchVerdict(
   result: RunResult,
   expect: { fragments: number; bytes: number; warm: boolean },
+  metrics?: (report: FragfetchJson) => Record<string, number>,
 ): Verdict {
   const { report, problem } = parseReport(result);
   if (!report) return { ok: false, problem: problem ?? 'no report' };
@@ -87,7 +97,7 @@ export function fragfetchVerdict(
       ...facts,
     };
   }
-  return { ok: true, ...facts };
+  return { ok: true, ...facts, ...(metrics ? { metrics: metrics(report) } : {}) };
 }
 
 /** Every output file is there with its size (the other tools verify nothing, we check that much). */
@@ -95,6 +105,7 @@ export async function outputVerdict(
   result: RunResult,
   outDir: string,
   transfers: readonly Transfer[],
+  metrics?: (result: RunResult) => Record<string, number>,
 ): Promise<Verdict> {
   const failure = describeFailure(result);
   if (failure) return { ok: false, problem: failure };
@@ -106,5 +117,5 @@ export async function outputVerdict(
       return { ok: false, problem: `${transfer.name}: ${info.size} bytes, expected ${transfer.size}` };
     }
   }
-  return { ok: true };
+  return { ok: true, ...(metrics ? { metrics: metrics(result) } : {}) };
 }

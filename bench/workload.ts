@@ -12,6 +12,8 @@ export interface ScenarioContext {
   origin: string;
   /** The same files over HTTPS, with the CA that signed the server's certificate. */
   tlsOrigin: string;
+  /** A slow mirror of `tlsOrigin`: the same files over HTTPS, each connection limited. */
+  slowTlsOrigin: string;
   caFile: string;
   fixtures: Fixtures;
   tools: Record<ToolId, ToolInfo>;
@@ -42,18 +44,33 @@ export function group(ctx: ScenarioContext, name: FixtureGroup) {
 }
 
 /** Whole objects from `<origin>/<urlFolder>/`, over https when `https` is set. */
-export async function wholeFiles(
+export function wholeFiles(
   ctx: ScenarioContext,
   name: string,
   files: readonly FixtureFile[],
   urlFolder: string,
   https = false,
 ): Promise<Workload> {
-  const base = `${https ? ctx.tlsOrigin : ctx.origin}/${urlFolder}/`;
+  return mirroredFiles(ctx, name, files, urlFolder, [https ? ctx.tlsOrigin : ctx.origin]);
+}
+
+/**
+ * Whole objects from `<origin>/<urlFolder>/` of each origin, mirrors of one another in the
+ * manifest's `baseUrls` in the order given; the other tools fetch from the first. https when the
+ * first is.
+ */
+export async function mirroredFiles(
+  ctx: ScenarioContext,
+  name: string,
+  files: readonly FixtureFile[],
+  urlFolder: string,
+  origins: readonly string[],
+): Promise<Workload> {
+  const bases = origins.map((origin) => `${origin}/${urlFolder}/`);
   const manifestPath = await writeManifest(ctx, name, {
     version: 1,
     name: `bench-${name}`,
-    baseUrls: [base],
+    baseUrls: bases,
     fragments: files.map((file) => ({
       path: path.posix.basename(file.path),
       size: file.size,
@@ -62,14 +79,14 @@ export async function wholeFiles(
   });
   return {
     transfers: files.map((file) => ({
-      url: base + path.posix.basename(file.path),
+      url: bases[0] + path.posix.basename(file.path),
       name: path.posix.basename(file.path),
       size: file.size,
     })),
     manifestPath,
     single: files.length === 1,
     bytes: files.reduce((sum, file) => sum + file.size, 0),
-    ...(https ? { tls: { caFile: ctx.caFile } } : {}),
+    ...(bases[0]!.startsWith('https:') ? { tls: { caFile: ctx.caFile } } : {}),
   };
 }
 

@@ -39,7 +39,12 @@ export async function observersFor(flags: TransferFlags, io: CliIO): Promise<Obs
       if (flags.verbose) log(`${retryLine(fragment, error, delayMs)}\n`);
     };
   }
-  if (flags.verbose) observer.request = (record) => log(`${requestLine(record)}\n`);
+  if (display || flags.verbose) {
+    observer.request = (record) => {
+      display?.request(record);
+      if (flags.verbose) log(`${requestLine(record)}\n`);
+    };
+  }
   // Ctrl-C: the bars go at once, so the "stopping" notice and the summary land on a clean screen
   // (main.ts aborts before it writes that notice; a redraw after it would overwrite it).
   const onAbort = () => display?.stop();

@@ -33,6 +33,10 @@ export const parseCount = parser((text: string) => {
 
 export const parseSizeOption = parser(parseSize);
 
+/** `auto`, or a whole number of at least 1. */
+export const parseConcurrency = (text: string): number | 'auto' =>
+  text.trim() === 'auto' ? 'auto' : parsePositiveInt(text);
+
 /** A size that must be at least one byte: a chunk of 0 bytes would plan ranges for ever. */
 export const parsePositiveSize = parser((text: string) => {
   const value = parseSize(text);
@@ -54,8 +58,14 @@ export const parseHeader = (text: string, previous: Record<string, string> = {})
 export function transferOptions(): Option[] {
   return [
     new Option('--cache <dir>', 'cache folder (default: $FRAGFETCH_CACHE, else the user cache folder)'),
-    new Option('-j, --concurrency <n>', 'requests in flight at once')
+    new Option(
+      '-j, --concurrency <n>',
+      'requests in flight at once; auto: from 16, more while throughput grows, fewer when a server is overloaded',
+    )
       .default(fetchDefaults.concurrency)
+      .argParser(parseConcurrency),
+    new Option('--max-connections <n>', 'the most requests in flight -j auto may reach')
+      .default(fetchDefaults.maxConnections)
       .argParser(parsePositiveInt),
     new Option('--retries <n>', 'retries of a failed request, with backoff')
       .default(fetchDefaults.retries)
@@ -118,7 +128,8 @@ export function dryRunOption(): Option {
 /** What commander hands an action, typed. */
 export interface TransferFlags extends NetworkFlags {
   cache?: string;
-  concurrency: number;
+  concurrency: number | 'auto';
+  maxConnections: number;
   retries: number;
   stallTimeout: number;
   minSpeed?: number;

@@ -1,8 +1,10 @@
+import type { RequestRecord } from '../fetch/context.js';
 import type { ChalkInstance } from 'chalk';
 import { MultiBar, type SingleBar } from 'cli-progress';
 import type { FetchObserver, FetchPlan, SettledOutcome } from '../fetch/engine.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
+import { endpointsText } from './progress-line.js';
 import { type InFlight, type ProgressSnapshot, ProgressState, percentOf } from './progress-state.js';
 import { type Env, type OutputStream, widthOf } from './terminal.js';
 
@@ -39,6 +41,7 @@ export class ProgressBars implements FetchObserver {
   readonly #options: Required<ProgressBarsOptions>;
   #multibar: MultiBar | undefined;
   #overall: SingleBar | undefined;
+  #mirrors: SingleBar | undefined;
   readonly #fragmentBars: SingleBar[] = [];
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -63,6 +66,9 @@ export class ProgressBars implements FetchObserver {
       format: (_options, _params, payload: { line?: string }) => payload.line ?? '',
     });
     this.#overall = this.#multibar.create(1, 0, { line: '' });
+    // Each mirror's rate, under the run's line: where the bytes come from is the news with mirrors.
+    if (plan.missing.some((fragment) => fragment.urls.length > 1))
+      this.#mirrors = this.#multibar.create(1, 0, { line: '' });
     process.once('exit', this.#onExit);
     this.#timer = setInterval(() => this.#draw(), Math.ceil(1000 / this.#options.fps));
     this.#timer.unref();
@@ -75,6 +81,10 @@ export class ProgressBars implements FetchObserver {
 
   retry(): void {
     this.#state.retry();
+  }
+
+  request(record: RequestRecord): void {
+    this.#state.request(record);
   }
 
   settled(fragment: Fragment, outcome: SettledOutcome): void {
@@ -107,6 +117,7 @@ export class ProgressBars implements FetchObserver {
     // One column spare: writing the last column makes some terminals wrap.
     const width = widthOf(this.#options.stream, this.#options.env) - 1;
     this.#overall.update({ line: overallLine(snapshot, width, this.#options.chalk) });
+    this.#mirrors?.update({ line: clip(`  ${endpointsText(snapshot.endpoints)}`, width) });
 
     const shown = snapshot.inFlight.slice(0, this.#options.maxFragmentBars);
     while (this.#fragmentBars.length > shown.length) multibar.remove(this.#fragmentBars.pop()!);

@@ -1,3 +1,4 @@
+import type { RequestRecord } from '../fetch/context.js';
 import type { FetchObserver, FetchPlan, SettledOutcome } from '../fetch/engine.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
@@ -45,6 +46,10 @@ export class ProgressLine implements FetchObserver {
     this.#state.retry();
   }
 
+  request(record: RequestRecord): void {
+    this.#state.request(record);
+  }
+
   settled(fragment: Fragment, outcome: SettledOutcome): void {
     this.#state.settled(fragment, outcome);
   }
@@ -72,5 +77,16 @@ export function progressLine(s: ProgressSnapshot): string {
   const percent = s.bytesTotal > 0 ? ` (${percentOf(s.bytesDone, s.bytesTotal)}%)` : '';
   const bytes = `${formatBytes(s.bytesDone)} of ${formatBytes(s.bytesTotal)}${percent}`;
   const eta = s.etaMs === undefined ? '' : `, ETA ${formatDuration(s.etaMs)}`;
-  return `fragfetch: ${fragments}, ${bytes}, ${formatRate(s.rate)}${eta}`;
+  const mirrors = s.endpoints.length === 0 ? '' : `; ${endpointsText(s.endpoints)}`;
+  return `fragfetch: ${fragments}, ${bytes}, ${formatRate(s.rate)}${eta}${mirrors}`;
+}
+
+/** `https://a.example 80.0 MiB/s, https://b.example 4.0 MiB/s (3 errors)`: each mirror's share now. */
+export function endpointsText(endpoints: ProgressSnapshot['endpoints']): string {
+  return endpoints
+    .map(
+      ({ url, rate, errors }) =>
+        `${url} ${formatRate(rate)}${errors > 0 ? ` (${plural(errors, 'error')})` : ''}`,
+    )
+    .join(', ');
 }

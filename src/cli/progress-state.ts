@@ -1,4 +1,6 @@
+import type { RequestRecord } from '../fetch/context.js';
 import type { FetchObserver, FetchPlan } from '../fetch/engine.js';
+import { ByOrigin } from '../fetch/by-origin.js';
 import type { Fragment } from '../manifest/fragment.js';
 
 /**
@@ -33,6 +35,15 @@ export interface ProgressSnapshot {
   etaMs: number | undefined;
   /** Fragments receiving bytes, largest first. */
   inFlight: InFlight[];
+  /** With more than one endpoint (mirrors): each one's rate over the same window, and its errors. */
+  endpoints: { url: string; rate: number; errors: number }[];
+}
+
+/** Bytes and errors of one endpoint (an origin) so far. */
+interface EndpointCount {
+  url: string;
+  received: number;
+  errors: number;
 }
 
 /**
@@ -52,7 +63,8 @@ export class ProgressState implements FetchObserver {
   /** Every body byte received, restarts included: what the network actually carried. */
   #received = 0;
   #inFlight = new Map<Fragment, InFlight>();
-  #samples: { at: number; bytes: number }[] = [];
+  #samples: { at: number; bytes: number; byEndpoint: number[] }[] = [];
+  #endpoints = new ByOrigin<EndpointCount>((url) => ({ url, received: 0, errors: 0 }));
 
   constructor(now: () => number = () => performance.now()) {
     this.#now = now;
@@ -61,11 +73,12 @@ export class ProgressState implements FetchObserver {
   planned(plan: FetchPlan): void {
     this.#fragmentsTotal = plan.ordered.length;
     this.#bytesTotal = plan.missingBytes;
-    this.#samples = [{ at: this.#now(), bytes: 0 }];
+    this.#samples = [{ at: this.#now(), bytes: 0, byEndpoint: [] }];
   }
 
-  bytes(fragment: Fragment, _url: string, bytes: number): void {
+  bytes(fragment: Fragment, url: string, bytes: number): void {
     this.#received += bytes;
+    this.#endpoints.of(url).received += bytes;
     const entry = this.#inFlight.get(fragment);
     if (entry) entry.bytes += bytes;
     else this.#inFlight.set(fragment, { fragment, bytes });
@@ -73,6 +86,10 @@ export class ProgressState implements FetchObserver {
 
   retry(): void {
     this.#retries++;
+  }
+
+  request(record: RequestRecord): void {
+    if (record.error !== undefined) this.#endpoints.of(record.url).errors++;
   }
 
   settled(fragment: Fragment, outcome: string): void {
@@ -99,10 +116,22 @@ export class ProgressState implements FetchObserver {
   /** Records a rate sample and returns what a display shows. */
   snapshot(): ProgressSnapshot {
     const at = this.#now();
-    this.#samples.push({ at, bytes: this.#received });
+    const counts = [...this.#endpoints.values()];
+    const byEndpoint = counts.map((endpoint) => endpoint.received);
+    this.#samples.push({ at, bytes: this.#received, byEndpoint });
     while (this.#samples.length > 2 && at - this.#samples[1]!.at >= RATE_WINDOW_MS) this.#samples.shift();
     const first = this.#samples[0]!;
-    const rate = at - first.at > 0 ? ((this.#received - first.bytes) * 1000) / (at - first.at) : 0;
+    const span = at - first.at;
+    const rateOf = (now: number, then: number) => (span > 0 ? ((now - then) * 1000) / span : 0);
+    const rate = rateOf(this.#received, first.bytes);
+    const endpoints =
+      counts.length < 2
+        ? []
+        : counts.map((endpoint, index) => ({
+            url: endpoint.url,
+            rate: rateOf(endpoint.received, first.byEndpoint[index] ?? 0),
+            errors: endpoint.errors,
+          }));
 
     const inFlight = [...this.#inFlight.values()].sort(
       (a, b) => (b.fragment.size ?? b.bytes) - (a.fragment.size ?? a.bytes),
@@ -129,6 +158,7 @@ export class ProgressState implements FetchObserver {
       rate,
       etaMs: remaining === 0 ? 0 : rate > 0 ? (remaining * 1000) / rate : undefined,
       inFlight,
+      endpoints,
     };
   }
 }

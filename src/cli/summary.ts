@@ -13,8 +13,8 @@ import { formatBytes, formatDuration, formatRate, plural } from '../units.js';
  *     cache       12.5% hit rate (5 of 40) in /home/me/.cache/fragfetch
  *     requests    52, 3 retries
  *     time        2.4 s in all, critical fragments ready after 0.8 s
- *     endpoint    https://cdn-eu.example.com: 30 requests, 150.0 MiB, 0 errors, 60.0 MiB/s
- *     endpoint    https://cdn-us.example.com: 22 requests, 100.0 MiB, 2 errors, 40.0 MiB/s
+ *     endpoint    https://cdn-eu.example.com: 30 requests, 150.0 MiB, 0 errors, 60.0 MiB/s average, 70.0 MiB/s peak
+ *     endpoint    https://cdn-us.example.com: 22 requests, 100.0 MiB, 2 errors, 40.0 MiB/s average, 41.0 MiB/s peak, backed off
  *   2 failed:
  *     layer.3  https://cdn-eu.example.com/model.bin  EHTTP  HTTP 404 Not Found
  *
@@ -63,7 +63,7 @@ export function formatSummary(report: FetchReport, color: ChalkInstance | boolea
         row(
           c,
           'endpoint',
-          `${endpoint.url}: ${plural(endpoint.requests, 'request')}, ${formatBytes(endpoint.bytes)}, ${errors}, ${formatRate(endpoint.averageBytesPerSecond)}`,
+          `${endpoint.url}: ${plural(endpoint.requests, 'request')}, ${formatBytes(endpoint.bytes)}, ${errors}, ${formatRate(endpoint.averageBytesPerSecond)} average, ${formatRate(endpoint.peakBytesPerSecond)} peak${stateOf(endpoint, c)}`,
         ),
       );
     }
@@ -88,6 +88,12 @@ function failureMessage(message: string, url: string): string {
   const oneLine = message.replace(/\s+/g, ' ').trim();
   const prefix = /^[A-Z]+ (\S+): /.exec(oneLine);
   return prefix && displayUrl(prefix[1]!) === url ? oneLine.slice(prefix[0].length) : oneLine;
+}
+
+/** An endpoint's state at the end of the run, when it is not healthy. */
+function stateOf(endpoint: FetchReport['endpoints'][number], c: ChalkInstance): string {
+  if (endpoint.state === 'healthy') return '';
+  return `, ${endpoint.state === 'failed' ? c.red('failed') : c.yellow('backed off')}`;
 }
 
 /** `12.5% hit rate (5 of 40)`; a run that looked nothing up (a mirror already up to date) has no rate. */

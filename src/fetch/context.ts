@@ -3,6 +3,7 @@ import type { HttpClient } from '../net/http.js';
 import type { RateLimiter } from '../net/rate-limit.js';
 import type { RetryPolicy } from '../net/retry.js';
 import type { Slots } from '../schedule/slots.js';
+import type { EndpointPool } from './endpoint-pool.js';
 
 /** One finished or failed HTTP request, for statistics and `--verbose`. */
 export interface RequestRecord {
@@ -29,6 +30,8 @@ export interface DownloadEvents {
 export interface DownloadContext {
   http: HttpClient;
   slots: Slots;
+  /** Which mirror each request goes to, from what the run measured of each (endpoint-pool.ts). */
+  endpoints: EndpointPool;
   retry: RetryPolicy;
   limiter: RateLimiter | undefined;
   /** Objects larger than this are fetched as several ranges at once. */

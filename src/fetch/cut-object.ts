@@ -33,21 +33,28 @@ export async function cutObject(members: readonly PendingGroup[], job: JobContex
   let cuts = all;
   const dead = new Set<number>();
   const integrityRetried = new Set<Cut>();
-  let endpoint = 0;
+  let avoid: number | undefined;
   try {
     await mkdir(join(job.store.dir, 'partial'), { recursive: true });
     for (let attempt = 1; cuts.length > 0; attempt++) {
+      const endpoint = ctx.endpoints.pick(urls, (index) => !dead.has(index), avoid);
       const url = urls[endpoint]!;
       const release = await ctx.slots.acquire(rank, ctx.signal);
       const began = performance.now();
       const pass = new Pass(cuts, url, job);
       let failure: unknown;
+      ctx.endpoints.sent(url);
       try {
         await pass.run();
       } catch (error) {
         failure = error;
       } finally {
         release();
+        ctx.endpoints.ended(url, {
+          bytes: pass.received,
+          ms: performance.now() - began,
+          failed: failure !== undefined && !ctx.signal.aborted && isRetryable(failure),
+        });
       }
       if (ctx.signal.aborted) return;
       ctx.events.request({
@@ -81,7 +88,7 @@ export async function cutObject(members: readonly PendingGroup[], job: JobContex
         for (const cut of cuts) settleFailed(cut.group, failure, job);
         return;
       }
-      endpoint = alive.find((i) => i > endpoint) ?? alive[0]!;
+      avoid = endpoint;
       ctx.events.retry(cuts[0]!.fragment, failure, wait);
       await delay(wait, ctx.signal);
     }

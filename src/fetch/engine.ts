@@ -3,7 +3,7 @@ import { appendHistory, recordOf } from '../cache/history.js';
 import { type CacheMode, needsRevalidation, type Revalidation, revalidate } from '../cache/revalidate.js';
 import { SmallBuffers } from '../cache/small-buffers.js';
 import { type CacheHit, CacheStore, cacheKey } from '../cache/store.js';
-import { FragfetchError } from '../errors.js';
+import { FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
 import { manifestTrust } from '../manifest/trust.js';
@@ -17,13 +17,20 @@ import { type JobContext, SMALL_OBJECT_BYTES, settleFailed } from './download-on
 import type { FetchReport } from './report.js';
 import { downloadMissing } from './schedule.js';
 import { RunStats } from './stats.js';
+import { AdaptiveConcurrency } from './adaptive-concurrency.js';
+import { type EndpointOrder, EndpointPool, type EndpointPoolOptions } from './endpoint-pool.js';
 
-export type EndpointOrder = 'fastest' | 'listed';
+export type { EndpointOrder } from './endpoint-pool.js';
 
 export interface FetchOptions {
   cacheDir: string;
-  /** Requests in flight at once. */
-  concurrency?: number; // 16
+  /**
+   * Requests in flight at once; `auto`: from 16, grown while throughput grows and shrunk when a
+   * server says it is overloaded, up to `maxConnections` (adaptive-concurrency.ts).
+   */
+  concurrency?: number | 'auto'; // 16
+  /** The most requests in flight `auto` may reach. */
+  maxConnections?: number; // 64
   retries?: number; // 5
   timeoutMs?: number; // 30 s
   stallTimeoutMs?: number; // 30 s
@@ -55,6 +62,8 @@ export interface FetchOptions {
   /** Injected by tests to make backoff deterministic. */
   random?: () => number;
   baseDelayMs?: number;
+  /** Injected by tests: shorter circuit-breaker cool-downs and hedging delays. */
+  endpointPool?: Omit<EndpointPoolOptions, 'order'>;
   /** Injected by tests: how often a held partial-download lock is refreshed and checked. */
   lockRefreshMs?: number;
 }
@@ -87,7 +96,10 @@ export interface FetchPlan {
 }
 
 export const fetchDefaults = {
-  concurrency: 16,
+  concurrency: 16 as number | 'auto',
+  /** Where `-j auto` starts. */
+  initialConcurrency: 16,
+  maxConnections: 64,
   retries: defaultRetryPolicy.retries,
   timeoutMs: 30_000,
   stallTimeoutMs: 30_000,
@@ -158,9 +170,15 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     headers: settings.headers ?? {},
     trust: manifestTrust(manifest),
   });
+  const adaptive =
+    settings.concurrency === 'auto'
+      ? new AdaptiveConcurrency({ initial: settings.initialConcurrency, max: settings.maxConnections })
+      : undefined;
+  const slots = new Slots(adaptive ? adaptive.limit : (settings.concurrency as number));
   const ctx: DownloadContext = {
     http,
-    slots: new Slots(settings.concurrency),
+    slots,
+    endpoints: new EndpointPool({ ...options.endpointPool, order: settings.endpointOrder }),
     retry: {
       ...defaultRetryPolicy,
       retries: settings.retries,
@@ -175,10 +193,17 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     events: {
       bytes: (fragment, url, bytes) => {
         stats.bytes(url, bytes);
+        adaptive?.bytes(bytes);
         observer.bytes?.(fragment, url, bytes);
       },
       request: (record) => {
         stats.request(record);
+        if (adaptive) {
+          // Every slot busy (this one still held, or already handed to the next request): the
+          // limit, not the work, bounds what is in flight.
+          const limit = adaptive.ended(isOverload(record), slots.inUse >= slots.capacity, record.ms);
+          if (limit !== undefined) slots.capacity = limit;
+        }
         observer.request?.(record);
       },
       retry: (fragment, error, delayMs) => {
@@ -203,7 +228,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     // as requests, the main thread sat idle for a free buffer ~25 % of a run of 2000 small objects
     // (1.60 s; 1.51 s with eight times; `npm run bench`, small). Pages are touched only as bytes
     // land: 128 buffers of 256 KiB hold 8 MiB of 64 KiB objects, 32 MiB at most.
-    smallBuffers: new SmallBuffers(8 * settings.concurrency, SMALL_OBJECT_BYTES),
+    smallBuffers: new SmallBuffers(8 * slots.capacity, SMALL_OBJECT_BYTES),
     ...(options.lockRefreshMs === undefined ? {} : { lock: { refreshMs: options.lockRefreshMs } }),
   };
 
@@ -236,6 +261,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     cacheDir: settings.cacheDir,
     interrupted: signal.aborted,
     received: http.received,
+    health: ctx.endpoints.health(),
   });
   if (options.network?.tls?.insecure) notices.unshift(INSECURE_WARNING);
   if (notices.length > 0) report.warnings = notices;
@@ -330,18 +356,27 @@ function runSignal(outer: AbortSignal | undefined): AbortSignal {
  * them first). A chunk of 0 bytes planned ranges until the heap was gone.
  */
 function checkSettings(settings: {
-  concurrency: number;
+  concurrency: number | 'auto';
+  maxConnections: number;
   chunkSize: number;
   maxConnectionsPerObject: number;
 }): void {
   for (const [name, value] of Object.entries({
-    concurrency: settings.concurrency,
+    ...(settings.concurrency === 'auto' ? {} : { concurrency: settings.concurrency }),
+    maxConnections: settings.maxConnections,
     chunkSize: settings.chunkSize,
     maxConnectionsPerObject: settings.maxConnectionsPerObject,
   })) {
     if (!Number.isSafeInteger(value) || value < 1)
       throw new FragfetchError('EUSAGE', `invalid ${name} ${value}: expected a whole number of at least 1`);
   }
+}
+
+/** A server's answer that it is overloaded, or a connection it refused or cut: fewer requests. */
+function isOverload(record: RequestRecord): boolean {
+  if (record.error === undefined) return false;
+  if (record.status === 429 || record.status === 503) return true;
+  return isFragfetchError(record.error, 'ENETWORK') && record.status === undefined;
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

@@ -3,7 +3,7 @@ import { type DataFile, MemoryFile, openDataFile } from '../cache/data-file.js';
 import { type FileHasher, ProgressiveHasher, WholeHasher } from '../cache/hasher.js';
 import type { PartialFiles, PartialState } from '../cache/partial.js';
 import { diskFullError, isDiskFull } from '../cache/disk-full.js';
-import { FragfetchError, isFragfetchError } from '../errors.js';
+import { displayUrl, FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { countSegments, Coverage, planSegments } from '../net/coverage.js';
 import { delay } from '../net/delay.js';
@@ -12,7 +12,9 @@ import type { HttpResponse } from '../net/http.js';
 import type { SunkResponse } from '../net/http.js';
 import { isRetryable, retryDelay } from '../net/retry.js';
 import type { DownloadContext } from './context.js';
+import { type HedgeLeg, hedged } from './hedge.js';
 import { fetchSegment, type ObjectFacts, type SegmentOutcome } from './segment.js';
+import { endpointOf } from './stats.js';
 
 /** A response to the request a download would make first: from byte 0 of its first URL, into its memory. */
 export interface FirstResponse {
@@ -39,9 +41,10 @@ const MAX_RESTARTS = 3;
 const SAVE_INTERVAL_MS = 1000;
 /**
  * A kill -9 loses what was received since the last save: at most ~5 % of the object or 8 MiB,
- * whichever is larger. Saved at half of that, by bytes as well as by time (a fast link brings far
- * more than 8 MiB a second): the other half covers what is received but not yet written, a batch
- * of up to 512 KiB per connection (segment.ts).
+ * whichever is larger. Saved at a quarter of that, by bytes as well as by time (a fast link brings
+ * far more than 8 MiB a second): the rest covers what is received but not yet written (a batch of
+ * up to 512 KiB per connection, segment.ts, 8 MiB with 16 connections) and a save that falls behind
+ * the writes on a loaded machine.
  */
 const LOSS_FLOOR_BYTES = 8 * 1024 * 1024;
 const LOSS_FRACTION = 0.05;
@@ -49,6 +52,27 @@ const LOSS_FRACTION = 0.05;
 interface Segment {
   start: number;
   end: number | undefined;
+}
+
+/** One request of a segment (see #leg). */
+interface Leg {
+  endpoint: number;
+  start: number;
+  end: number | undefined;
+  signal: AbortSignal;
+  onAnswer: (outcome: SegmentOutcome) => void;
+  /** The answer to this very request, made already (small-object.ts). */
+  first?: FirstResponse;
+  /** Set when the request is one of a hedged pair. */
+  hedge?: HedgeLeg;
+}
+
+/** A request's failure, with the endpoint it was sent to (a hedged try has two). */
+class LegFailure {
+  constructor(
+    readonly error: unknown,
+    readonly endpoint: number,
+  ) {}
 }
 
 /**
@@ -71,8 +95,13 @@ export class ObjectDownload {
   #coverage = new Coverage();
   #facts: ObjectFacts = {};
   #size: number | undefined;
-  #endpoint = 0;
+  /** Mirrors that cannot serve this fragment (404, wrong size), and those whose copy differs. */
   #deadEndpoints = new Set<number>();
+  #mismatched = new Set<number>();
+  /** Answers accepted in this run. */
+  #answered = 0;
+  /** The endpoint whose request failed last: the next goes to another if there is one. */
+  #avoid: number | undefined;
   #restarts = 0;
   #toldRanges = false;
   #saveTimer: NodeJS.Timeout | undefined;
@@ -216,9 +245,6 @@ export class ObjectDownload {
       ...(state.objectSize === undefined ? {} : { objectSize: state.objectSize }),
       ...(state.ranges === undefined ? {} : { ranges: state.ranges }),
     };
-    const stateUrl = state.url;
-    const endpoint = stateUrl === undefined ? -1 : this.#fragment.urls.indexOf(stateUrl);
-    if (endpoint >= 0) this.#endpoint = endpoint;
     this.#hasher.resumeFrom(this.#coverage);
     return this.#coverage.size;
   }
@@ -317,8 +343,7 @@ export class ObjectDownload {
       const end = segment.end ?? this.#size;
       const start = Math.min(this.#coverage.contiguousEnd(segment.start), end ?? Number.POSITIVE_INFINITY);
       if (end !== undefined && start >= end) return;
-      const endpoint = this.#endpoint;
-      const url = fragment.urls[endpoint]!;
+      const endpoint = this.#choose();
       const held = this.#takeHeldSlot();
       const release = held?.release ?? (await this.#ctx.slots.acquire(this.#rank, signal));
       // A slot is for one request: given back before a backoff, so the wait holds no one else up.
@@ -329,78 +354,38 @@ export class ObjectDownload {
         held?.answered();
         release();
       };
-      const first = this.#first;
-      this.#first = undefined;
-      const began = first?.began ?? performance.now();
-      let outcome: SegmentOutcome | undefined;
+      const onAnswer = (outcome: SegmentOutcome) => {
+        held?.answered();
+        if (outcome.status === 206 && fragment.offset !== undefined && !this.#toldRanges) {
+          this.#toldRanges = true;
+          this.#ctx.rangeVerdict?.(fragment, true);
+        }
+        this.#size ??= this.#facts.objectSize;
+        // At once: a kill in the first second still leaves the validators and the size.
+        if (!this.#memory && this.#unsaved === undefined) void this.#save();
+        onHeaders?.();
+      };
       try {
-        outcome = await fetchSegment(
-          this.#ctx.http,
-          {
-            url,
-            start,
-            end,
-            objectOffset: fragment.offset ?? 0,
-            isRange: fragment.offset !== undefined,
-            declaredSize: fragment.size,
-            checkValidators: !fragment.integrity || this.#facts.url === undefined || this.#facts.url === url,
-          },
-          this.#facts,
-          {
-            file: this.#file,
-            coverage: this.#coverage,
-            hasher: this.#hasher,
-            limiter: this.#ctx.limiter,
-            signal,
-            onBytes: (bytes) => this.#ctx.events.bytes(fragment, url, bytes),
-            // Bytes in memory have no state to save: no timer per object.
-            onWritten: this.#memory
-              ? () => {}
-              : (bytes) => {
-                  this.#written(bytes);
-                  this.#ctx.events.written?.(
-                    fragment,
-                    this.#partial.dataPath,
-                    this.#coverage.contiguousEnd(0),
-                  );
-                },
-          },
-          (response) => {
-            outcome = response;
-            held?.answered();
-            if (response.status === 206 && fragment.offset !== undefined && !this.#toldRanges) {
-              this.#toldRanges = true;
-              this.#ctx.rangeVerdict?.(fragment, true);
-            }
-            this.#size ??= this.#facts.objectSize;
-            // At once: a kill in the first second still leaves the validators and the size.
-            if (!this.#memory && this.#unsaved === undefined) void this.#save();
-            onHeaders?.();
-          },
-          first?.response,
-        );
-        this.#size ??= this.#facts.objectSize ?? start + outcome.bytes;
-        this.#ctx.events.request({ fragment, url, ...outcome, ms: performance.now() - began });
+        await this.#attempt({ endpoint, start, end, signal, onAnswer });
         return;
-      } catch (error) {
-        if (signal.aborted) throw signal.reason ?? error;
-        const status = (isFragfetchError(error) ? error.status : undefined) ?? outcome?.status;
-        this.#ctx.events.request({
-          fragment,
-          url,
-          status,
-          range: outcome?.range,
-          bytes: 0,
-          ms: performance.now() - began,
-          error,
-        });
+      } catch (caught) {
+        if (signal.aborted) throw signal.reason ?? caught;
+        const { error, endpoint: failed } =
+          caught instanceof LegFailure ? caught : { error: caught, endpoint };
+        if (isFragfetchError(error, 'ECHANGED') && this.#otherMirror(failed)) {
+          // That mirror's copy differs from the one being received: this object keeps to the
+          // mirrors that agree, and starts over only when none is left.
+          this.#mismatched.add(failed);
+          attempt--;
+          continue;
+        }
         if (
           isFragfetchError(error, 'ECHANGED') ||
           (isFragfetchError(error, 'ERANGE') && error.status === 200)
         ) {
           throw error;
         }
-        const wait = this.#nextAttempt(error, attempt, endpoint);
+        const wait = this.#nextAttempt(error, attempt, failed);
         if (wait === undefined) throw error;
         this.#ctx.events.retry(fragment, error, wait);
         free();
@@ -409,6 +394,124 @@ export class ObjectDownload {
         free();
       }
     }
+  }
+
+  /**
+   * One try at a segment: a request to `endpoint`, hedged to another mirror when the fragment has
+   * one and no answer comes within the pool's hedging delay (hedge.ts). A hedged request takes no
+   * slot of its own: it stands in for one that is not answering.
+   */
+  #attempt(leg: Omit<Leg, 'first' | 'hedge'>): Promise<void> {
+    const first = this.#first;
+    this.#first = undefined;
+    if (first || this.#fragment.urls.length === 1) return this.#leg({ ...leg, ...(first ? { first } : {}) });
+    const delayMs = this.#ctx.endpoints.hedgeDelayMs();
+    return hedged({
+      delayMs,
+      signal: leg.signal,
+      primary: leg.endpoint,
+      alternate: () => this.#choose(leg.endpoint),
+      lost: (endpoint) => lostHedge(this.#fragment.urls[endpoint]!, delayMs),
+      send: (endpoint, hedge) => this.#leg({ ...leg, endpoint, hedge }),
+    });
+  }
+
+  /** One request for [start, end) to one endpoint, told to the pool and to the run's statistics. */
+  async #leg({ endpoint, start, end, signal, onAnswer, first, hedge }: Leg): Promise<void> {
+    const fragment = this.#fragment;
+    const url = fragment.urls[endpoint]!;
+    const pool = this.#ctx.endpoints;
+    const began = first?.began ?? performance.now();
+    pool.sent(url);
+    let outcome: SegmentOutcome | undefined;
+    try {
+      outcome = await fetchSegment(
+        this.#ctx.http,
+        {
+          url,
+          start,
+          end,
+          objectOffset: fragment.offset ?? 0,
+          isRange: fragment.offset !== undefined,
+          declaredSize: fragment.size,
+          // If-Range only for bytes an earlier run received: within a run every answer's validators
+          // are compared anyway, and an If-Range on each later range makes a slicing cache tier
+          // (nginx's slice module) read its first slice again for every request.
+          sendValidators:
+            this.#answered === 0 &&
+            this.#facts.url !== undefined &&
+            endpointOf(this.#facts.url) === endpointOf(url),
+        },
+        this.#facts,
+        {
+          file: this.#file,
+          coverage: this.#coverage,
+          hasher: this.#hasher,
+          limiter: this.#ctx.limiter,
+          signal: hedge?.signal ?? signal,
+          onBytes: (bytes) => this.#ctx.events.bytes(fragment, url, bytes),
+          // Bytes in memory have no state to save: no timer per object.
+          onWritten: this.#memory
+            ? () => {}
+            : (bytes) => {
+                this.#written(bytes);
+                this.#ctx.events.written?.(fragment, this.#partial.dataPath, this.#coverage.contiguousEnd(0));
+              },
+        },
+        (response) => {
+          outcome = response;
+          this.#answered++;
+          pool.answered(url, performance.now() - began);
+          onAnswer(response);
+        },
+        first?.response,
+        hedge?.claim,
+      );
+    } catch (caught) {
+      const ms = performance.now() - began;
+      if (signal.aborted) {
+        // Stopped with its round or the run: no one's failure, and not a request to count.
+        pool.ended(url, { bytes: 0, ms, failed: false });
+        throw new LegFailure(signal.reason ?? caught, endpoint);
+      }
+      // A hedge that lost: its endpoint's fault if it had not answered by then.
+      const error = hedge?.signal.aborted ? hedge.signal.reason : caught;
+      pool.ended(url, {
+        bytes: 0,
+        ms,
+        failed: outcome === undefined ? isRetryable(error) : endpointFault(error),
+      });
+      const status = (isFragfetchError(error) ? error.status : undefined) ?? outcome?.status;
+      this.#ctx.events.request({ fragment, url, status, range: outcome?.range, bytes: 0, ms, error });
+      throw new LegFailure(error, endpoint);
+    }
+    this.#size ??= this.#facts.objectSize ?? start + outcome.bytes;
+    this.#avoid = undefined;
+    const ms = performance.now() - began;
+    pool.ended(url, { bytes: outcome.bytes, ms, failed: false });
+    this.#ctx.events.request({ fragment, url, ...outcome, ms });
+  }
+
+  /**
+   * The endpoint for the next request: the pool's choice among the mirrors this fragment may still
+   * use; after a failure (`avoid`), another one if there is any.
+   */
+  #choose(avoid?: number): number {
+    const usable = (index: number) => !this.#deadEndpoints.has(index) && !this.#mismatched.has(index);
+    return this.#ctx.endpoints.pick(this.#fragment.urls, usable, avoid ?? this.#avoid);
+  }
+
+  /**
+   * Whether `endpoint` is another mirror than the one whose validators this object's bytes carry,
+   * and some mirror that may agree is left: then its different copy is set aside, not restarted on.
+   */
+  #otherMirror(endpoint: number): boolean {
+    const url = this.#facts.url;
+    const urls = this.#fragment.urls;
+    if (url === undefined || endpointOf(url) === endpointOf(urls[endpoint]!)) return false;
+    return urls.some(
+      (_, index) => index !== endpoint && !this.#deadEndpoints.has(index) && !this.#mismatched.has(index),
+    );
   }
 
   /**
@@ -423,12 +526,9 @@ export class ObjectDownload {
       isFragfetchError(error, 'EENCODING') ||
       (isFragfetchError(error, 'EHTTP') && !isRetryable(error));
     if (definitive) this.#deadEndpoints.add(endpoint);
-    const alive = urls.map((_, i) => i).filter((i) => !this.#deadEndpoints.has(i));
-    if (alive.length === 0) return undefined;
-    if (urls.length > 1 && endpoint === this.#endpoint) {
-      // Fail over to the next endpoint that may still serve the fragment.
-      this.#endpoint = alive.find((i) => i > endpoint) ?? alive[0]!;
-    }
+    if (urls.every((_, index) => this.#deadEndpoints.has(index))) return undefined;
+    // The next request goes elsewhere if it can.
+    this.#avoid = urls.length > 1 ? endpoint : undefined;
     if (definitive) return 0;
     return retryDelay(attempt, error, this.#ctx.retry, this.#ctx.random);
   }
@@ -452,6 +552,7 @@ export class ObjectDownload {
   /** Drops every byte received: the object changed, it failed verification, or Range is not honoured. */
   async #restart(rangesIgnored: boolean): Promise<void> {
     this.#coverage.clear();
+    this.#mismatched.clear();
     this.#hasher.reset();
     this.#facts = rangesIgnored ? { ranges: false } : {};
     this.#size = this.#fragment.size;
@@ -462,7 +563,7 @@ export class ObjectDownload {
   #written(bytes: number): void {
     this.#unsaved = (this.#unsaved ?? 0) + bytes;
     const budget = Math.max(LOSS_FLOOR_BYTES, LOSS_FRACTION * (this.#size ?? 0));
-    if (this.#unsaved < budget / 2) return this.#scheduleSave();
+    if (this.#unsaved < budget / 4) return this.#scheduleSave();
     clearTimeout(this.#saveTimer);
     this.#saveTimer = undefined;
     void this.#save();
@@ -525,4 +626,22 @@ export function integrityError(fragment: Fragment, found: string): FragfetchErro
     `${fragment.id}: integrity mismatch: expected ${fragment.integrity?.sri}, got ${found}`,
     { expected: fragment.integrity?.sri, found, url: fragment.urls[0] },
   );
+}
+
+/** The abort reason of a request another mirror answered first. */
+function lostHedge(url: string, delayMs: number): FragfetchError {
+  return new FragfetchError(
+    'ETIMEOUT',
+    `GET ${displayUrl(url)}: no answer within ${Math.round(delayMs)} ms; another mirror answered first`,
+    { url },
+  );
+}
+
+/**
+ * Whether a request that failed after its answer says its endpoint is unwell (for its circuit
+ * breaker): a body cut or stalled, a 5xx, a 429. A 404 or a wrong size is the fragment's, a hedge
+ * that lost after it answered no one's.
+ */
+function endpointFault(error: unknown): boolean {
+  return !isFragfetchError(error, 'ETIMEOUT') && isRetryable(error);
 }

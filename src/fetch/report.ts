@@ -1,3 +1,4 @@
+import type { EndpointHealth } from './endpoint-pool.js';
 import type { ErrorCode } from '../errors.js';
 
 /** The `--json` report of `fetch` and `mirror` (PRODUCT.md § Output). */
@@ -36,11 +37,16 @@ export interface FetchReport {
 }
 
 export interface EndpointReport {
+  /** The origin: what fails, throttles or is far away. */
   url: string;
   requests: number;
   bytes: number;
   errors: number;
+  /** Its bytes over the run's transfer time, and its best 5 s window. */
   averageBytesPerSecond: number;
+  peakBytesPerSecond: number;
+  /** At the end of the run: `backed-off` while its circuit breaker is open, `failed` if it never served. */
+  state: EndpointHealth;
 }
 
 export interface FailureReport {

@@ -37,8 +37,12 @@ export interface SegmentRequest {
   isRange: boolean;
   /** Declared size of the window, if any. */
   declaredSize: number | undefined;
-  /** Whether the validators may be compared and sent (same URL, or no integrity to fall back on). */
-  checkValidators: boolean;
+  /**
+   * Whether the object's validators go out in If-Range: only to the endpoint that gave them. Every
+   * answer is compared with them whatever its endpoint: ranges of mirrors whose validators differ
+   * are never spliced.
+   */
+  sendValidators: boolean;
 }
 
 export interface SegmentSink {
@@ -60,7 +64,8 @@ export interface SegmentOutcome {
 }
 
 /**
- * One GET for [start, end) of a fragment's window, written in place. Every response is checked
+ * One GET for [start, end) of a fragment's window, written in place; `claim`, when given, is asked
+ * once the answer is accepted whether it may be written (see object-download.ts's hedging). Every response is checked
  * before a byte is written: a 206 must carry exactly the range asked for and the validators seen
  * before; a 200 to a range request means the server ignored Range or the object changed. Either
  * way the caller restarts the fragment: bytes of two versions are never spliced.
@@ -72,6 +77,7 @@ export async function fetchSegment(
   sink: SegmentSink,
   onResponse?: (outcome: SegmentOutcome) => void,
   given?: Promise<HttpResponse | SunkResponse>,
+  claim?: () => boolean,
 ): Promise<SegmentOutcome> {
   const { url, start, objectOffset } = request;
   const end = request.end;
@@ -83,7 +89,7 @@ export async function fetchSegment(
     : undefined;
   if (range) {
     headers.range = range;
-    const validator = request.checkValidators ? (strongEtag(facts.etag) ?? facts.lastModified) : undefined;
+    const validator = request.sendValidators ? (strongEtag(facts.etag) ?? facts.lastModified) : undefined;
     if (validator && start > 0) headers['if-range'] = validator;
   }
 
@@ -99,6 +105,9 @@ export async function fetchSegment(
       : http.request('GET', url, headers, sink.signal)));
   try {
     const { skip, answeredEnd } = checkResponse(response, request, facts, range);
+    // A hedged request (object-download.ts): the first acceptable answer takes the segment, in the
+    // same synchronous step as its check, so a second answer never writes a byte.
+    if (claim && !claim()) throw sink.signal.reason;
     const outcome = { status: response.status, bytes: 0, range };
     onResponse?.(outcome);
     const windowEnd = answeredEnd ?? end ?? request.declaredSize;
@@ -214,7 +223,7 @@ function checkResponse(
     const length = headers['content-length'];
     objectSize = length === undefined ? undefined : Number(length);
     if (range) {
-      const changed = request.checkValidators && validatorsDiffer(facts, etag, lastModified);
+      const changed = validatorsDiffer(facts, etag, lastModified);
       throw new FragfetchError(
         changed ? 'ECHANGED' : 'ERANGE',
         changed
@@ -227,7 +236,7 @@ function checkResponse(
     skip = objectOffset + start;
   }
 
-  if (request.checkValidators && validatorsDiffer(facts, etag, lastModified)) {
+  if (validatorsDiffer(facts, etag, lastModified)) {
     throw new FragfetchError(
       'ECHANGED',
       `${where(url, range)}: the object changed (validator differs), restarting it`,
@@ -240,7 +249,7 @@ function checkResponse(
     );
   }
   if (objectSize !== undefined) {
-    if (request.checkValidators && facts.objectSize !== undefined && facts.objectSize !== objectSize) {
+    if (facts.objectSize !== undefined && facts.objectSize !== objectSize) {
       throw new FragfetchError(
         'ECHANGED',
         `${where(url, range)}: the object's length changed to ${objectSize}, restarting it`,

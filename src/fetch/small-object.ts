@@ -80,12 +80,14 @@ export async function downloadSmallWhole(
 
 /**
  * Whether ObjectDownload's first request for the fragment would be the short path's: the whole
- * object from byte 0 of its first URL, in one request, into memory, with no rate limit to pace it.
+ * object from byte 0 of its only URL, in one request, into memory, with no rate limit to pace it.
  * (For an object declared empty it makes none.)
  */
 function takesShortPath(fragment: Fragment, ctx: DownloadContext): boolean {
   const size = fragment.size;
+  // One URL: with mirrors, the pool picks each request's endpoint and may hedge it (object-download.ts).
   return (
+    fragment.urls.length === 1 &&
     size !== undefined &&
     size > 0 &&
     fragment.offset === undefined &&

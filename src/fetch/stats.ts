@@ -1,19 +1,16 @@
 import { displayUrl, FragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
+import { PeakMeter } from './bandwidth.js';
+import { ByOrigin } from './by-origin.js';
 import type { RequestRecord } from './context.js';
+import type { EndpointHealth } from './endpoint-pool.js';
 import type { EndpointReport, FailureReport, FetchReport } from './report.js';
-
-/**
- * Bandwidth is sampled over consecutive windows of this length to find the peak. As long as the
- * progress display's rate window (cli/progress-state.ts): against nginx's `limit_rate`, which sends
- * in bursts, one-second windows reported a peak twice the limit the server holds to.
- */
-const PEAK_WINDOW_MS = 5000;
 
 interface EndpointTally {
   requests: number;
   bytes: number;
   errors: number;
+  peak: PeakMeter;
 }
 
 /**
@@ -27,26 +24,25 @@ export class RunStats {
   #bytes = { total: 0, downloaded: 0, fromCache: 0, resumed: 0 };
   #requests = 0;
   #retries = 0;
-  #endpoints = new Map<string, EndpointTally>();
-  #byUrl = new Map<string, EndpointTally>();
+  #endpoints: ByOrigin<EndpointTally>;
   #failures: FailureReport[] = [];
   #criticalPending = 0;
   #criticalDoneAt: number | undefined;
   #hasCritical = false;
-  #windowStart: number;
-  #windowBytes = 0;
-  // A double from the start (-0, where 0 would be a small integer): the first peak, a fraction, then
-  // changed the field's representation, and V8 threw away the optimized code of everything that
-  // inlines these statistics (--trace-deopt: #fetchWithRetry and downloadAndStore compiled twice,
-  // ~130 ms of compiler time on 2000 small objects). The report's Math.max turns it into 0.
-  #peak = -0;
+  #peak: PeakMeter;
   #firstByteAt: number | undefined;
   #lastByteAt: number | undefined;
 
   constructor(now: () => number = () => performance.now()) {
     this.#now = now;
     this.startedAt = now();
-    this.#windowStart = this.startedAt;
+    this.#peak = new PeakMeter(this.startedAt);
+    this.#endpoints = new ByOrigin(() => ({
+      requests: 0,
+      bytes: 0,
+      errors: 0,
+      peak: new PeakMeter(this.#now()),
+    }));
   }
 
   get downloadedBytes(): number {
@@ -100,18 +96,15 @@ export class RunStats {
     this.#firstByteAt ??= now;
     this.#lastByteAt = now;
     this.#bytes.downloaded += count;
-    this.#endpoint(url).bytes += count;
-    if (now - this.#windowStart >= PEAK_WINDOW_MS) {
-      this.#peak = Math.max(this.#peak, (this.#windowBytes * 1000) / (now - this.#windowStart));
-      this.#windowStart = now;
-      this.#windowBytes = 0;
-    }
-    this.#windowBytes += count;
+    const endpoint = this.#endpoints.of(url);
+    endpoint.bytes += count;
+    endpoint.peak.add(now, count);
+    this.#peak.add(now, count);
   }
 
   request(record: RequestRecord): void {
     this.#requests++;
-    const tally = this.#endpoint(record.url);
+    const tally = this.#endpoints.of(record.url);
     tally.requests++;
     if (record.error !== undefined) tally.errors++;
   }
@@ -127,6 +120,8 @@ export class RunStats {
     cacheDir: string;
     interrupted: boolean;
     received?: number;
+    /** Each endpoint's state at the end, by origin (EndpointPool.health). */
+    health?: ReadonlyMap<string, EndpointHealth>;
   }): FetchReport {
     const durationMs = this.#now() - this.startedAt;
     const transferMs =
@@ -134,19 +129,25 @@ export class RunStats {
         ? 0
         : Math.max(1, (this.#lastByteAt ?? this.#firstByteAt) - this.#firstByteAt);
     const average = transferMs === 0 ? 0 : (this.#bytes.downloaded * 1000) / transferMs;
-    // A run shorter than one window still has a peak: its average.
-    const peak = Math.max(this.#peak, average);
+    const peak = this.#peak.peak(average);
     const lookups =
       this.#fragments.cached +
       this.#fragments.revalidated +
       this.#fragments.downloaded +
       this.#fragments.failed;
     const hits = this.#fragments.cached + this.#fragments.revalidated;
-    const endpoints: EndpointReport[] = [...this.#endpoints].map(([url, tally]) => ({
-      url,
-      ...tally,
-      averageBytesPerSecond: transferMs === 0 ? 0 : Math.round((tally.bytes * 1000) / transferMs),
-    }));
+    const endpoints: EndpointReport[] = [...this.#endpoints.entries()].map(([url, tally]) => {
+      const averageBytesPerSecond = transferMs === 0 ? 0 : (tally.bytes * 1000) / transferMs;
+      return {
+        url,
+        requests: tally.requests,
+        bytes: tally.bytes,
+        errors: tally.errors,
+        averageBytesPerSecond: Math.round(averageBytesPerSecond),
+        peakBytesPerSecond: Math.round(tally.peak.peak(averageBytesPerSecond)),
+        state: extra.health?.get(url) ?? 'healthy',
+      };
+    });
     return {
       ok: this.#fragments.failed === 0 && !extra.interrupted,
       manifest: { name: extra.name ?? null, source: extra.source },
@@ -182,20 +183,6 @@ export class RunStats {
   #settled(fragment: Fragment): void {
     if (fragment.priority !== 'critical') return;
     if (--this.#criticalPending === 0) this.#criticalDoneAt = this.#now();
-  }
-
-  /** By URL, then by origin: `bytes` runs per received chunk, and parsing a URL each time showed. */
-  #endpoint(url: string): EndpointTally {
-    let tally = this.#byUrl.get(url);
-    if (tally) return tally;
-    const key = endpointOf(url);
-    tally = this.#endpoints.get(key);
-    if (!tally) {
-      tally = { requests: 0, bytes: 0, errors: 0 };
-      this.#endpoints.set(key, tally);
-    }
-    this.#byUrl.set(url, tally);
-    return tally;
   }
 }
 

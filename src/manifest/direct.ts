@@ -50,6 +50,9 @@ function directFragment(
   if (url !== undefined && !(typeof url === 'string' && isHttpUrl(url))) return undefined;
   if (offset !== undefined && (!isByteCount(offset) || size === undefined)) return undefined;
   if (size !== undefined && !isByteCount(size)) return undefined;
+  // The range's end is a byte position too (the schema says so past 2^53 - 1).
+  if (offset !== undefined && (offset as number) + (size as number) > Number.MAX_SAFE_INTEGER)
+    return undefined;
   if (priority !== undefined && !(typeof priority === 'string' && PRIORITY_SET.has(priority)))
     return undefined;
   if (importance !== undefined && !(typeof importance === 'number' && importance >= 0 && importance <= 1)) {

@@ -25,7 +25,8 @@ export function schemaManifest(json: unknown, source: string): Manifest {
   const fragments = input.fragments.map((fragment, index): Fragment => {
     const built = toFragment(fragment, index);
     if (!resolver.assign(built, fragment.url)) {
-      unresolved.push(`fragments[${index}]: no url and no baseUrls to resolve "${fragment.path}" against`);
+      const path = JSON.stringify(fragment.path); // a path may hold a line break: one line still
+      unresolved.push(`fragments[${index}]: no url and no baseUrls to resolve ${path} against`);
     }
     return built as Fragment;
   });

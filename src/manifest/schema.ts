@@ -22,10 +22,14 @@ const byteCount = z.number({ error: expecting(NON_NEGATIVE_INTEGER) }).check(
   z.refine((n) => n <= Number.MAX_SAFE_INTEGER, { error: 'must be at most 2^53 - 1 (9007199254740991)' }),
 );
 
+/** A lone surrogate names no file and has no URL encoding (encodeURIComponent throws on it). */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
 /** Why `path` cannot be a fragment path, or undefined when it can. Shared with `createManifest`. */
 export function pathProblem(path: string): string | undefined {
   if (path === '') return 'must not be empty';
   if (path.includes('\0')) return 'must not contain a NUL character';
+  if (LONE_SURROGATE.test(path)) return 'must not contain a lone surrogate (invalid Unicode)';
   if (path.includes('\\')) return 'must use "/" as separator, not "\\"';
   if (path.startsWith('/')) return 'must be a relative path, without a leading "/"';
   if (DRIVE.test(path)) return 'must be a relative path, not a Windows drive path';
@@ -122,6 +126,21 @@ const fragmentSchema = z
       if (fragment.offset !== undefined && fragment.size === undefined) {
         ctx.addIssue({ code: 'custom', path: ['size'], message: 'is required when offset is given' });
       }
+      // The range's end is a byte position too: past 2^53 - 1, offset + size is rounded.
+      const { offset, size } = fragment;
+      if (
+        offset !== undefined &&
+        size !== undefined &&
+        Number.isSafeInteger(offset) &&
+        Number.isSafeInteger(size) &&
+        offset + size > Number.MAX_SAFE_INTEGER
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['size'],
+          message: 'offset + size must be at most 2^53 - 1 (9007199254740991)',
+        });
+      }
     }),
   );
 
@@ -165,7 +184,8 @@ export const manifestSchema = z
           code: 'custom',
           // A default id is derived from the path, so point at the fragment rather than at an absent key.
           path: fragment.id === undefined ? ['fragments', index] : ['fragments', index, 'id'],
-          message: `duplicate id "${id}" (also fragments[${first}])`,
+          // Quoted as JSON: an id may hold a line break, and a problem is one line.
+          message: `duplicate id ${JSON.stringify(id)} (also fragments[${first}])`,
         });
       });
     }),

@@ -20,10 +20,19 @@ export function splitUserinfo(href: string): { url: string; origin?: string; aut
     return { url: href };
   }
   if (parsed.username === '' && parsed.password === '') return { url: href };
-  const authorization = basic(decodeURIComponent(parsed.username), decodeURIComponent(parsed.password));
+  const authorization = basic(decodeLogin(parsed.username), decodeLogin(parsed.password));
   parsed.username = '';
   parsed.password = '';
   return { url: parsed.href, origin: parsed.origin, authorization };
+}
+
+/** A login's percent-encoding decoded; as written when it does not decode (`%ZZ`, `%C3` alone). */
+function decodeLogin(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /**

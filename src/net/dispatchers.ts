@@ -14,8 +14,13 @@ export interface DispatcherOptions {
 
 /** Idle keep-alive connections are closed after this long, below common servers' limits (nginx 75 s). */
 const KEEP_ALIVE_MS = 30_000;
-/** How long closing may wait for pools whose requests have all ended. */
-const CLOSE_GRACE_MS = 2_000;
+/**
+ * How long closing may wait for pools whose requests have all ended: enough to send TLS close_notify
+ * and HTTP/2 GOAWAY. A connection still being made (to a mirror that accepts and never answers the
+ * handshake, whose request was hedged elsewhere and aborted) would hold close() until its connect
+ * timeout.
+ */
+const CLOSE_GRACE_MS = 250;
 
 /**
  * The run's connection pools: one undici Agent (a pool per origin) for direct requests, and one
@@ -89,7 +94,8 @@ export class Dispatchers {
 
   /**
    * Closes the pools once their requests are done. undici's close can wait for ever after an HTTP/2
-   * session failed (a refused client certificate, seen with undici 7.30): past a grace, destroy.
+   * session failed (a refused client certificate, seen with undici 7.30), or for a connection being
+   * made: past a grace, destroy.
    */
   async close(): Promise<void> {
     const agents = [this.#direct, ...this.#proxied.values()].filter((agent) => agent !== undefined);

@@ -11,14 +11,30 @@ interface Waiter {
  * work always starts next, whatever order the waiters arrived in.
  */
 export class Slots {
-  readonly capacity: number;
+  #capacity: number;
   #inUse = 0;
   #waiting = new PriorityQueue<Waiter>();
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1)
-      throw new RangeError('capacity must be a positive integer');
-    this.capacity = capacity;
+    this.#capacity = checked(capacity);
+  }
+
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /**
+   * Changes how many slots there are (adaptive concurrency): more start waiters at once; fewer take
+   * effect as slots in use are released, none is taken back from a request under way.
+   */
+  set capacity(capacity: number) {
+    this.#capacity = checked(capacity);
+    while (this.#inUse < this.#capacity) {
+      const next = this.#waiting.shift();
+      if (!next) break;
+      this.#inUse++;
+      next.resolve(this.#releaser());
+    }
   }
 
   get inUse(): number {
@@ -32,7 +48,7 @@ export class Slots {
   /** Resolves with a release function once a slot is ours. */
   acquire(rank: number, signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#inUse < this.capacity) {
+    if (this.#inUse < this.#capacity) {
       this.#inUse++;
       return Promise.resolve(this.#releaser());
     }
@@ -52,21 +68,20 @@ export class Slots {
     });
   }
 
-  /** A slot now if one is free, else undefined: for opportunistic extra connections. */
-  tryAcquire(): (() => void) | undefined {
-    if (this.#inUse >= this.capacity || this.#waiting.size > 0) return undefined;
-    this.#inUse++;
-    return this.#releaser();
-  }
-
   #releaser(): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const next = this.#waiting.shift();
+      const next = this.#inUse <= this.#capacity ? this.#waiting.shift() : undefined;
       if (next) next.resolve(this.#releaser());
       else this.#inUse--;
     };
   }
+}
+
+function checked(capacity: number): number {
+  if (!Number.isInteger(capacity) || capacity < 1)
+    throw new RangeError('capacity must be a positive integer');
+  return capacity;
 }

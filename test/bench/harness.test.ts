@@ -2,8 +2,11 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { fastShare } from '../../bench/network-scenarios.js';
 import { hasHttp2Directive, nginxConf } from '../../bench/nginx.js';
 import { releaseFiles } from '../../bench/release.js';
+import { evaluate, type RunRecord, summariseRow } from '../../bench/report.js';
+import type { Scenario } from '../../bench/scenarios.js';
 import { curlConfig } from '../../bench/tools.js';
 import { describeTraffic, parseTraffic } from '../../bench/traffic.js';
 
@@ -39,6 +42,90 @@ describe('bench: nginx over https', () => {
   });
 });
 
+describe('bench: two mirrors of different speed', () => {
+  it('serves the https site again on a port of its own, every request limited', () => {
+    const conf = nginxConf({
+      prefix: '/p',
+      port: 8080,
+      root: '/r',
+      throttledDir: '/r/big',
+      throttleBytesPerSecond: 32_000_000,
+      workers: 2,
+      tempPathDirectives: [],
+      tls: { port: 8443, cert: '/c.pem', key: '/k.pem', http2Directive: true },
+      slowMirror: { port: 9443, bytesPerSecond: 4_000_000 },
+    });
+    const servers = conf.split(/\n\s*server \{/).slice(1);
+    expect(servers).toHaveLength(3);
+    const [, fast, slow] = servers;
+    expect(fast).toContain('listen 127.0.0.1:8443 ssl;');
+    expect(fast).not.toContain('limit_rate 4000000;');
+    expect(slow).toContain('listen 127.0.0.1:9443 ssl;');
+    expect(slow).toContain('ssl_certificate /c.pem;');
+    expect(slow).toMatch(/root \/r;\n\s*limit_rate 4000000;/);
+  });
+
+  it('counts the fast mirror’s share of the bytes by origin', () => {
+    const share = fastShare('https://127.0.0.1:8443');
+    const report = (endpoints: { url: string; bytes: number }[]) =>
+      share({ endpoints } as Parameters<typeof share>[0]);
+    expect(
+      report([
+        { url: 'https://127.0.0.1:9443', bytes: 300 },
+        { url: 'https://127.0.0.1:8443', bytes: 700 },
+      ]),
+    ).toEqual({ fastSharePercent: 70 });
+    expect(report([{ url: 'https://127.0.0.1:9443', bytes: 5 }])).toEqual({ fastSharePercent: 0 });
+    expect(report([])).toEqual({ fastSharePercent: 0 });
+  });
+});
+
+describe('bench: targets on a figure other than time', () => {
+  const run = (ok: boolean, value: number): RunRecord => ({
+    round: 1,
+    seconds: 1,
+    rssKiB: null,
+    ok,
+    metrics: { share: value },
+  });
+  const scenario = (targets: Scenario['targets']): Scenario => ({
+    name: 'mirrors',
+    description: '',
+    files: 1,
+    bytes: 1,
+    rows: [],
+    targets,
+    conditions: [],
+  });
+  const rows = () => [
+    summariseRow(
+      { id: 'a', tool: 'fragfetch', label: 'A' },
+      [run(true, 60), run(true, 80), run(true, 75), run(false, 99)],
+      'a',
+    ),
+    summariseRow({ id: 'b', tool: 'fragfetch', label: 'B' }, [run(false, 90)], 'b'),
+  ];
+
+  it('judges the median over the row’s successful runs against a lower or an upper bound', () => {
+    const result = evaluate(
+      scenario([
+        { label: '≥ 70', row: 'a', metric: 'share', unit: '%', atLeast: 70 },
+        { label: '≥ 76', row: 'a', metric: 'share', unit: '%', atLeast: 76 },
+        { label: '≤ 75', row: 'a', metric: 'share', unit: '%', atMost: 75 },
+        { label: 'shown', row: 'a', metric: 'share', unit: 'MiB/s' },
+        { label: 'no run', row: 'b', metric: 'share', unit: '%', atLeast: 1 },
+      ]),
+      rows(),
+    );
+    const [atLeast, missed, atMost, shown, none] = result.targets;
+    expect(atLeast).toMatchObject({ value: 75, unit: '%', limit: 70, met: true });
+    expect(missed).toMatchObject({ value: 75, met: false });
+    expect(atMost).toMatchObject({ value: 75, limit: 75, met: true });
+    expect(shown).toMatchObject({ value: 75, unit: 'MiB/s', limit: null, met: null });
+    expect(none).toMatchObject({ value: null, met: null, note: 'not measured: B had no successful run' });
+  });
+});
+
 describe('bench: what the server saw', () => {
   it('counts protocols and distinct connections from nginx log lines', () => {
     const lines = [
@@ -69,6 +156,8 @@ describe('bench: curl config', () => {
     expect(blocks).toHaveLength(3);
     for (const block of blocks) expect(block).toContain('cacert = "/ca.pem"');
     expect(curlConfig(transfers, '/out')).not.toContain('cacert');
+    const limited = curlConfig(transfers, '/out', undefined, ['limit-rate = "20M"']).split('\nnext\n');
+    for (const block of limited) expect(block).toContain('limit-rate = "20M"');
   });
 });
 

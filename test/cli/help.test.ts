@@ -66,7 +66,9 @@ describe('help', () => {
     const { stdout } = await runPiped(['fetch', '--help']);
     const flat = stdout.replace(/\s+/g, ' ');
     for (const option of [
-      '--concurrency <n> requests in flight at once (default: 16)',
+      'fewer when a server is overloaded (default: 16)',
+      'the most requests in flight -j auto may reach (default: 64)',
+      '(choices: "fastest", "listed", default: "fastest")',
       '(default: 5)',
       '(default: 30s)',
       '(default: 8MiB)',

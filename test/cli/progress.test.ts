@@ -11,7 +11,7 @@ import type { CliIO } from '../../src/cli/io.js';
 import { observersFor } from '../../src/cli/observers.js';
 import type { TransferFlags } from '../../src/cli/options.js';
 import { fitText, fragmentLine, overallLine, ProgressBars } from '../../src/cli/progress-bars.js';
-import { PROGRESS_LINE_INTERVAL_MS, ProgressLine } from '../../src/cli/progress-line.js';
+import { PROGRESS_LINE_INTERVAL_MS, ProgressLine, progressLine } from '../../src/cli/progress-line.js';
 import { percentOf, ProgressState } from '../../src/cli/progress-state.js';
 import { ANSI, plain } from './run-bin.js';
 
@@ -147,6 +147,7 @@ describe('bar lines', () => {
     rate: 41.7 * MiB,
     etaMs: 2600,
     inFlight: [],
+    endpoints: [],
   };
 
   it('has bytes, percent, bandwidth, ETA, fragments and cache hits', () => {
@@ -197,6 +198,37 @@ describe('bar lines', () => {
 });
 
 describe('ProgressState', () => {
+  it("shows each mirror's rate over the window and its errors, only when there is more than one", () => {
+    const [a] = fragments([64 * MiB]) as [Fragment];
+    let now = 0;
+    const state = new ProgressState(() => now);
+    state.planned(planOf([a]));
+    state.bytes(a, 'https://fast.example/m/f0.bin', 8 * MiB);
+    now = 1000;
+    expect(state.snapshot().endpoints).toEqual([]);
+    state.bytes(a, 'https://slow.example/m/f0.bin', MiB);
+    state.bytes(a, 'https://fast.example/m/f0.bin', 8 * MiB);
+    const error = new Error('reset');
+    state.request({
+      fragment: a,
+      url: 'https://slow.example/m/f0.bin',
+      status: undefined,
+      range: undefined,
+      bytes: 0,
+      ms: 1,
+      error,
+    });
+    now = 2000;
+    const s = state.snapshot();
+    expect(s.endpoints).toEqual([
+      { url: 'https://fast.example', rate: 8 * MiB, errors: 0 },
+      { url: 'https://slow.example', rate: MiB / 2, errors: 1 },
+    ]);
+    expect(progressLine(s)).toMatch(
+      /; https:\/\/fast\.example 8\.0 MiB\/s, https:\/\/slow\.example 512\.0 KiB\/s \(1 error\)$/,
+    );
+  });
+
   it('counts settled fragments whole, in-flight ones as far as they got, and 100% only when done', () => {
     const [a, b] = fragments([1000, 3000]) as [Fragment, Fragment];
     let now = 0;
@@ -297,6 +329,7 @@ describe('observersFor', () => {
   }
   const flags = (extra: Partial<TransferFlags>): TransferFlags => ({
     concurrency: 1,
+    maxConnections: 64,
     endpointOrder: 'listed',
     retries: 0,
     stallTimeout: 1,

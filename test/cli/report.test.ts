@@ -128,9 +128,12 @@ describe('--json', () => {
         'averageBytesPerSecond',
         'bytes',
         'errors',
+        'peakBytesPerSecond',
         'requests',
+        'state',
         'url',
       ]);
+      expect(endpoint.state).toBe('healthy');
     }
   });
 

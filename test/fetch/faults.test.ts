@@ -50,7 +50,8 @@ describe('fetch under faults', () => {
     const resumedAt = Number(/bytes=(\d+)-/.exec(second?.range ?? '')?.[1]);
     expect(resumedAt).toBeGreaterThan(0);
     expect(resumedAt).toBeLessThanOrEqual(700_000);
-    expect(second?.ifRange).toBeDefined();
+    // Within a run no If-Range: the answer's validators are compared with the first answer's.
+    expect(second?.ifRange).toBeUndefined();
     expect((await content(manifest.fragments[0]!)).equals(body)).toBe(true);
   });
 

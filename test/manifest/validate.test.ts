@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type FragfetchError, isFragfetchError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/parse.js';
+import { basic } from '../../src/net/credentials.js';
 import { runCli } from '../support/cli.js';
 
 const BASE = 'https://cdn.example.com/m/';
@@ -116,18 +117,27 @@ describe('manifest validation: fragment paths', () => {
     [{ path: 'a\\b' }, 'must use "/" as separator, not "\\"'],
     [{ path: '..\\..\\b' }, 'must use "/" as separator, not "\\"'],
     [{ path: 'a\u0000b' }, 'must not contain a NUL character'],
+    [{ path: 'a\ud800b' }, 'must not contain a lone surrogate (invalid Unicode)'],
+    [{ path: 'dir/\udfff' }, 'must not contain a lone surrogate (invalid Unicode)'],
     [{ path: 'C:/Windows/a' }, 'must be a relative path, not a Windows drive path'],
     [{ path: 'c:a' }, 'must be a relative path, not a Windows drive path'],
   ])('%j → fragments[0].path: %s', (fragment, expected) => {
     expect(problem(withFragment(fragment))).toBe(`fragments[0].path: ${expected}`);
   });
 
-  it.each(['a.bin', 'dir/sub/a.bin', '..a', 'a..', '.hidden', 'a b/c#d?.bin', 'ünïcode/模型.bin', 'v1:2/x'])(
-    'accepts %j',
-    (path) => {
-      expect(parseManifest(withFragment({ path }), 'm.json').fragments[0]!.path).toBe(path);
-    },
-  );
+  it.each([
+    'a.bin',
+    'dir/sub/a.bin',
+    '..a',
+    'a..',
+    '.hidden',
+    'a b/c#d?.bin',
+    'ünïcode/模型.bin',
+    'v1:2/x',
+    'emoji-😀.bin',
+  ])('accepts %j', (path) => {
+    expect(parseManifest(withFragment({ path }), 'm.json').fragments[0]!.path).toBe(path);
+  });
 });
 
 describe('manifest validation: fragment fields', () => {
@@ -143,6 +153,14 @@ describe('manifest validation: fragment fields', () => {
       'fragments[0].offset: must be at most 2^53 - 1 (9007199254740991)',
     ],
     [{ path: 'a', offset: 4096 }, 'fragments[0].size: is required when offset is given'],
+    [
+      { path: 'a', offset: 2 ** 53 - 1, size: 1 },
+      'fragments[0].size: offset + size must be at most 2^53 - 1 (9007199254740991)',
+    ],
+    [
+      { path: 'a', offset: 1, size: 2 ** 53 - 1 },
+      'fragments[0].size: offset + size must be at most 2^53 - 1 (9007199254740991)',
+    ],
     [{ path: 'a', url: 'tok.json' }, 'fragments[0].url: expected an absolute http(s) URL'],
     [{ path: 'a', url: 'file:///etc/passwd' }, 'fragments[0].url: expected an absolute http(s) URL'],
     [{ path: 'a', url: 42 }, 'fragments[0].url: expected an absolute http(s) URL'],
@@ -218,6 +236,12 @@ describe('manifest validation: ids', () => {
     );
   });
 
+  it('quotes an id as JSON, so that a line break in it keeps the problem on one line', () => {
+    expect(problem(withFragment({ path: 'a', id: 'x\ny' }, [{ path: 'b', id: 'x\ny' }]))).toBe(
+      'fragments[1].id: duplicate id "x\\ny" (also fragments[0])',
+    );
+  });
+
   it('accepts ranges of one path at different offsets, and a whole object beside them', () => {
     const manifest = parseManifest(
       withFragment({ path: 'm.bin', offset: 0, size: 4 }, [
@@ -235,6 +259,12 @@ describe('manifest validation: URLs', () => {
     expect(
       problem({ version: 1, fragments: [{ path: 'x', url: 'https://a.example/x' }, { path: 'a.bin' }] }),
     ).toBe('fragments[1]: no url and no baseUrls to resolve "a.bin" against');
+  });
+
+  it('quotes the path it cannot resolve as JSON: a line break in it stays on the line', () => {
+    expect(problem({ version: 1, fragments: [{ path: 'a\nb.bin' }] })).toBe(
+      'fragments[0]: no url and no baseUrls to resolve "a\\nb.bin" against',
+    );
   });
 
   it('names every fragment that has nowhere to come from, not just the first', () => {
@@ -258,6 +288,27 @@ describe('manifest validation: URLs', () => {
         'https://cdn.example.com/m.json: version: expected 1 (and 1 more problem)',
       );
     }
+  });
+
+  it('takes a login whose percent-encoding does not decode as written, out of the URLs', () => {
+    const manifest = parseManifest(
+      {
+        version: 1,
+        baseUrls: ['http://%ZZ@a.example/m/'],
+        fragments: [{ path: 'a' }, { path: 'b', url: 'https://u:%C3@b.example/b' }],
+      },
+      'm.json',
+    );
+    expect(manifest.fragments.map((f) => f.urls)).toEqual([
+      ['http://a.example/m/a'],
+      ['https://b.example/b'],
+    ]);
+    expect(manifest.logins).toEqual(
+      new Map([
+        ['http://a.example', basic('%ZZ', '')],
+        ['https://b.example', basic('u', '%C3')],
+      ]),
+    );
   });
 
   it('accepts a fragment with its own url and a valid integrity', () => {

@@ -330,6 +330,18 @@ describe('test CDN', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(350); // 500 ms at the nominal rate
   });
 
+  it('counts the bytes of a response still in flight', async () => {
+    cdn.set('/counted.bin', data.subarray(0, 64 * 1024), { limitRate: 128 * 1024 });
+    const res = get(cdn.url('/counted.bin'));
+    while (cdn.bytesSent === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(cdn.requests).toEqual([]); // a paced response lasts ~500 ms: not closed yet
+    expect(cdn.inFlight).toBe(1);
+    expect((await res).body.length).toBe(64 * 1024);
+    await cdn.idle();
+    expect(cdn.requests).toHaveLength(1);
+    expect(cdn.bytesSent).toBe(64 * 1024);
+  });
+
   it('makes a server without range support', async () => {
     const plain = await startCdn({ ranges: false, etags: false });
     try {

@@ -27,7 +27,14 @@ export type { Body, CdnTls, ObjectOptions };
  * that stream only and `truncate` ends the stream short of its Content-Length, where HTTP/1.1 cuts
  * the connection; the other faults behave the same on both.
  */
-export interface CdnOptions extends StoreOptions, ServerOptions {}
+export interface CdnOptions extends StoreOptions, ServerOptions {
+  /**
+   * An origin that sheds load: a request that arrives while this many are being answered gets a
+   * 429 (with `overloadRetryAfter` seconds in Retry-After, if given), as a CDN's rate limiter does.
+   */
+  overloadAbove?: number;
+  overloadRetryAfter?: number;
+}
 
 export type Fault =
   | BodyFault
@@ -81,6 +88,18 @@ export interface TestCdn {
   requestsFor(path: string): RequestRecord[];
   /** TCP connections accepted. */
   readonly connections: number;
+  /**
+   * Body bytes the sockets accepted: those of the responses logged since the last reset, and of
+   * those still in flight. What a test counts to act in the middle of a transfer.
+   */
+  readonly bytesSent: number;
+  /** Requests being answered now, and the most there ever were at once (since the last reset). */
+  readonly inFlight: number;
+  readonly peakInFlight: number;
+  /** Resolves once no request is being answered, every one of them in the log: after a run, its last responses may still be closing. */
+  idle(): Promise<void>;
+  /** Requests received, counted as each arrives (`requests` fills as responses close). */
+  readonly arrived: number;
   /** Clears the request log, the connection count and pending faults (objects stay). */
   reset(): void;
   close(): Promise<void>;
@@ -100,7 +119,12 @@ function isAbort(err: unknown): boolean {
 class Cdn implements TestCdn {
   readonly requests: RequestRecord[] = [];
   connections = 0;
+  inFlight = 0;
+  peakInFlight = 0;
   #arrived = 0;
+  #idle: (() => void)[] = [];
+  /** The byte counters of the responses in flight. */
+  readonly #sending = new Set<SentCounter>();
   origin = '';
   port = 0;
   private readonly store: ObjectStore;
@@ -134,6 +158,22 @@ class Cdn implements TestCdn {
     this.faults.set(key, queue);
   }
 
+  get bytesSent(): number {
+    let sent = 0;
+    for (const record of this.requests) sent += record.bytesSent;
+    for (const counter of this.#sending) sent += counter.bytesSent;
+    return sent;
+  }
+
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  get arrived(): number {
+    return this.#arrived;
+  }
+
   requestsFor(p: string): RequestRecord[] {
     const key = normalisePath(p);
     return this.requests.filter((r) => r.path === key);
@@ -142,6 +182,7 @@ class Cdn implements TestCdn {
   reset(): void {
     this.requests.length = 0;
     this.connections = 0;
+    this.peakInFlight = this.inFlight;
     this.#arrived = 0;
     this.faults.clear();
   }
@@ -185,13 +226,19 @@ class Cdn implements TestCdn {
       responseHeaders: {},
       aborted: false,
     };
+    this.inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    this.#sending.add(counter);
     res.once('close', () => {
+      this.inFlight--;
+      this.#sending.delete(counter);
       aborter.abort();
       record.status = res.headersSent ? res.statusCode : 0;
       record.bytesSent = counter.bytesSent;
       record.responseHeaders = res.getHeaders();
       record.aborted = !res.writableFinished || counter.cut === true;
       this.requests.push(record);
+      if (this.inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
     });
     this.handle(req, res, record, counter, aborter.signal).catch((err: unknown) => {
       if (aborter.signal.aborted || isAbort(err)) return;
@@ -219,6 +266,12 @@ class Cdn implements TestCdn {
     }
     record.path = key;
 
+    const { overloadAbove, overloadRetryAfter } = this.options;
+    if (overloadAbove !== undefined && this.inFlight > overloadAbove) {
+      const retryAfter =
+        overloadRetryAfter === undefined ? {} : { 'retry-after': String(overloadRetryAfter) };
+      return this.sendText(req, res, 429, retryAfter, undefined, counter);
+    }
     const fault = this.takeFault(key, method);
     record.fault = fault?.kind;
     if (fault?.kind === 'delay') await sleep(fault.ms, undefined, { signal });

@@ -1,5 +1,7 @@
+import { once } from 'node:events';
+import { type AddressInfo, connect, createServer, Socket } from 'node:net';
 import { Agent, request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCdn, type TestCdn } from './cdn.js';
 import { randomBytesSeeded } from './fixtures.js';
 import { makePki } from './pki.js';
@@ -33,6 +35,30 @@ describe('TCP relay', () => {
     expect(stats.bytesDown).toBeGreaterThan(data.length);
     expect(stats.chunksUp).toBeGreaterThan(0);
     expect(stats.delayedMs).toBe((stats.chunksUp + stats.chunksDown) * 15);
+  });
+
+  it('turns Nagle’s algorithm off on both of its sockets, so a held chunk is not held again', async () => {
+    // Plain net sockets on both ends, which never call setNoDelay themselves: every call is the relay's.
+    const target = createServer((socket) => socket.end('pong'));
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const noDelay = vi.spyOn(Socket.prototype, 'setNoDelay');
+    const netRelay = await startRelay({
+      target: { port: (target.address() as AddressInfo).port },
+      delayMs: 1,
+    });
+    try {
+      const client = connect(netRelay.port, '127.0.0.1');
+      let answer = '';
+      client.setEncoding('utf8').on('data', (text: string) => (answer += text));
+      await once(client, 'end');
+      client.destroy();
+      expect(answer).toBe('pong');
+      expect(noDelay.mock.calls).toEqual([[true], [true]]);
+    } finally {
+      noDelay.mockRestore();
+      await netRelay.close();
+      await new Promise((resolve) => target.close(resolve));
+    }
   });
 
   it('passes a reset on after the bytes sent before it', async () => {

@@ -94,6 +94,10 @@ export async function startRelay(options: RelayOptions): Promise<TcpRelay> {
     stats.connections++;
     const upstream = connect(options.target.port, options.target.host ?? '127.0.0.1');
     for (const socket of [client, upstream]) {
+      // Each held chunk leaves as one write when due. With Nagle's algorithm on, a write behind an
+      // unacknowledged one waited for the peer's delayed ACK (~40 ms on Linux): a request and its
+      // answer took ~90 ms through a 40 ms relay instead of ~50. The endpoints keep their own setting.
+      socket.setNoDelay(true);
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     }

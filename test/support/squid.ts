@@ -8,9 +8,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants as fs } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, connect, createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { acceptsConnections, freePort } from '../../bench/net.js';
 import { tempDir } from './fixtures.js';
 
 export const SQUID = '/usr/sbin/squid';
@@ -60,25 +60,6 @@ shutdown_lifetime 0 seconds
 `;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
@@ -105,7 +86,7 @@ export async function startSquid(): Promise<Squid> {
   };
   // Polls the port rather than sleeping a guess; squid takes ~100 ms to ~1 s to listen.
   const deadline = performance.now() + 15_000;
-  while (!(await accepts(port))) {
+  while (!(await acceptsConnections(port))) {
     if (child.exitCode !== null || performance.now() > deadline) {
       const log = await readFile(path.join(dir, 'cache.log'), 'utf8').catch(() => '');
       await cleanup();

@@ -79,7 +79,33 @@ describe('Slots', () => {
     release();
     release();
     expect(slots.inUse).toBe(0);
-    expect(slots.tryAcquire()).toBeTypeOf('function');
+    expect(await slots.acquire(0)).toBeTypeOf('function');
+  });
+
+  it('grows at once and shrinks as slots are released, taking none back', async () => {
+    const slots = new Slots(2);
+    const held = [await slots.acquire(0), await slots.acquire(0)];
+    const started: number[] = [];
+    const waiting = [1, 2, 3].map((rank) =>
+      slots.acquire(rank).then((release) => {
+        started.push(rank);
+        return release;
+      }),
+    );
+    slots.capacity = 4;
+    const [first, second] = await Promise.all(waiting.slice(0, 2));
+    expect(started).toEqual([1, 2]);
+    expect(slots.inUse).toBe(4);
+    slots.capacity = 1;
+    for (const release of [...held, first!]) release();
+    // Three released above the new capacity: the waiter still waits.
+    expect(slots.inUse).toBe(1);
+    expect(slots.waiting).toBe(1);
+    second!();
+    (await waiting[2]!)();
+    expect(started).toEqual([1, 2, 3]);
+    expect(slots.inUse).toBe(0);
+    expect(() => (slots.capacity = 0)).toThrow(RangeError);
   });
 
   it("rejects only the aborted signal's waiters; the others keep their turn", async () => {

@@ -55,7 +55,15 @@ describe('RunStats', () => {
     expect(report.timeToCriticalMs).toBe(1100);
     expect(report.retries).toBe(1);
     expect(report.endpoints).toEqual([
-      { url: 'https://cdn.example.com', requests: 1, bytes: 2000, errors: 0, averageBytesPerSecond: 2000 },
+      {
+        url: 'https://cdn.example.com',
+        requests: 1,
+        bytes: 2000,
+        errors: 0,
+        averageBytesPerSecond: 2000,
+        peakBytesPerSecond: 2000,
+        state: 'healthy',
+      },
     ]);
     expect(report.failures).toEqual([
       {

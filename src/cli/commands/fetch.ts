@@ -22,6 +22,7 @@ export function fetchOptionsOf(flags: TransferFlags, io: CliIO): FetchOptions {
   return {
     cacheDir: flags.cache ?? defaultCacheDir(io.env),
     concurrency: flags.concurrency,
+    maxConnections: flags.maxConnections,
     retries: flags.retries,
     timeoutMs: flags.timeout,
     stallTimeoutMs: flags.stallTimeout,

@@ -1,0 +1,100 @@
+/**
+ * `-j auto`: the requests in flight follow the link. Over HTTPS with a CA made for the run; counts
+ * seen by the server (requests at once, 429s), never clocks.
+ */
+import { rm } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { fetchManifest, type FetchOptions } from '../../src/fetch/engine.js';
+import type { FetchReport } from '../../src/fetch/report.js';
+import { parseManifest } from '../../src/manifest/parse.js';
+import { loadTls } from '../../src/net/tls.js';
+import { type CdnOptions, startCdn, type TestCdn } from '../support/cdn.js';
+import { randomBytesSeeded, sriOf, tempDir } from '../support/fixtures.js';
+import { makePki, type Pki } from '../support/pki.js';
+import { startRelay } from '../support/relay.js';
+
+const KiB = 1024;
+
+let pki: Pki;
+beforeAll(async () => {
+  pki = await makePki();
+});
+afterAll(async () => {
+  await rm(pki.dir, { recursive: true, force: true });
+});
+const closing: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const item of closing.splice(0)) await item.close();
+});
+
+async function origin(options: CdnOptions, count: number, size: number) {
+  const cdn = await startCdn({ ...options, tls: { cert: pki.server.cert.pem, key: pki.server.key.pem } });
+  closing.push(cdn);
+  const fragments = [];
+  for (let i = 0; i < count; i++) {
+    const body = randomBytesSeeded(size, `a${i}`);
+    cdn.set(`/m/a${i}.bin`, body);
+    fragments.push({ path: `a${i}.bin`, size, integrity: sriOf(body) });
+  }
+  return { cdn, fragments };
+}
+
+async function fetchFrom(
+  base: string,
+  fragments: Record<string, unknown>[],
+  options: Partial<FetchOptions>,
+): Promise<FetchReport> {
+  const cacheDir = await tempDir('fragfetch-adaptive-');
+  try {
+    return await fetchManifest(parseManifest({ version: 1, baseUrls: [base], fragments }, 'a.json'), {
+      cacheDir,
+      history: false,
+      network: { tls: loadTls({ caFile: pki.ca.cert.path }, {}), env: {} },
+      ...options,
+    });
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+}
+
+const rejected = (cdn: TestCdn) => cdn.requests.filter((r) => r.status === 429).length;
+
+it('grows past 16 requests in flight on a link where each request waits a round trip', async () => {
+  // Small objects 100 ms of round trip away: the link, not the CPU of a shared machine, is the bound.
+  const { cdn, fragments } = await origin({}, 600, 4 * KiB);
+  const relay = await startRelay({ target: { port: cdn.port }, delayMs: 50 });
+  closing.push(relay);
+  const report = await fetchFrom(`${relay.origin('https')}/m/`, fragments, { concurrency: 'auto' });
+  expect(report.ok).toBe(true);
+  expect(cdn.peakInFlight).toBeGreaterThan(16);
+  expect(cdn.peakInFlight).toBeLessThanOrEqual(64);
+
+  // Fixed, it stays where it is told.
+  cdn.reset();
+  const fixed = await fetchFrom(`${relay.origin('https')}/m/`, fragments.slice(0, 200), { concurrency: 16 });
+  expect(fixed.ok).toBe(true);
+  expect(cdn.peakInFlight).toBeLessThanOrEqual(16);
+});
+
+it('shrinks on 429 to what the origin answers without errors, within --max-connections', async () => {
+  const { cdn, fragments } = await origin({ overloadAbove: 4 }, 300, 16 * KiB);
+  const options = { baseDelayMs: 20, retries: 10 };
+  const fixed = await fetchFrom(cdn.url('/m/'), fragments, { ...options, concurrency: 16 });
+  await cdn.idle();
+  const fixedRejected = rejected(cdn);
+  cdn.reset();
+  const auto = await fetchFrom(cdn.url('/m/'), fragments, {
+    ...options,
+    concurrency: 'auto',
+    maxConnections: 32,
+  });
+  await cdn.idle();
+  const autoRejected = rejected(cdn);
+  expect(fixed.ok).toBe(true);
+  expect(auto.ok).toBe(true);
+  // 16 at once against an origin that takes 4 is refused over and over; auto halves to 8, then 4,
+  // and stays below the limit at which the refusals came.
+  expect(fixedRejected).toBeGreaterThan(40);
+  expect(autoRejected).toBeLessThan(fixedRejected / 4);
+  expect(auto.retries).toBe(autoRejected);
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { AdaptiveConcurrency } from '../../src/fetch/adaptive-concurrency.js';
+
+function controller(initial: number, max: number) {
+  const state = { t: 0 };
+  const control = new AdaptiveConcurrency({ initial, max, windowMs: 250, now: () => state.t });
+  return {
+    control,
+    run(link: (limit: number) => number, windows: number) {
+      const limits: number[] = [];
+      for (let w = 0; w < windows; w++) {
+        for (let step = 0; step < 5; step++) {
+          state.t += 50;
+          control.bytes(link(control.limit) * 50);
+          control.ended(false, true);
+        }
+        limits.push(control.limit);
+      }
+      return limits;
+    },
+    tick(overloaded: boolean, saturated = true) {
+      state.t += 50;
+      return control.ended(overloaded, saturated);
+    },
+  };
+}
+
+describe('AdaptiveConcurrency', () => {
+  it('doubles while each doubling pays, on a link where each request waits a round trip', () => {
+    const { control, run } = controller(16, 64);
+    // Latency-bound: throughput proportional to requests in flight.
+    const limits = run((limit) => limit * 10, 8);
+    expect(limits.at(-1)).toBe(64);
+    expect(control.limit).toBe(64);
+    expect(limits).toContain(32);
+  });
+
+  it('undoes a step that brings nothing, where bandwidth is the bound', () => {
+    const { control, run } = controller(16, 64);
+    const limits = run(() => 1000, 12);
+    expect(Math.max(...limits)).toBe(32);
+    expect(control.limit).toBe(16);
+  });
+
+  it('stops where the gain stops: the knee of the link', () => {
+    const { control, run } = controller(8, 64);
+    run((limit) => Math.min(limit, 20) * 100, 40);
+    expect(control.limit).toBeGreaterThanOrEqual(16);
+    expect(control.limit).toBeLessThanOrEqual(25);
+  });
+
+  it('halves on overload, once a window, and keeps below the limit that drew it', () => {
+    const { control, tick, run } = controller(16, 64);
+    expect(tick(true)).toBe(8);
+    expect(tick(true)).toBeUndefined();
+    expect(control.limit).toBe(8);
+    expect(control.ceiling).toBe(15);
+    for (let i = 0; i < 5; i++) tick(false);
+    expect(tick(true)).toBe(4);
+    expect(control.ceiling).toBe(7);
+    run((limit) => limit * 10, 60);
+    expect(control.limit).toBeLessThanOrEqual(7);
+    expect(control.limit).toBeGreaterThan(4);
+  });
+
+  it("leaves two requests' time after a step unmeasured, while new connections are made", () => {
+    const state = { t: 0 };
+    const control = new AdaptiveConcurrency({ initial: 16, max: 64, windowMs: 250, now: () => state.t });
+    const request = (bytes: number) => {
+      state.t += 50;
+      control.bytes(bytes);
+      return control.ended(false, true, 100);
+    };
+    // The first window (300 ms: three requests' time) measures; the second one doubles.
+    for (let i = 0; i < 11; i++) request(1000);
+    expect(request(1000)).toBe(32);
+    // The handshakes of the new connections: almost nothing arrives for 200 ms. Unmeasured, they
+    // cannot make the step look unpaid.
+    for (let i = 0; i < 3; i++) request(10);
+    for (let i = 0; i < 7; i++) request(2000);
+    expect(control.limit).toBe(64);
+  });
+
+  it('judges no window in which work ran out', () => {
+    const { control, tick } = controller(16, 64);
+    for (let i = 0; i < 100; i++) tick(false, false);
+    expect(control.limit).toBe(16);
+  });
+});
