@@ -2,7 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import { CacheStore } from '../cache/store.js';
 import { displayUrl } from '../errors.js';
 import { type FetchPlan, planFetch } from '../fetch/engine.js';
-import { endpointOf } from '../fetch/stats.js';
+import { endpointOf, isOriginOf } from '../fetch/stats.js';
 import { type Fragment, type Manifest, PRIORITIES, type Priority } from '../manifest/fragment.js';
 import { formatBytes, plural } from '../units.js';
 import { type CliIO, EXIT } from './io.js';
@@ -148,7 +148,7 @@ function endpointsOf(missing: readonly Fragment[]): PlanReport['endpoints'] {
     for (let i = 0; i < urls.length; i++) {
       const url = urls[i]!;
       let known = last[i];
-      if (known === undefined || !startsWithOrigin(url, known.raw)) {
+      if (known === undefined || !isOriginOf(known.raw, url)) {
         const raw = endpointOf(url);
         known = { raw, shown: displayUrl(raw) };
         last[i] = known;
@@ -163,13 +163,6 @@ function endpointsOf(missing: readonly Fragment[]): PlanReport['endpoints'] {
     }
   }
   return [...endpoints.values()];
-}
-
-/** Whether `endpointOf(url)` is `origin`: it is the URL's start, up to its path, query or fragment. */
-function startsWithOrigin(url: string, origin: string): boolean {
-  if (!url.startsWith(origin)) return false;
-  const next = url.charCodeAt(origin.length);
-  return next === 0x2f || next === 0x3f || next === 0x23;
 }
 
 /**
