@@ -29,29 +29,53 @@ export interface JsonOutput {
 /**
  * Writes `document` and a newline to `out`, in chunks of about a megabyte, each after the last has
  * drained: stdout on a pipe queues what its reader has not taken (the whole plan: 1.5 GB of RSS).
- * The top-level members that are `JsonList`s are written item by item; every other member as
- * JSON.stringify writes it.
+ * `JsonList`s are written item by item, and so are the objects holding one, at any depth; every
+ * other value as JSON.stringify writes it.
  */
 export async function writeJsonDocument(out: JsonOutput, document: object): Promise<void> {
   const chunks = new Chunks(out);
-  const members = Object.entries(document).filter(([, value]) => isJsonValue(value));
-  if (members.length === 0) chunks.put('{}');
-  for (const [i, [key, value]] of members.entries()) {
-    chunks.put(`${i === 0 ? '{' : ','}\n  ${JSON.stringify(key)}: `);
-    if (!(value instanceof JsonList)) {
-      chunks.put(JSON.stringify(value, null, 2).replaceAll('\n', '\n  '));
-      continue;
-    }
-    const { items, format } = value as JsonList<unknown>;
-    if (items.length === 0) chunks.put('[]');
-    for (let j = 0; j < items.length; j++) {
-      if (chunks.put(`${j === 0 ? '[' : ','}\n    ${format(items[j], '    ')}`)) await chunks.flush();
-    }
-    if (items.length > 0) chunks.put('\n  ]');
-  }
-  if (members.length > 0) chunks.put('\n}');
+  await writeObject(chunks, document, '');
   chunks.put('\n');
   await chunks.flush();
+}
+
+async function writeObject(chunks: Chunks, object: object, indent: string): Promise<void> {
+  const members = Object.entries(object).filter(([, value]) => isJsonValue(value));
+  if (members.length === 0) {
+    chunks.put('{}');
+    return;
+  }
+  const inner = `${indent}  `;
+  for (const [i, [key, value]] of members.entries()) {
+    chunks.put(`${i === 0 ? '{' : ','}\n${inner}${JSON.stringify(key)}: `);
+    if (value instanceof JsonList) await writeList(chunks, value as JsonList<unknown>, inner);
+    else if (holdsList(value)) await writeObject(chunks, value as object, inner);
+    else chunks.put(JSON.stringify(value, null, 2).replaceAll('\n', `\n${inner}`));
+  }
+  chunks.put(`\n${indent}}`);
+}
+
+async function writeList(
+  chunks: Chunks,
+  { items, format }: JsonList<unknown>,
+  indent: string,
+): Promise<void> {
+  if (items.length === 0) {
+    chunks.put('[]');
+    return;
+  }
+  const inner = `${indent}  `;
+  const before = `,\n${inner}`;
+  for (let j = 0; j < items.length; j++) {
+    if (chunks.put(`${j === 0 ? `[\n${inner}` : before}${format(items[j], inner)}`)) await chunks.flush();
+  }
+  chunks.put(`\n${indent}]`);
+}
+
+/** An object (not an array) with a `JsonList` among its members, or theirs. */
+function holdsList(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.values(value).some((member) => member instanceof JsonList || holdsList(member));
 }
 
 /**

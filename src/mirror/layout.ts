@@ -38,43 +38,85 @@ export const STATE_DIR = '.fragfetch';
 export function planLayout(manifest: Manifest): FileLayout[] {
   const source = displayUrl(manifest.source);
   const invalid = (problem: string) => new FragfetchError('EMANIFEST', `${source}: ${problem}`);
-  const byPath = new Map<string, Fragment[]>();
+  // A path's fragment, or its fragments when there are more: most files are one whole object, and
+  // an array each was 900k arrays in a manifest of 10^6 fragments.
+  const byPath = new Map<string, Fragment | Fragment[]>();
   for (const fragment of orderFragments(manifest.fragments)) {
+    const { path } = fragment;
     // The schema already refuses these; a manifest built in code may not have been through it.
-    const problem = pathProblem(fragment.path);
+    const problem = pathProblem(path);
     if (problem !== undefined) throw invalid(`fragment "${fragment.id}": path ${problem}`);
-    const [top] = fragment.path.split('/');
-    if (top === STATE_DIR) {
+    if (path.startsWith(STATE_DIR) && (path.length === STATE_DIR.length || path[STATE_DIR.length] === '/')) {
       throw invalid(
-        `fragment "${fragment.id}": path ${fragment.path} is inside ${STATE_DIR}/, reserved for mirror state`,
+        `fragment "${fragment.id}": path ${path} is inside ${STATE_DIR}/, reserved for mirror state`,
       );
     }
-    if (fragment.path.split('/').pop()!.endsWith(TEMP_SUFFIX)) {
+    // The suffix holds no "/": the path ends in it when its last segment does.
+    if (path.endsWith(TEMP_SUFFIX)) {
       throw invalid(
-        `fragment "${fragment.id}": path ${fragment.path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
+        `fragment "${fragment.id}": path ${path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
       );
     }
-    const group = byPath.get(fragment.path);
-    if (group) group.push(fragment);
-    else byPath.set(fragment.path, [fragment]);
+    const group = byPath.get(path);
+    if (group === undefined) byPath.set(path, fragment);
+    else if (Array.isArray(group)) group.push(fragment);
+    else byPath.set(path, [group, fragment]);
   }
 
-  for (const [path, group] of byPath) {
-    const segments = path.split('/');
-    for (let depth = 1; depth < segments.length; depth++) {
-      const parent = byPath.get(segments.slice(0, depth).join('/'));
-      if (parent) {
-        throw invalid(
-          `fragments "${parent[0]!.id}" and "${group[0]!.id}": ${parent[0]!.path} cannot be both a file and the directory of ${path}`,
-        );
-      }
-    }
-  }
-
-  return [...byPath].map(([path, group]) => fileOf(path, group, invalid));
+  checkDirectories(byPath, invalid);
+  const files = new Array<FileLayout>(byPath.size);
+  let i = 0;
+  for (const [path, group] of byPath) files[i++] = fileOf(path, group, invalid);
+  return files;
 }
 
-function fileOf(path: string, group: Fragment[], invalid: (problem: string) => FragfetchError): FileLayout {
+/**
+ * No path may be both a file and a directory: each path's ancestors are looked up among the files,
+ * shallowest first, the first conflict in file order named. A directory whose ancestors were all
+ * looked up is remembered, and consecutive paths mostly share theirs: one lookup a path, not a
+ * split, slice and join per segment.
+ */
+function checkDirectories(
+  byPath: ReadonlyMap<string, Fragment | Fragment[]>,
+  invalid: (problem: string) => FragfetchError,
+): void {
+  const clear = new Set<string>();
+  let last = '';
+  for (const [path, group] of byPath) {
+    const slash = path.lastIndexOf('/');
+    if (slash === -1) continue;
+    if (slash === last.length && path.startsWith(last)) continue;
+    const directory = path.slice(0, slash);
+    if (!clear.has(directory)) {
+      for (let end = path.indexOf('/'); end !== -1; end = path.indexOf('/', end + 1)) {
+        const ancestor = path.slice(0, end);
+        const parent = byPath.get(ancestor);
+        if (parent !== undefined) {
+          const [file, other] = [first(parent), first(group)];
+          throw invalid(
+            `fragments "${file.id}" and "${other.id}": ${file.path} cannot be both a file and the directory of ${path}`,
+          );
+        }
+        clear.add(ancestor);
+      }
+    }
+    last = directory;
+  }
+}
+
+function first(group: Fragment | Fragment[]): Fragment {
+  return Array.isArray(group) ? group[0]! : group;
+}
+
+function fileOf(
+  path: string,
+  group: Fragment | Fragment[],
+  invalid: (problem: string) => FragfetchError,
+): FileLayout {
+  if (!Array.isArray(group)) {
+    if (group.offset === undefined) return { kind: 'whole', path, fragment: group };
+    group = [group];
+  }
   const wholes = group.filter((fragment) => fragment.offset === undefined);
   if (wholes.length > 1) {
     throw invalid(`fragments "${wholes[0]!.id}" and "${wholes[1]!.id}" are both the whole of ${path}`);

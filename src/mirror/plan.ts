@@ -4,7 +4,7 @@ import { type FileLayout, fragmentsOf, planLayout } from './layout.js';
 import { prepareRoot } from './paths.js';
 import { unnamedFiles } from './prune.js';
 import { type FileDecision, scanFile } from './scan.js';
-import { MirrorState } from './state.js';
+import { type FragmentRecord, MirrorState } from './state.js';
 
 export interface PlanMirrorOptions {
   cacheDir: string;
@@ -54,19 +54,47 @@ export async function planMirror(
     ...(options.checksum ? { checksum: true } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  await forEachLimit(files, SCAN_CONCURRENCY, async (file, i) => {
-    decisions[i] = exists
-      ? await scanFile(root, file, state, store, scanOptions)
-      : { action: 'write', file, reason: 'missing', needed: fragmentsOf(file), kept: {}, base: false };
-  });
+  if (exists) {
+    await forEachLimit(files, SCAN_CONCURRENCY, async (file, i) => {
+      decisions[i] = await scanFile(root, file, state, store, scanOptions);
+    });
+  } else {
+    // Nothing to look at: no promise per file (10^6 of them for as many files).
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i]!;
+      decisions[i] = {
+        action: 'write',
+        file,
+        reason: 'missing',
+        needed: fragmentsOf(file),
+        kept: NO_RECORDS,
+        base: false,
+      };
+    }
+  }
 
-  const wanted = new Set<Fragment>();
-  for (const decision of decisions)
-    if (decision.action === 'write') for (const f of decision.needed) wanted.add(f);
-  const needed: Manifest = { ...manifest, fragments: manifest.fragments.filter((f) => wanted.has(f)) };
+  const needed: Manifest = { ...manifest, fragments: neededFragments(manifest.fragments, decisions) };
   const toDelete =
     options.delete && exists ? await unnamedFiles(root, new Set(files.map((f) => f.path))) : [];
   return { root, exists, files, state, decisions, needed, toDelete };
+}
+
+/** The records of a file rewritten from nothing: none, shared (they are copied, never changed). */
+const NO_RECORDS: Readonly<Record<string, FragmentRecord>> = Object.freeze({});
+
+/**
+ * The manifest's fragments that files to write need, in manifest order: all of them (the array as
+ * it is) when every fragment is needed, as for a directory that does not exist yet.
+ */
+function neededFragments(fragments: Fragment[], decisions: readonly FileDecision[]): Fragment[] {
+  let count = 0;
+  for (const decision of decisions) if (decision.action === 'write') count += decision.needed.length;
+  // A fragment belongs to one file: as many needed as there are means every one.
+  if (count === fragments.length) return fragments;
+  const wanted = new Set<Fragment>();
+  for (const decision of decisions)
+    if (decision.action === 'write') for (const f of decision.needed) wanted.add(f);
+  return fragments.filter((f) => wanted.has(f));
 }
 
 /** Runs `task` over `items` with at most `limit` at once; rejects with the first error. */

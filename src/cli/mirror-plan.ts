@@ -1,0 +1,89 @@
+import { stripUrlAuth } from '../errors.js';
+import type { MirrorPlan } from '../mirror/plan.js';
+import type { FileDecision } from '../mirror/scan.js';
+import { formatBytes, widest } from '../units.js';
+import { JsonList } from './json-stream.js';
+
+/** The `mirror` member of `mirror --dry-run --json`: what would change under `<dir>`. */
+export interface MirrorPlanReport {
+  dir: string;
+  exists: boolean;
+  write: { path: string; reason: string; fragments: number; bytes: number }[];
+  upToDate: string[];
+  delete: string[];
+  refused: { path: string; error: { code: string; message: string } }[];
+}
+
+type Write = Extract<FileDecision, { action: 'write' }>;
+
+/** The report with its two long lists made only as they are written (json-stream.ts). */
+export type MirrorPlanDocument = Omit<MirrorPlanReport, 'write' | 'upToDate'> & {
+  write: JsonList<Write>;
+  upToDate: JsonList<FileDecision>;
+};
+
+/** The plan's decisions sorted into the report's lists, in file order: no object per file. */
+export function mirrorPlanDocument(plan: MirrorPlan): MirrorPlanDocument {
+  const write: Write[] = [];
+  const upToDate: FileDecision[] = [];
+  const refused: MirrorPlanReport['refused'] = [];
+  for (const decision of plan.decisions) {
+    if (decision.action === 'write') write.push(decision);
+    else if (decision.action === 'unchanged') upToDate.push(decision);
+    else {
+      const { code, message } = decision.error;
+      refused.push({ path: decision.file.path, error: { code, message: stripUrlAuth(message) } });
+    }
+  }
+  return {
+    dir: plan.root,
+    exists: plan.exists,
+    write: new JsonList(write, writeJson),
+    upToDate: new JsonList(upToDate, (decision) => JSON.stringify(decision.file.path)),
+    delete: plan.toDelete,
+    refused,
+  };
+}
+
+/** The document with its lists made: the human form's input. */
+export function mirrorPlanReport(document: MirrorPlanDocument): MirrorPlanReport {
+  return {
+    ...document,
+    write: document.write.items.map(written),
+    upToDate: document.upToDate.items.map((decision) => decision.file.path),
+  };
+}
+
+function written(decision: Write): MirrorPlanReport['write'][number] {
+  const bytes = decision.needed.reduce((sum, f) => sum + (f.size ?? 0), 0);
+  return { path: decision.file.path, reason: decision.reason, fragments: decision.needed.length, bytes };
+}
+
+/** `written(decision)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object. */
+function writeJson(decision: Write, indent: string): string {
+  const { path, reason, fragments, bytes } = written(decision);
+  const field = `\n${indent}  `;
+  return (
+    `{${field}"path": ${JSON.stringify(path)},${field}"reason": ${JSON.stringify(reason)},` +
+    `${field}"fragments": ${fragments},${field}"bytes": ${bytes}\n${indent}}`
+  );
+}
+
+export function formatMirrorPlan(plan: MirrorPlanReport): string {
+  const lines = ['', `mirror into ${plan.dir}${plan.exists ? '' : ' (would be created)'}:`];
+  lines.push(
+    `  ${plan.write.length} to write, ${plan.upToDate.length} up to date, ${plan.delete.length} to delete`,
+  );
+  const width = Math.min(
+    60,
+    widest(plan.write, (w) => w.path.length),
+  );
+  for (const w of plan.write) {
+    const what = w.reason === 'missing' ? 'write' : 'replace';
+    const why = w.reason === 'differs' ? ' (differs)' : w.reason === 'replace' ? ' (not a regular file)' : '';
+    lines.push(`    ${what.padEnd(7)}  ${w.path.padEnd(width)}  ${formatBytes(w.bytes)}${why}`);
+  }
+  for (const path of plan.delete) lines.push(`    delete   ${path}`);
+  for (const r of plan.refused) lines.push(`    refuse   ${r.path}: ${r.error.message}`);
+  return `${lines.join('\n')}\n`;
+}

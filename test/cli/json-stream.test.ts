@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { JsonList, type JsonOutput, writeJsonDocument } from '../../src/cli/json-stream.js';
+
+/** An output that takes everything at once, as a file does. */
+function sink(): JsonOutput & { text: string } {
+  const out = { text: '', write: (chunk: string) => ((out.text += chunk), true) };
+  return out;
+}
+
+const asJson = <T>(items: T[]) =>
+  new JsonList(items, (item, indent) => JSON.stringify(item, null, 2).replaceAll('\n', `\n${indent}`));
+
+describe('writeJsonDocument', () => {
+  it('writes what JSON.stringify(…, null, 2) writes, lists at any depth made as they are written', async () => {
+    const items = [
+      { a: 1, b: ['x', { c: null }] },
+      { a: 2, b: [] },
+    ];
+    const paths = ['p/1', 'p/"2"', 'p/\n3'];
+    const document = {
+      dryRun: true,
+      empty: {},
+      none: undefined,
+      download: asJson(items),
+      nothing: asJson([]),
+      mirror: { dir: '/d', write: asJson(paths), deeper: { list: asJson(items), n: 3 }, delete: [] },
+    };
+    const plain = {
+      dryRun: true,
+      empty: {},
+      download: items,
+      nothing: [],
+      mirror: { dir: '/d', write: paths, deeper: { list: items, n: 3 }, delete: [] },
+    };
+    const out = sink();
+    await writeJsonDocument(out, document);
+    expect(out.text).toBe(`${JSON.stringify(plain, null, 2)}\n`);
+  });
+
+  it('writes an empty document as {}', async () => {
+    const out = sink();
+    await writeJsonDocument(out, { gone: undefined });
+    expect(out.text).toBe('{}\n');
+  });
+});
