@@ -4,7 +4,7 @@ import { displayUrl } from '../errors.js';
 import { type FetchPlan, planFetch } from '../fetch/engine.js';
 import { endpointOf, isOriginOf } from '../fetch/stats.js';
 import { type Fragment, type Manifest, PRIORITIES, type Priority } from '../manifest/fragment.js';
-import { formatBytes, plural } from '../units.js';
+import { formatBytes, plural, widest } from '../units.js';
 import { type CliIO, EXIT } from './io.js';
 import { JsonList, writeJsonDocument } from './json-stream.js';
 import { chalkFor } from './terminal.js';
@@ -189,9 +189,12 @@ export function formatPlan(report: PlanReport, c: ChalkInstance): string {
       `${report.fragments.cached} cached (${formatBytes(report.bytes.cached)}) in ${report.cache.dir}`,
   ];
   const all = [...report.download, ...report.cached];
-  const idWidth = Math.min(40, Math.max(0, ...all.map((f) => f.id.length)));
+  const idWidth = Math.min(
+    40,
+    widest(all, (f) => f.id.length),
+  );
   const sizeOf = (f: PlannedFragment) => (f.size === null ? '?' : formatBytes(f.size));
-  const sizeWidth = Math.max(0, ...all.map((f) => sizeOf(f).length));
+  const sizeWidth = widest(all, (f) => sizeOf(f).length);
   const line = (what: string, f: PlannedFragment, url: string) =>
     `    ${what.padEnd(8)}  ${f.id.padEnd(idWidth)}  ${sizeOf(f).padStart(sizeWidth)}${url ? `  ${url}` : ''}`.trimEnd();
   for (const p of report.priorities) {
