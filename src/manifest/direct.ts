@@ -2,6 +2,7 @@ import { displayUrl } from '../errors.js';
 import { type Fragment, type Integrity, type Manifest, PRIORITIES, type Priority } from './fragment.js';
 import { checkIntegrity } from './integrity.js';
 import { FragmentResolver } from './resolve.js';
+import { StringIndex } from './string-index.js';
 import { isHttpUrl, pathProblem } from './schema.js';
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(PRIORITIES);
@@ -25,7 +26,7 @@ export function directManifest(json: unknown, source: string): Manifest | undefi
   if (!Array.isArray(inputs) || inputs.length === 0) return undefined;
   const resolver = new FragmentResolver((baseUrls as string[] | undefined) ?? [], source);
   const fragments = new Array<Fragment>(inputs.length);
-  const ids = new Ids();
+  const ids = new Ids(inputs.length);
   for (let index = 0; index < inputs.length; index++) {
     const fragment = directFragment(inputs[index], index, resolver, ids);
     if (fragment === undefined) return undefined;
@@ -115,19 +116,25 @@ export function newFragment(
 
 /**
  * Whether any two fragments share an id, without a set of 10^6 strings (1.6 s, most of it hashing
- * `path#offset` strings made for it): ids given or taken from a path go in a set, the offsets of
- * ranges with a default id in a list per path, sorted and compared with their neighbours.
+ * `path#offset` strings made for it): ids given or taken from a path go in a StringIndex, the
+ * offsets of ranges with a default id in a list per path, sorted and compared with their neighbours.
  */
 class Ids {
-  readonly #named = new Set<string>();
+  readonly #named: string[] = [];
+  readonly #index: StringIndex;
   readonly #offsets = new Map<string, number[]>();
   #repeated = false;
   #lastPath: string | undefined;
   #lastOffsets: number[] = [];
 
+  /** `count`: how many ids there will be, about. */
+  constructor(count: number) {
+    this.#index = new StringIndex(count, (position) => this.#named[position]!);
+  }
+
   add(id: string): void {
-    if (this.#named.has(id)) this.#repeated = true;
-    else this.#named.add(id);
+    if (this.#index.add(id, this.#named.length) === -1) this.#named.push(id);
+    else this.#repeated = true;
   }
 
   addRange(path: string, offset: number): void {
@@ -148,6 +155,7 @@ class Ids {
       for (let i = 1; i < offsets.length; i++) if (offsets[i] === offsets[i - 1]) return true;
     }
     // A named id can be another fragment's `path#offset`: `a#5` is the id of the range of a at 5.
+    if (this.#offsets.size === 0) return false;
     for (const id of this.#named) {
       for (let hash = id.indexOf('#'); hash !== -1; hash = id.indexOf('#', hash + 1)) {
         const rest = id.slice(hash + 1);

@@ -2,6 +2,7 @@ import { displayUrl, FragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
 import { pathProblem } from '../manifest/schema.js';
+import { StringIndex } from '../manifest/string-index.js';
 
 /** A fragment that is a byte range: `offset` and `size` are both known (the schema requires it). */
 export type RangeFragment = Fragment & { offset: number; size: number };
@@ -38,9 +39,11 @@ export const STATE_DIR = '.fragfetch';
 export function planLayout(manifest: Manifest): FileLayout[] {
   const source = displayUrl(manifest.source);
   const invalid = (problem: string) => new FragfetchError('EMANIFEST', `${source}: ${problem}`);
-  // A path's fragment, or its fragments when there are more: most files are one whole object, and
-  // an array each was 900k arrays in a manifest of 10^6 fragments.
-  const byPath = new Map<string, Fragment | Fragment[]>();
+  // Paths in order of first use, each with its fragment, or its fragments when there are more:
+  // most files are one whole object (an array each was 900k arrays for 10^6 fragments).
+  const paths: string[] = [];
+  const groups: (Fragment | Fragment[])[] = [];
+  const index = new StringIndex(manifest.fragments.length, (position) => paths[position]!);
   for (const fragment of orderFragments(manifest.fragments)) {
     const { path } = fragment;
     // The schema already refuses these; a manifest built in code may not have been through it.
@@ -57,16 +60,24 @@ export function planLayout(manifest: Manifest): FileLayout[] {
         `fragment "${fragment.id}": path ${path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
       );
     }
-    const group = byPath.get(path);
-    if (group === undefined) byPath.set(path, fragment);
-    else if (Array.isArray(group)) group.push(fragment);
-    else byPath.set(path, [group, fragment]);
+    const at = index.add(path, paths.length);
+    if (at === -1) {
+      paths.push(path);
+      groups.push(fragment);
+      continue;
+    }
+    const group = groups[at]!;
+    if (Array.isArray(group)) group.push(fragment);
+    else groups[at] = [group, fragment];
   }
 
-  checkDirectories(byPath, invalid);
-  const files = new Array<FileLayout>(byPath.size);
-  let i = 0;
-  for (const [path, group] of byPath) files[i++] = fileOf(path, group, invalid);
+  const fileAt = (path: string) => {
+    const at = index.get(path);
+    return at === -1 ? undefined : groups[at];
+  };
+  checkDirectories(paths, fileAt, invalid);
+  const files = new Array<FileLayout>(paths.length);
+  for (let i = 0; i < paths.length; i++) files[i] = fileOf(paths[i]!, groups[i]!, invalid);
   return files;
 }
 
@@ -77,12 +88,13 @@ export function planLayout(manifest: Manifest): FileLayout[] {
  * split, slice and join per segment.
  */
 function checkDirectories(
-  byPath: ReadonlyMap<string, Fragment | Fragment[]>,
+  paths: readonly string[],
+  fileAt: (path: string) => Fragment | Fragment[] | undefined,
   invalid: (problem: string) => FragfetchError,
 ): void {
   const clear = new Set<string>();
   let last = '';
-  for (const [path, group] of byPath) {
+  for (const path of paths) {
     const slash = path.lastIndexOf('/');
     if (slash === -1) continue;
     if (slash === last.length && path.startsWith(last)) continue;
@@ -90,9 +102,9 @@ function checkDirectories(
     if (!clear.has(directory)) {
       for (let end = path.indexOf('/'); end !== -1; end = path.indexOf('/', end + 1)) {
         const ancestor = path.slice(0, end);
-        const parent = byPath.get(ancestor);
+        const parent = fileAt(ancestor);
         if (parent !== undefined) {
-          const [file, other] = [first(parent), first(group)];
+          const [file, other] = [first(parent), first(fileAt(path)!)];
           throw invalid(
             `fragments "${file.id}" and "${other.id}": ${file.path} cannot be both a file and the directory of ${path}`,
           );
