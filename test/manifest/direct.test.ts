@@ -1,6 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FragfetchError } from '../../src/errors.js';
 import { directManifest } from '../../src/manifest/direct.js';
-import { schemaManifest } from '../../src/manifest/parse.js';
+import { compareFragments, orderFragments } from '../../src/manifest/order.js';
+import { parseManifest, schemaManifest } from '../../src/manifest/parse.js';
+import { hostileDocument, plausibleDocument, renderText } from './hostile-manifests.js';
 
 const SHA256 = 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=';
 
@@ -180,5 +184,45 @@ describe('directManifest', () => {
       ],
     };
     expect(directManifest(json, 'm.json')).toEqual(schemaManifest(json, 'm.json'));
+  });
+
+  it('on the property tests’ documents: gives what the schema gives, in the same order, or leaves the manifest to it', () => {
+    // FRAGFETCH_PROPS_SEED=<seed> replays a failure, as in properties.test.ts.
+    const seed = Number(process.env.FRAGFETCH_PROPS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    let direct = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(fc.oneof(plausibleDocument, hostileDocument), (document) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(renderText(document));
+        } catch {
+          return; // text JSON.parse refuses is parseJson's, before either reader
+        }
+        let schema;
+        try {
+          schema = schemaManifest(json, 'm.json');
+        } catch (error) {
+          if (!(error instanceof FragfetchError)) throw error;
+          refused++;
+          expect(directManifest(json, 'm.json')).toBeUndefined();
+          // The one-line message a user sees is the schema's.
+          expect(() => parseManifest(json, 'm.json')).toThrow(error.message);
+          return;
+        }
+        const fast = directManifest(json, 'm.json');
+        if (fast === undefined) return;
+        direct++;
+        expect(fast).toEqual(schema);
+        expect(fast.logins).toEqual(schema.logins);
+        const order = (fragments: typeof fast.fragments) => fragments.map((f) => f.index);
+        expect(order(orderFragments(fast.fragments))).toEqual(
+          order([...schema.fragments].sort(compareFragments)),
+        );
+      }),
+      { numRuns: 300, seed },
+    );
+    expect(direct).toBeGreaterThan(30);
+    expect(refused).toBeGreaterThan(30);
   });
 });
