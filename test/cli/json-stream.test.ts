@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { JsonList, type JsonOutput, writeJsonDocument } from '../../src/cli/json-stream.js';
 
-/** An output that takes everything at once, as a file does. */
-function sink(): JsonOutput & { text: string } {
-  const out = { text: '', write: (chunk: string) => ((out.text += chunk), true) };
+/** An output that takes everything at once, as a file does; each chunk must be whole UTF-8. */
+function sink(): JsonOutput & { text: string; chunks: number } {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const out = {
+    text: '',
+    chunks: 0,
+    write: (chunk: Uint8Array) => {
+      out.text += decoder.decode(chunk);
+      out.chunks++;
+      return true;
+    },
+  };
   return out;
 }
 
@@ -41,5 +50,13 @@ describe('writeJsonDocument', () => {
     const out = sink();
     await writeJsonDocument(out, { gone: undefined });
     expect(out.text).toBe('{}\n');
+  });
+
+  it('writes a long list in chunks of about a megabyte, none cut inside a character', async () => {
+    const items = Array.from({ length: 60_000 }, (_, i) => `fragment ${i} é€😀`);
+    const out = sink();
+    await writeJsonDocument(out, { download: asJson(items) });
+    expect(out.text).toBe(`${JSON.stringify({ download: items }, null, 2)}\n`);
+    expect(out.chunks).toBeGreaterThan(1);
   });
 });
