@@ -136,7 +136,8 @@ export async function planFetch(
     }
   };
   await Promise.all(Array.from({ length: Math.min(LOOKUP_CONCURRENCY, ordered.length) }, lookup));
-  const missing = ordered.filter((fragment) => !cached.has(fragment));
+  // Nothing cached (a cold cache, a dry run of a new manifest): the order itself, not a copy of it.
+  const missing = cached.size === 0 ? ordered : ordered.filter((fragment) => !cached.has(fragment));
   const missingBytes = missing.reduce((sum, fragment) => sum + (fragment.size ?? 0), 0);
   return { ordered, cached, missing, missingBytes };
 }

@@ -21,17 +21,26 @@ export function compareFragments(a: Fragment, b: Fragment): number {
  */
 export function orderFragments(fragments: readonly Fragment[]): Fragment[] {
   if (!inManifestOrder(fragments)) return [...fragments].sort(compareFragments);
-  const classes = PRIORITIES.map((): Fragment[] => []);
+  // Counted first, so that each class and the result are made at their size: arrays grown by
+  // pushes left copies of 10^6 elements behind.
+  const counts = PRIORITIES.map(() => 0);
   for (const fragment of fragments) {
-    const members = classes[RANK[fragment.priority]];
+    const rank = RANK[fragment.priority];
     // Not a priority (a manifest built in code): the comparison decides where it goes, as it did.
-    if (members === undefined) return [...fragments].sort(compareFragments);
-    members.push(fragment);
+    if (rank === undefined) return [...fragments].sort(compareFragments);
+    counts[rank]!++;
   }
-  const ordered: Fragment[] = [];
+  const classes = counts.map((count) => new Array<Fragment>(count));
+  const filled = PRIORITIES.map(() => 0);
+  for (const fragment of fragments) {
+    const rank = RANK[fragment.priority];
+    classes[rank]![filled[rank]!++] = fragment;
+  }
+  const ordered = new Array<Fragment>(fragments.length);
+  let at = 0;
   for (const members of classes) {
     if (!sameImportance(members)) members.sort(byImportance);
-    for (const fragment of members) ordered.push(fragment);
+    for (const fragment of members) ordered[at++] = fragment;
   }
   return ordered;
 }

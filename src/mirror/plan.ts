@@ -60,17 +60,7 @@ export async function planMirror(
     });
   } else {
     // Nothing to look at: no promise per file (10^6 of them for as many files).
-    for (let i = 0; i < files.length; i++) {
-      const file = files[i]!;
-      decisions[i] = {
-        action: 'write',
-        file,
-        reason: 'missing',
-        needed: fragmentsOf(file),
-        kept: NO_RECORDS,
-        base: false,
-      };
-    }
+    for (let i = 0; i < files.length; i++) decisions[i] = new MissingFile(files[i]!);
   }
 
   const needed: Manifest = { ...manifest, fragments: neededFragments(manifest.fragments, decisions) };
@@ -81,6 +71,30 @@ export async function planMirror(
 
 /** The records of a file rewritten from nothing: none, shared (they are copied, never changed). */
 const NO_RECORDS: Readonly<Record<string, FragmentRecord>> = Object.freeze({});
+
+/**
+ * A file of a folder that does not exist yet: written, from nothing, with all its fragments. Only
+ * the file is held, the rest is the same for every one: an object with its own fields and array
+ * was ~130 bytes a file, 115 MB for 900k files.
+ */
+class MissingFile {
+  constructor(readonly file: FileLayout) {}
+  get action(): 'write' {
+    return 'write';
+  }
+  get reason(): 'missing' {
+    return 'missing';
+  }
+  get needed(): Fragment[] {
+    return fragmentsOf(this.file);
+  }
+  get kept(): Record<string, FragmentRecord> {
+    return NO_RECORDS;
+  }
+  get base(): boolean {
+    return false;
+  }
+}
 
 /**
  * The manifest's fragments that files to write need, in manifest order: all of them (the array as
