@@ -123,13 +123,60 @@ function planned(fragment: Fragment, size: number | undefined): PlannedFragment 
   };
 }
 
-/** `planned(fragment, size)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object. */
-function plannedJson(fragment: Fragment, size: number | undefined, indent: string): string {
+/** A planned fragment's members as JSON.stringify(…, null, 2) starts them at an indent. */
+interface PlannedKeys {
+  indent: string;
+  id: string;
+  path: string;
+  priority: string;
+  size: string;
+  url: string;
+  end: string;
+}
+
+let keysAt: PlannedKeys | undefined;
+
+function plannedKeys(indent: string): PlannedKeys {
+  if (keysAt?.indent === indent) return keysAt;
   const field = `\n${indent}  `;
+  keysAt = {
+    indent,
+    id: `{${field}"id": `,
+    path: `,${field}"path": `,
+    priority: `,${field}"priority": `,
+    size: `,${field}"size": `,
+    url: `,${field}"url": `,
+    end: `\n${indent}}`,
+  };
+  return keysAt;
+}
+
+const QUOTED_PRIORITY = Object.fromEntries(PRIORITIES.map((p) => [p, JSON.stringify(p)])) as Record<
+  Priority,
+  string
+>;
+
+/**
+ * `planned(fragment, size)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object,
+ * each string quoted once (an id is most often the path).
+ */
+function plannedJson(fragment: Fragment, size: number | undefined, indent: string): string {
+  const keys = plannedKeys(indent);
+  const path = JSON.stringify(fragment.path);
+  const id = fragment.id === fragment.path ? path : JSON.stringify(fragment.id);
+  const url = JSON.stringify(displayUrl(fragment.urls[0] ?? ''));
   return (
-    `{${field}"id": ${JSON.stringify(fragment.id)},${field}"path": ${JSON.stringify(fragment.path)},` +
-    `${field}"priority": ${JSON.stringify(fragment.priority)},${field}"size": ${size === undefined ? 'null' : JSON.stringify(size)},` +
-    `${field}"url": ${JSON.stringify(displayUrl(fragment.urls[0] ?? ''))}\n${indent}}`
+    keys.id +
+    id +
+    keys.path +
+    path +
+    keys.priority +
+    QUOTED_PRIORITY[fragment.priority] +
+    keys.size +
+    (size === undefined ? 'null' : String(size)) +
+    keys.url +
+    url +
+    keys.end
   );
 }
 
