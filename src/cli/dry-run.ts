@@ -42,8 +42,8 @@ export interface PlannedFragment {
 }
 
 /** What the cache already holds of a manifest: index reads and stats only, no request, nothing written. */
-export function planFor(manifest: Manifest, cacheDir: string): Promise<FetchPlan> {
-  return planFetch(manifest, new CacheStore(cacheDir));
+export function planFor(manifest: Manifest, cacheDir: string, ordered?: Fragment[]): Promise<FetchPlan> {
+  return planFetch(manifest, new CacheStore(cacheDir), undefined, ordered);
 }
 
 /** A cached fragment and the size of its entry. */

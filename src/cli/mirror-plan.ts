@@ -24,7 +24,7 @@ export type MirrorPlanDocument = Omit<MirrorPlanReport, 'write' | 'upToDate'> & 
 
 /** The plan's decisions sorted into the report's lists, in file order: no object per file. */
 export function mirrorPlanDocument(plan: MirrorPlan): MirrorPlanDocument {
-  const write: Write[] = [];
+  let write: Write[] = [];
   const upToDate: FileDecision[] = [];
   const refused: MirrorPlanReport['refused'] = [];
   for (const decision of plan.decisions) {
@@ -35,6 +35,8 @@ export function mirrorPlanDocument(plan: MirrorPlan): MirrorPlanDocument {
       refused.push({ path: decision.file.path, error: { code, message: stripUrlAuth(message) } });
     }
   }
+  // Every file to write (a folder that does not exist yet): the decisions as they are.
+  if (write.length === plan.decisions.length) write = plan.decisions as Write[];
   return {
     dir: plan.root,
     exists: plan.exists,
@@ -61,10 +63,15 @@ function written(decision: Write): MirrorPlanReport['write'][number] {
 
 /** `written(decision)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object. */
 function writeJson(decision: Write, indent: string): string {
-  const { path, reason, fragments, bytes } = written(decision);
   const field = `\n${indent}  `;
+  const { file, reason } = decision;
+  // A whole file's only fragment is the one needed: no list to add up.
+  const [fragments, bytes] =
+    file.kind === 'whole' && reason === 'missing'
+      ? [1, file.fragment.size ?? 0]
+      : [decision.needed.length, decision.needed.reduce((sum, f) => sum + (f.size ?? 0), 0)];
   return (
-    `{${field}"path": ${JSON.stringify(path)},${field}"reason": ${JSON.stringify(reason)},` +
+    `{${field}"path": ${JSON.stringify(file.path)},${field}"reason": ${JSON.stringify(reason)},` +
     `${field}"fragments": ${fragments},${field}"bytes": ${bytes}\n${indent}}`
   );
 }

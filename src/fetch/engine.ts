@@ -124,8 +124,9 @@ export async function planFetch(
   manifest: Manifest,
   store: CacheStore,
   warn?: (message: string) => void,
+  /** The manifest's fragments in download order, when the caller has them already. */
+  ordered: Fragment[] = orderFragments(manifest.fragments),
 ): Promise<FetchPlan> {
-  const ordered = orderFragments(manifest.fragments);
   const cached = new Map<Fragment, CacheHit>();
   let next = (await store.hasIndex()) ? 0 : ordered.length;
   const lookup = async () => {

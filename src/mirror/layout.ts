@@ -36,7 +36,10 @@ export const STATE_DIR = '.fragfetch';
  *
  * Pure: every problem is an EMANIFEST error whose one line names both fragments involved.
  */
-export function planLayout(manifest: Manifest): FileLayout[] {
+export function planLayout(
+  manifest: Manifest,
+  ordered: readonly Fragment[] = orderFragments(manifest.fragments),
+): FileLayout[] {
   const source = displayUrl(manifest.source);
   const invalid = (problem: string) => new FragfetchError('EMANIFEST', `${source}: ${problem}`);
   // Paths in order of first use, each with its fragment, or its fragments when there are more:
@@ -44,7 +47,7 @@ export function planLayout(manifest: Manifest): FileLayout[] {
   const paths: string[] = [];
   const groups: (Fragment | Fragment[])[] = [];
   const index = new StringIndex(manifest.fragments.length, (position) => paths[position]!);
-  for (const fragment of orderFragments(manifest.fragments)) {
+  for (const fragment of ordered) {
     const { path } = fragment;
     // The schema already refuses these; a manifest built in code may not have been through it.
     const problem = pathProblem(path);

@@ -1,5 +1,6 @@
 import { CacheStore } from '../cache/store.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
+import { orderFragments } from '../manifest/order.js';
 import { type FileLayout, fragmentsOf, planLayout } from './layout.js';
 import { prepareRoot } from './paths.js';
 import { unnamedFiles } from './prune.js';
@@ -27,6 +28,8 @@ export interface MirrorPlan {
   decisions: FileDecision[];
   /** The manifest restricted to the fragments the files to write need: what the engine is given. */
   needed: Manifest;
+  /** `needed`'s fragments in download order, when they are all the manifest's (ordered once). */
+  neededOrder?: Fragment[];
   /** With `delete`: entries under `<dir>` the manifest does not name, sorted. */
   toDelete: string[];
 }
@@ -45,7 +48,8 @@ export async function planMirror(
   dir: string,
   options: PlanMirrorOptions,
 ): Promise<MirrorPlan> {
-  const files = planLayout(manifest);
+  const ordered = orderFragments(manifest.fragments);
+  const files = planLayout(manifest, ordered);
   const { root, exists } = await prepareRoot(dir, options.create);
   const state = exists ? await MirrorState.load(root) : MirrorState.empty(root);
   const store = new CacheStore(options.cacheDir);
@@ -63,10 +67,20 @@ export async function planMirror(
     for (let i = 0; i < files.length; i++) decisions[i] = new MissingFile(files[i]!);
   }
 
-  const needed: Manifest = { ...manifest, fragments: neededFragments(manifest.fragments, decisions) };
+  const fragments = neededFragments(manifest.fragments, decisions);
+  const needed: Manifest = { ...manifest, fragments };
   const toDelete =
     options.delete && exists ? await unnamedFiles(root, new Set(files.map((f) => f.path))) : [];
-  return { root, exists, files, state, decisions, needed, toDelete };
+  return {
+    root,
+    exists,
+    files,
+    state,
+    decisions,
+    needed,
+    ...(fragments === manifest.fragments ? { neededOrder: ordered } : {}),
+    toDelete,
+  };
 }
 
 /** The records of a file rewritten from nothing: none, shared (they are copied, never changed). */

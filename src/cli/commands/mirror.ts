@@ -115,7 +115,11 @@ async function dryRun(
     ...(flags.checksum ? { checksum: true } : {}),
     signal: io.signal,
   });
-  const fetchPlan = planDocument(plan.needed, await planFor(plan.needed, cacheDir), cacheDir);
+  const fetchPlan = planDocument(
+    plan.needed,
+    await planFor(plan.needed, cacheDir, plan.neededOrder),
+    cacheDir,
+  );
   const mirror = mirrorPlanDocument(plan);
   if (flags.json) await writeJsonDocument(io.stdout, { ...fetchPlan, mirror });
   else {
