@@ -42,11 +42,10 @@ export function planLayout(
 ): FileLayout[] {
   const source = displayUrl(manifest.source);
   const invalid = (problem: string) => new FragfetchError('EMANIFEST', `${source}: ${problem}`);
-  // Paths in order of first use, each with its fragment, or its fragments when there are more:
-  // most files are one whole object (an array each was 900k arrays for 10^6 fragments).
-  const paths: string[] = [];
+  // Each path's fragment, or its fragments when there are more, in order of first use: most files
+  // are one whole object (an array each was 900k arrays for 10^6 fragments).
   const groups: (Fragment | Fragment[])[] = [];
-  const index = new StringIndex(manifest.fragments.length, (position) => paths[position]!);
+  const index = new StringIndex(manifest.fragments.length, (position) => first(groups[position]!).path);
   for (const fragment of ordered) {
     const { path } = fragment;
     // The schema already refuses these; a manifest built in code may not have been through it.
@@ -63,9 +62,8 @@ export function planLayout(
         `fragment "${fragment.id}": path ${path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
       );
     }
-    const at = index.add(path, paths.length);
+    const at = index.add(path, groups.length);
     if (at === -1) {
-      paths.push(path);
       groups.push(fragment);
       continue;
     }
@@ -78,9 +76,9 @@ export function planLayout(
     const at = index.get(path);
     return at === -1 ? undefined : groups[at];
   };
-  checkDirectories(paths, fileAt, invalid);
-  const files = new Array<FileLayout>(paths.length);
-  for (let i = 0; i < paths.length; i++) files[i] = fileOf(paths[i]!, groups[i]!, invalid);
+  checkDirectories(groups, fileAt, invalid);
+  const files = new Array<FileLayout>(groups.length);
+  for (let i = 0; i < groups.length; i++) files[i] = fileOf(groups[i]!, invalid);
   return files;
 }
 
@@ -91,13 +89,14 @@ export function planLayout(
  * split, slice and join per segment.
  */
 function checkDirectories(
-  paths: readonly string[],
+  groups: readonly (Fragment | Fragment[])[],
   fileAt: (path: string) => Fragment | Fragment[] | undefined,
   invalid: (problem: string) => FragfetchError,
 ): void {
   const clear = new Set<string>();
   let last = '';
-  for (const path of paths) {
+  for (const group of groups) {
+    const { path } = first(group);
     const slash = path.lastIndexOf('/');
     if (slash === -1) continue;
     if (slash === last.length && path.startsWith(last)) continue;
@@ -123,21 +122,32 @@ function first(group: Fragment | Fragment[]): Fragment {
   return Array.isArray(group) ? group[0]! : group;
 }
 
-function fileOf(
-  path: string,
-  group: Fragment | Fragment[],
-  invalid: (problem: string) => FragfetchError,
-): FileLayout {
+/**
+ * A file that is one whole object: its path is its fragment's. A class, its kind and path shared
+ * (`{ kind, path, fragment }` was 16 bytes more a file, 900k of them).
+ */
+class WholeFile {
+  constructor(readonly fragment: Fragment) {}
+  get kind(): 'whole' {
+    return 'whole';
+  }
+  get path(): string {
+    return this.fragment.path;
+  }
+}
+
+function fileOf(group: Fragment | Fragment[], invalid: (problem: string) => FragfetchError): FileLayout {
   if (!Array.isArray(group)) {
-    if (group.offset === undefined) return { kind: 'whole', path, fragment: group };
+    if (group.offset === undefined) return new WholeFile(group);
     group = [group];
   }
+  const { path } = group[0]!;
   const wholes = group.filter((fragment) => fragment.offset === undefined);
   if (wholes.length > 1) {
     throw invalid(`fragments "${wholes[0]!.id}" and "${wholes[1]!.id}" are both the whole of ${path}`);
   }
   const whole = wholes[0];
-  if (whole && group.length === 1) return { kind: 'whole', path, fragment: whole };
+  if (whole && group.length === 1) return new WholeFile(whole);
   const ranges = group.filter(isRange).sort((a, b) => a.offset - b.offset || a.size - b.size);
   if (whole) {
     throw invalid(
