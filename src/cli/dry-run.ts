@@ -182,34 +182,43 @@ function plannedJson(fragment: Fragment, size: number | undefined, indent: strin
 
 /**
  * Origins the download would use, each counted once per fragment (two base URLs may share one).
- * Consecutive fragments mostly share their origins: an origin is recognised as the start of the
- * URL at the same place in the last fragment, and only another is parsed.
+ * Consecutive fragments mostly have the same origins in the same order: a run of them is
+ * recognised by the starts of their URLs, and counted at its end, once.
  */
 function endpointsOf(missing: readonly Fragment[]): PlanReport['endpoints'] {
   const endpoints = new Map<string, { url: string; primary: number; fallback: number }>();
-  const last: { raw: string; shown: string }[] = [];
-  const seen: string[] = [];
-  for (const fragment of missing) {
-    const urls = fragment.urls;
-    seen.length = 0;
-    for (let i = 0; i < urls.length; i++) {
-      const url = urls[i]!;
-      let known = last[i];
-      if (known === undefined || !isOriginOf(known.raw, url)) {
-        const raw = endpointOf(url);
-        known = { raw, shown: displayUrl(raw) };
-        last[i] = known;
-      }
-      const origin = known.shown;
+  const count = (origins: readonly string[], fragments: number) => {
+    const seen: string[] = [];
+    for (const raw of origins) {
+      const origin = displayUrl(raw);
       if (seen.includes(origin)) continue;
-      const tally = endpoints.get(origin) ?? { url: origin, primary: 0, fallback: 0 };
-      if (seen.length === 0) tally.primary++;
-      else tally.fallback++;
-      endpoints.set(origin, tally);
+      let tally = endpoints.get(origin);
+      if (tally === undefined) endpoints.set(origin, (tally = { url: origin, primary: 0, fallback: 0 }));
+      if (seen.length === 0) tally.primary += fragments;
+      else tally.fallback += fragments;
       seen.push(origin);
     }
+  };
+  let origins: string[] = [];
+  let run = 0;
+  for (const fragment of missing) {
+    const urls = fragment.urls;
+    if (run > 0 && sameOrigins(origins, urls)) {
+      run++;
+      continue;
+    }
+    if (run > 0) count(origins, run);
+    origins = urls.map((url) => endpointOf(url));
+    run = 1;
   }
+  if (run > 0) count(origins, run);
   return [...endpoints.values()];
+}
+
+function sameOrigins(origins: readonly string[], urls: readonly string[]): boolean {
+  if (urls.length !== origins.length) return false;
+  for (let i = 0; i < urls.length; i++) if (!isOriginOf(origins[i]!, urls[i]!)) return false;
+  return true;
 }
 
 /**
