@@ -7,7 +7,6 @@
  */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBytes } from './fixtures.js';
 import type { RunResult } from './measure.js';
 import { releaseFiles } from './release.js';
 import type { PreparedRun, Row } from './rows.js';
@@ -63,7 +62,7 @@ export async function manifestScaleScenario(ctx: ScenarioContext): Promise<Scena
   const rows = COMMANDS.map((command) => row(ctx, manifest, command));
   return {
     name: 'manifest-scale',
-    description: `${shape.fragments} fragments (${formatBytes(size)} of JSON; ${shape.files} files, one fragment in ten a byte range of one of 100) validated and planned, no request: ${COMMANDS.map((c) => `\`${c.label.replace(/^fragfetch /, '')}\``).join(', ')}, stdout to a file, an empty cache`,
+    description: `${shape.fragments} fragments (${(size / 2 ** 20).toFixed(1)} MiB of JSON; ${shape.files} files, one fragment in ten a byte range of one of 100) validated and planned, no request: ${COMMANDS.map((c) => `\`${c.label.replace(/^fragfetch /, '')}\``).join(', ')}, stdout to a file, an empty cache`,
     files: shape.fragments,
     bytes: size,
     rows,
