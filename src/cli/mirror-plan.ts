@@ -61,19 +61,31 @@ function written(decision: Write): MirrorPlanReport['write'][number] {
   return { path: decision.file.path, reason: decision.reason, fragments: decision.needed.length, bytes };
 }
 
+let keysAt:
+  { indent: string; path: string; reason: string; fragments: string; bytes: string; end: string } | undefined;
+
 /** `written(decision)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object. */
 function writeJson(decision: Write, indent: string): string {
-  const field = `\n${indent}  `;
+  if (keysAt?.indent !== indent) {
+    const field = `\n${indent}  `;
+    keysAt = {
+      indent,
+      path: `{${field}"path": `,
+      reason: `,${field}"reason": "`,
+      fragments: `",${field}"fragments": `,
+      bytes: `,${field}"bytes": `,
+      end: `\n${indent}}`,
+    };
+  }
   const { file, reason } = decision;
   // A whole file's only fragment is the one needed: no list to add up.
-  const [fragments, bytes] =
-    file.kind === 'whole' && reason === 'missing'
-      ? [1, file.fragment.size ?? 0]
-      : [decision.needed.length, decision.needed.reduce((sum, f) => sum + (f.size ?? 0), 0)];
-  return (
-    `{${field}"path": ${JSON.stringify(file.path)},${field}"reason": ${JSON.stringify(reason)},` +
-    `${field}"fragments": ${fragments},${field}"bytes": ${bytes}\n${indent}}`
-  );
+  const single = file.kind === 'whole' && reason === 'missing';
+  const fragments = single ? 1 : decision.needed.length;
+  const bytes = single
+    ? (file.fragment.size ?? 0)
+    : decision.needed.reduce((sum, f) => sum + (f.size ?? 0), 0);
+  // The reasons are words that JSON writes as they are.
+  return `${keysAt.path}${JSON.stringify(file.path)}${keysAt.reason}${reason}${keysAt.fragments}${fragments}${keysAt.bytes}${bytes}${keysAt.end}`;
 }
 
 export function formatMirrorPlan(plan: MirrorPlanReport): string {
