@@ -39,7 +39,7 @@ import {
   THROTTLE_BYTES_PER_SECOND,
 } from './scenarios.js';
 import { PROBE_FILES, settleFileSystem } from './settle.js';
-import { type BenchServer, type ServerChoice, startServer } from './server.js';
+import { type BenchServer, noServer, type ServerChoice, startServer } from './server.js';
 import { ensureTools, fragfetchVersion, machineInfo, sync } from './setup.js';
 import { probeTools } from './tools.js';
 import { describeTraffic } from './traffic.js';
@@ -231,32 +231,42 @@ async function main(): Promise<number> {
   }
 
   const notes: string[] = [];
-  await ensureTools(options.install, notes);
+  const groups = [...new Set(options.scenarios.flatMap((name) => FIXTURES_NEEDED[name]))] as FixtureGroup[];
+  // Scenarios that serve no file (manifest-scale) need no server, no fixtures and no tool installed.
+  const serving = groups.length > 0;
+  if (serving) await ensureTools(options.install, notes);
   const gnuTime = await hasGnuTime();
   const tools = await probeTools(await fragfetchVersion(projectRoot));
 
-  const groups = [...new Set(options.scenarios.flatMap((name) => FIXTURES_NEEDED[name]))] as FixtureGroup[];
-  const fixtures = await prepareFixtures(options.fixtures, groups, log);
-  log('reading the fixtures once, so every tool finds them in the page cache');
-  await primePageCache(fixtures);
+  const fixtures = serving
+    ? await prepareFixtures(options.fixtures, groups, log)
+    : { root: options.fixtures, groups: {}, generated: [] };
+  if (serving) {
+    log('reading the fixtures once, so every tool finds them in the page cache');
+    await primePageCache(fixtures);
+  }
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'fragfetch-bench-run-'));
   const probe = Object.values(fixtures.groups)[0]?.files[0]?.path;
-  if (!probe) throw new Error('no fixture to serve');
-  const server = await startServer({
-    choice: options.server,
-    root: fixtures.root,
-    throttledDir: path.join(fixtures.root, 'big'),
-    throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND,
-    slowMirrorBytesPerSecond: SLOW_MIRROR_BYTES_PER_SECOND,
-    probePath: probe,
-    pkiDir: path.join(workDir, 'pki'),
-  });
+  if (serving && !probe) throw new Error('no fixture to serve');
+  const server = serving
+    ? await startServer({
+        choice: options.server,
+        root: fixtures.root,
+        throttledDir: path.join(fixtures.root, 'big'),
+        throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND,
+        slowMirrorBytesPerSecond: SLOW_MIRROR_BYTES_PER_SECOND,
+        probePath: probe!,
+        pkiDir: path.join(workDir, 'pki'),
+      })
+    : noServer();
   if (server.note) {
     notes.push(server.note);
     log(server.note);
   }
-  log(`serving ${fixtures.root} from ${server.description} at ${server.origin} and ${server.tlsOrigin}`);
+  if (serving) {
+    log(`serving ${fixtures.root} from ${server.description} at ${server.origin} and ${server.tlsOrigin}`);
+  }
 
   let interrupted = false;
   const onSignal = () => {
@@ -291,7 +301,7 @@ async function main(): Promise<number> {
   } finally {
     await server.stop().catch(() => {});
     await rm(workDir, { recursive: true, force: true });
-    if (!options.keep) await removeFixtures(fixtures.root);
+    if (!options.keep && serving) await removeFixtures(fixtures.root);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -5,6 +5,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type FixtureGroup, formatBytes } from './fixtures.js';
+import { manifestScaleScenario } from './manifest-scenario.js';
 import { type NetworkScenarioName, networkScenario } from './network-scenarios.js';
 import { releaseFiles } from './release.js';
 import { aria2Row, catRow, curlRow, fragfetchRow, type Row } from './rows.js';
@@ -28,6 +29,7 @@ export const SCENARIO_NAMES = [
   'mirrors',
   'limit-rate',
   'edge',
+  'manifest-scale',
   'small',
   'https-small',
 ] as const;
@@ -54,6 +56,8 @@ export const FIXTURES_NEEDED: Record<ScenarioName, FixtureGroup[]> = {
   mirrors: ['bulk'],
   'limit-rate': ['bulk'],
   edge: ['small'],
+  // Its manifest is generated in the run's folder; no file is served.
+  'manifest-scale': [],
 };
 
 export interface RatioTarget {
@@ -72,7 +76,7 @@ export interface MetricTarget {
   label: string;
   row: string;
   metric: string;
-  unit: '%' | 'MiB/s';
+  unit: '%' | 'MiB/s' | 's' | 'MiB';
   atLeast?: number;
   atMost?: number;
 }
@@ -88,13 +92,15 @@ export interface Scenario {
   targets: Target[];
   /** Rows whose every run must satisfy an extra condition, with its description. */
   conditions: { row: string; label: string }[];
+  /** fragfetch's peak RSS target for this scenario, when not RSS_LIMIT_KIB's. */
+  rssLimitMiB?: number;
   /** Stops what the scenario started for itself (a relay), once its rounds are over. */
   stop?(): Promise<void>;
 }
 
 async function workload(
   ctx: ScenarioContext,
-  name: Exclude<ScenarioName, NetworkScenarioName>,
+  name: Exclude<ScenarioName, NetworkScenarioName | 'manifest-scale'>,
 ): Promise<Workload> {
   switch (name) {
     case 'bulk':
@@ -150,6 +156,7 @@ const AUTO_RATIO: Target = {
 
 export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): Promise<Scenario> {
   if (name === 'mirrors' || name === 'edge' || name === 'limit-rate') return networkScenario(ctx, name);
+  if (name === 'manifest-scale') return manifestScaleScenario(ctx);
   const load = await workload(ctx, name);
   const count = load.transfers.length;
   const size = load.transfers[0]?.size ?? 0;

@@ -13,7 +13,7 @@ import { parseTraffic, type Traffic } from './traffic.js';
 export type ServerChoice = 'auto' | 'nginx' | 'cdn';
 
 export interface BenchServer {
-  kind: 'nginx' | 'test-cdn';
+  kind: 'nginx' | 'test-cdn' | 'none';
   /** e.g. `nginx/1.22.1` or `fragfetch test CDN (node v20…)` */
   description: string;
   origin: string;
@@ -44,6 +44,22 @@ export interface ServerOptions {
   probePath: string;
   /** An empty folder for the CA and the server's certificate. */
   pkiDir: string;
+}
+
+/** No server, for scenarios that request nothing: it never sees a request. */
+export function noServer(): BenchServer {
+  const none = async () => ({ requests: 0, protocols: {}, connections: null });
+  return {
+    kind: 'none',
+    description: 'none (no scenario run serves a file)',
+    origin: 'http://127.0.0.1:9',
+    tlsOrigin: 'https://127.0.0.1:9',
+    slowTlsOrigin: 'https://127.0.0.1:9',
+    caFile: '',
+    requests: async () => 0,
+    watch: async () => none,
+    stop: async () => {},
+  };
 }
 
 export async function startServer(options: ServerOptions): Promise<BenchServer> {

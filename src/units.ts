@@ -145,3 +145,13 @@ export function oneLine(text: string): string {
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
+
+/**
+ * The widest of `items` as `width` measures it, 0 for none: a column's width. A loop, not
+ * `Math.max(...)`, whose arguments overflow the stack past ~10^5 (a plan of 10^6 fragments).
+ */
+export function widest<T>(items: Iterable<T>, width: (item: T) => number): number {
+  let most = 0;
+  for (const item of items) most = Math.max(most, width(item));
+  return most;
+}

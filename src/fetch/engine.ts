@@ -126,8 +126,9 @@ export async function planFetch(
   manifest: Manifest,
   store: CacheStore,
   warn?: (message: string) => void,
+  /** The manifest's fragments in download order, when the caller has them already. */
+  ordered: Fragment[] = orderFragments(manifest.fragments),
 ): Promise<FetchPlan> {
-  const ordered = orderFragments(manifest.fragments);
   const cached = new Map<Fragment, CacheHit>();
   let next = (await store.hasIndex()) ? 0 : ordered.length;
   const lookup = async () => {
@@ -138,7 +139,8 @@ export async function planFetch(
     }
   };
   await Promise.all(Array.from({ length: Math.min(LOOKUP_CONCURRENCY, ordered.length) }, lookup));
-  const missing = ordered.filter((fragment) => !cached.has(fragment));
+  // Nothing cached (a cold cache, a dry run of a new manifest): the order itself, not a copy of it.
+  const missing = cached.size === 0 ? ordered : ordered.filter((fragment) => !cached.has(fragment));
   const missingBytes = missing.reduce((sum, fragment) => sum + (fragment.size ?? 0), 0);
   return { ordered, cached, missing, missingBytes };
 }

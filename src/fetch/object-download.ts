@@ -82,6 +82,11 @@ class LegFailure {
  */
 export class ObjectDownload {
   readonly #fragment: Fragment;
+  /**
+   * The fragment's URLs, read once: a manifest's `urls` may be made anew at each read (resolve.ts),
+   * and each request and each choice of endpoint reads them.
+   */
+  readonly #urls: readonly string[];
   readonly #key: string;
   readonly #partial: PartialFiles;
   readonly #ctx: DownloadContext;
@@ -130,6 +135,7 @@ export class ObjectDownload {
     this.#memory = memory;
     this.#first = first;
     this.#fragment = fragment;
+    this.#urls = fragment.urls;
     this.#key = key;
     this.#partial = partial;
     this.#ctx = ctx;
@@ -189,7 +195,7 @@ export class ObjectDownload {
             this.#file instanceof MemoryFile ? { bytes: this.#file.data } : { path: this.#partial.dataPath },
           sha256,
           size,
-          url: this.#facts.url ?? fragment.urls[0]!,
+          url: this.#facts.url ?? this.#urls[0]!,
           ...(this.#facts.etag === undefined ? {} : { etag: this.#facts.etag }),
           ...(this.#facts.lastModified === undefined ? {} : { lastModified: this.#facts.lastModified }),
           resumedBytes,
@@ -404,14 +410,14 @@ export class ObjectDownload {
   #attempt(leg: Omit<Leg, 'first' | 'hedge'>): Promise<void> {
     const first = this.#first;
     this.#first = undefined;
-    if (first || this.#fragment.urls.length === 1) return this.#leg({ ...leg, ...(first ? { first } : {}) });
+    if (first || this.#urls.length === 1) return this.#leg({ ...leg, ...(first ? { first } : {}) });
     const delayMs = this.#ctx.endpoints.hedgeDelayMs();
     return hedged({
       delayMs,
       signal: leg.signal,
       primary: leg.endpoint,
       alternate: () => this.#choose(leg.endpoint),
-      lost: (endpoint) => lostHedge(this.#fragment.urls[endpoint]!, delayMs),
+      lost: (endpoint) => lostHedge(this.#urls[endpoint]!, delayMs),
       send: (endpoint, hedge) => this.#leg({ ...leg, endpoint, hedge }),
     });
   }
@@ -419,7 +425,7 @@ export class ObjectDownload {
   /** One request for [start, end) to one endpoint, told to the pool and to the run's statistics. */
   async #leg({ endpoint, start, end, signal, onAnswer, first, hedge }: Leg): Promise<void> {
     const fragment = this.#fragment;
-    const url = fragment.urls[endpoint]!;
+    const url = this.#urls[endpoint]!;
     const pool = this.#ctx.endpoints;
     const began = first?.began ?? performance.now();
     pool.sent(url);
@@ -498,7 +504,7 @@ export class ObjectDownload {
    */
   #choose(avoid?: number): number {
     const usable = (index: number) => !this.#deadEndpoints.has(index) && !this.#mismatched.has(index);
-    return this.#ctx.endpoints.pick(this.#fragment.urls, usable, avoid ?? this.#avoid);
+    return this.#ctx.endpoints.pick(this.#urls, usable, avoid ?? this.#avoid);
   }
 
   /**
@@ -507,7 +513,7 @@ export class ObjectDownload {
    */
   #otherMirror(endpoint: number): boolean {
     const url = this.#facts.url;
-    const urls = this.#fragment.urls;
+    const urls = this.#urls;
     if (url === undefined || endpointOf(url) === endpointOf(urls[endpoint]!)) return false;
     return urls.some(
       (_, index) => index !== endpoint && !this.#deadEndpoints.has(index) && !this.#mismatched.has(index),
@@ -519,7 +525,7 @@ export class ObjectDownload {
    * fragment (404, wrong size), a backoff when the failure is transient, or undefined to give up.
    */
   #nextAttempt(error: unknown, attempt: number, endpoint: number): number | undefined {
-    const urls = this.#fragment.urls;
+    const urls = this.#urls;
     const definitive =
       isFragfetchError(error, 'ESIZE') ||
       isFragfetchError(error, 'ERANGE') ||

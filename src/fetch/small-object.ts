@@ -28,10 +28,11 @@ export async function downloadSmallWhole(
   slot: (() => void) | undefined,
 ): Promise<DownloadResult> {
   const size = fragment.size;
-  if (size === undefined || slot === undefined || !takesShortPath(fragment, ctx)) {
+  const urls = fragment.urls; // made anew at each read, maybe (resolve.ts)
+  if (size === undefined || slot === undefined || !takesShortPath(fragment, urls, ctx)) {
     return new ObjectDownload(fragment, '', partial, ctx, rank, memory).run(slot);
   }
-  const url = fragment.urls[0]!;
+  const url = urls[0]!;
   const into = memory.subarray(0, size);
   const began = performance.now();
   const answer = ctx.http.requestInto(url, NO_HEADERS, ctx.signal, into);
@@ -83,11 +84,11 @@ export async function downloadSmallWhole(
  * object from byte 0 of its only URL, in one request, into memory, with no rate limit to pace it.
  * (For an object declared empty it makes none.)
  */
-function takesShortPath(fragment: Fragment, ctx: DownloadContext): boolean {
+function takesShortPath(fragment: Fragment, urls: readonly string[], ctx: DownloadContext): boolean {
   const size = fragment.size;
   // One URL: with mirrors, the pool picks each request's endpoint and may hedge it (object-download.ts).
   return (
-    fragment.urls.length === 1 &&
+    urls.length === 1 &&
     size !== undefined &&
     size > 0 &&
     fragment.offset === undefined &&

@@ -189,6 +189,17 @@ export class RunStats {
   }
 }
 
+/**
+ * Whether `endpointOf(url)` is `origin` (an http(s) origin), told without parsing or allocating: a
+ * normalised URL starts with its origin, followed by its path, query or fragment.
+ */
+export function isOriginOf(origin: string, url: string): boolean {
+  if (!url.startsWith(origin)) return false;
+  if (url.length === origin.length) return true;
+  const next = url.charCodeAt(origin.length);
+  return next === 0x2f || next === 0x3f || next === 0x23;
+}
+
 /** Endpoints are reported by origin: that is what fails, throttles or is far away. */
 export function endpointOf(url: string): string {
   // A manifest's URLs are already normalised (parsed when it was read): the origin is what precedes

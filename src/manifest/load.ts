@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { displayUrl, FragfetchError } from '../errors.js';
@@ -6,7 +6,7 @@ import { withoutLogins } from '../net/credentials.js';
 import { HttpClient, type HttpResponse, type NetworkOptions } from '../net/http.js';
 import { formatBytes } from '../units.js';
 import type { Manifest } from './fragment.js';
-import { parseManifestText } from './parse.js';
+import { parseJson, parseManifest, parseManifestText } from './parse.js';
 
 export interface LoadManifestOptions {
   /** Sent with an HTTP request, e.g. an Authorization header for a private bucket. */
@@ -31,13 +31,31 @@ export async function loadManifest(source: string, options: LoadManifestOptions 
       `cannot read manifest ${displayUrl(source)}: unsupported URL scheme "${scheme}"`,
     );
   }
-  return parseManifestText(await readText(source), source);
+  return parseManifest(await readJson(source), source);
+}
+
+/**
+ * The document, read and parsed in a function of its own: its text (38 MB for 10^6 fragments) is
+ * no longer reachable, from a register of a frame still running, while the fragments are built.
+ */
+async function readJson(source: string): Promise<unknown> {
+  return parseJson(await readText(source), source);
 }
 
 async function readText(source: string): Promise<string> {
   const path = source.toLowerCase().startsWith('file:') ? fileURLToPath(source) : source;
   try {
-    return await readCapped(createReadStream(path), source);
+    const file = await open(path);
+    try {
+      // A regular file is read at once into one buffer of its size: chunks and their copy into one
+      // were twice a large manifest's size. A pipe or a device has no size to trust: read capped.
+      const info = await file.stat();
+      if (!info.isFile()) return await readCapped(file.createReadStream({ autoClose: false }), source);
+      if (info.size > MAX_MANIFEST_BYTES) throw tooLarge(source);
+      return (await file.readFile()).toString('utf8');
+    } finally {
+      await file.close();
+    }
   } catch (error) {
     if (error instanceof FragfetchError) throw error;
     throw new FragfetchError('EMANIFEST', `cannot read manifest ${source}: ${describeFsError(error)}`, {

@@ -1,121 +1,62 @@
 import { displayUrl, FragfetchError } from '../errors.js';
-import { withoutLogins } from '../net/credentials.js';
+import { directManifest, newFragment } from './direct.js';
 import type { Fragment, Manifest } from './fragment.js';
-import { plainManifest } from './plain.js';
-import {
-  type FragmentInput,
-  fragmentId,
-  isHttpUrl,
-  issueLines,
-  manifestSchema,
-  summarizeProblems,
-} from './schema.js';
+import { FragmentResolver } from './resolve.js';
+import { type FragmentInput, issueLines, manifestSchema, summarizeProblems } from './schema.js';
+
+export { resolveAgainstBase } from './resolve.js';
 
 /**
  * Validates a parsed manifest document and resolves every fragment's candidate URLs. Pure: `source`
  * is only used to resolve relative paths (when it is a URL) and to name the manifest in messages.
  */
 export function parseManifest(json: unknown, source: string): Manifest {
-  let input = plainManifest(json);
-  if (!input) {
-    const result = manifestSchema.safeParse(json);
-    if (!result.success) throw invalid(source, issueLines(result.error.issues));
-    input = result.data;
-  }
+  return directManifest(json, source) ?? schemaManifest(json, source);
+}
 
-  const bases = (input.baseUrls ?? []).map(baseResolver);
-  const logins = new Map<string, string>();
+/** The schema's way: slower, and what names every problem of an invalid manifest. */
+export function schemaManifest(json: unknown, source: string): Manifest {
+  const result = manifestSchema.safeParse(json);
+  if (!result.success) throw invalid(source, issueLines(result.error.issues));
+  const input = result.data;
+
+  const resolver = new FragmentResolver(input.baseUrls ?? [], source);
   const unresolved: string[] = [];
   const fragments = input.fragments.map((fragment, index): Fragment => {
-    const urls = withoutLogins(fragmentUrls(fragment, bases, source), logins);
-    if (urls.length === 0) {
+    const built = toFragment(fragment, index);
+    if (!resolver.assign(built, fragment.url)) {
       const path = JSON.stringify(fragment.path); // a path may hold a line break: one line still
       unresolved.push(`fragments[${index}]: no url and no baseUrls to resolve ${path} against`);
     }
-    return toFragment(fragment, index, urls);
+    return built as Fragment;
   });
   if (unresolved.length > 0) throw invalid(source, unresolved);
 
   const manifest: Manifest = { version: 1, source: displayUrl(source), fragments };
   if (input.name !== undefined) manifest.name = input.name;
-  if (logins.size > 0) manifest.logins = logins;
+  if (resolver.logins.size > 0) manifest.logins = resolver.logins;
   return manifest;
 }
 
 /** Parses manifest text; a JSON syntax error becomes one line naming the manifest and the position. */
 export function parseManifestText(text: string, source: string): Manifest {
+  return parseManifest(parseJson(text, source), source);
+}
+
+/** JSON.parse, with a syntax error told as one line naming the manifest and the position. */
+export function parseJson(text: string, source: string): unknown {
   // Editors on Windows like to start UTF-8 files with a byte order mark, which JSON.parse rejects.
   const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  let json: unknown;
   try {
-    json = JSON.parse(body);
+    return JSON.parse(body);
   } catch (error) {
     throw invalid(source, [`not valid JSON (${describeJsonError(body, error)})`]);
   }
-  return parseManifest(json, source);
 }
 
-function fragmentUrls(
-  fragment: FragmentInput,
-  bases: readonly ((path: string) => string)[],
-  source: string,
-): string[] {
-  if (fragment.url !== undefined) return [new URL(fragment.url).href];
-  if (bases.length > 0) return bases.map((resolve) => resolve(fragment.path));
-  // A manifest served over HTTP can sit next to its fragments; a local file has no such place.
-  if (isHttpUrl(source)) return [new URL(encodePath(fragment.path), source).href];
-  return [];
-}
-
-/**
- * Resolves a fragment path under a base URL, which is a directory even without its trailing slash.
- * A query on a base URL (an access token, say) applies to every object under it, so it is kept.
- */
-export function resolveAgainstBase(base: string, path: string): string {
-  return baseResolver(base)(path);
-}
-
-/** Characters that neither encodeURIComponent nor URL resolution changes, in non-dot segments. */
-const PLAIN_PATH = /^[\w.~!*'()-]+(?:\/[\w.~!*'()-]+)*$/;
-const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
-
-/**
- * The base URL is parsed once; a plain path (most of them: `model-00001-of-00004.safetensors`) is
- * then appended as it is — two URL parses per fragment were ~30 ms of a 2000-fragment start.
- */
-function baseResolver(base: string): (path: string) => string {
-  const directory = new URL(base);
-  directory.hash = '';
-  if (!directory.pathname.endsWith('/')) directory.pathname += '/';
-  const search = directory.search;
-  directory.search = '';
-  const prefix = directory.href;
-  return (path) => {
-    if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) return `${prefix}${path}${search}`;
-    const url = new URL(encodePath(path), directory);
-    url.search = search;
-    return url.href;
-  };
-}
-
-/** Each segment is percent-encoded so that names with `#`, `?`, `%` or spaces address that object. */
-function encodePath(path: string): string {
-  return path.split('/').map(encodeURIComponent).join('/');
-}
-
-function toFragment(input: FragmentInput, index: number, urls: string[]): Fragment {
-  const fragment: Fragment = {
-    id: fragmentId(input),
-    path: input.path,
-    urls,
-    priority: input.priority,
-    importance: input.importance,
-    index,
-  };
-  if (input.offset !== undefined) fragment.offset = input.offset;
-  if (input.size !== undefined) fragment.size = input.size;
-  if (input.integrity !== undefined) fragment.integrity = input.integrity;
-  return fragment;
+function toFragment(input: FragmentInput, index: number): Omit<Fragment, 'urls'> {
+  const { id, path, offset, size, integrity, priority, importance } = input;
+  return newFragment(id, path, offset, size, integrity, priority, importance, index);
 }
 
 /** The message names the first problem (one line for `fetch`); `problems` holds them all. */

@@ -2,6 +2,7 @@ import { displayUrl, FragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
 import { pathProblem } from '../manifest/schema.js';
+import { StringIndex } from '../manifest/string-index.js';
 
 /** A fragment that is a byte range: `offset` and `size` are both known (the schema requires it). */
 export type RangeFragment = Fragment & { offset: number; size: number };
@@ -35,52 +36,118 @@ export const STATE_DIR = '.fragfetch';
  *
  * Pure: every problem is an EMANIFEST error whose one line names both fragments involved.
  */
-export function planLayout(manifest: Manifest): FileLayout[] {
+export function planLayout(
+  manifest: Manifest,
+  ordered: readonly Fragment[] = orderFragments(manifest.fragments),
+): FileLayout[] {
   const source = displayUrl(manifest.source);
   const invalid = (problem: string) => new FragfetchError('EMANIFEST', `${source}: ${problem}`);
-  const byPath = new Map<string, Fragment[]>();
-  for (const fragment of orderFragments(manifest.fragments)) {
+  // Each path's fragment, or its fragments when there are more, in order of first use: most files
+  // are one whole object (an array each was 900k arrays for 10^6 fragments).
+  const groups: (Fragment | Fragment[])[] = [];
+  const index = new StringIndex(manifest.fragments.length, (position) => first(groups[position]!).path);
+  for (const fragment of ordered) {
+    const { path } = fragment;
     // The schema already refuses these; a manifest built in code may not have been through it.
-    const problem = pathProblem(fragment.path);
+    const problem = pathProblem(path);
     if (problem !== undefined) throw invalid(`fragment "${fragment.id}": path ${problem}`);
-    const [top] = fragment.path.split('/');
-    if (top === STATE_DIR) {
+    if (path.startsWith(STATE_DIR) && (path.length === STATE_DIR.length || path[STATE_DIR.length] === '/')) {
       throw invalid(
-        `fragment "${fragment.id}": path ${fragment.path} is inside ${STATE_DIR}/, reserved for mirror state`,
+        `fragment "${fragment.id}": path ${path} is inside ${STATE_DIR}/, reserved for mirror state`,
       );
     }
-    if (fragment.path.split('/').pop()!.endsWith(TEMP_SUFFIX)) {
+    // The suffix holds no "/": the path ends in it when its last segment does.
+    if (path.endsWith(TEMP_SUFFIX)) {
       throw invalid(
-        `fragment "${fragment.id}": path ${fragment.path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
+        `fragment "${fragment.id}": path ${path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
       );
     }
-    const group = byPath.get(fragment.path);
-    if (group) group.push(fragment);
-    else byPath.set(fragment.path, [fragment]);
-  }
-
-  for (const [path, group] of byPath) {
-    const segments = path.split('/');
-    for (let depth = 1; depth < segments.length; depth++) {
-      const parent = byPath.get(segments.slice(0, depth).join('/'));
-      if (parent) {
-        throw invalid(
-          `fragments "${parent[0]!.id}" and "${group[0]!.id}": ${parent[0]!.path} cannot be both a file and the directory of ${path}`,
-        );
-      }
+    const at = index.add(path, groups.length);
+    if (at === -1) {
+      groups.push(fragment);
+      continue;
     }
+    const group = groups[at]!;
+    if (Array.isArray(group)) group.push(fragment);
+    else groups[at] = [group, fragment];
   }
 
-  return [...byPath].map(([path, group]) => fileOf(path, group, invalid));
+  const fileAt = (path: string) => {
+    const at = index.get(path);
+    return at === -1 ? undefined : groups[at];
+  };
+  checkDirectories(groups, fileAt, invalid);
+  const files = new Array<FileLayout>(groups.length);
+  for (let i = 0; i < groups.length; i++) files[i] = fileOf(groups[i]!, invalid);
+  return files;
 }
 
-function fileOf(path: string, group: Fragment[], invalid: (problem: string) => FragfetchError): FileLayout {
+/**
+ * No path may be both a file and a directory: each path's ancestors are looked up among the files,
+ * shallowest first, the first conflict in file order named. A directory whose ancestors were all
+ * looked up is remembered, and consecutive paths mostly share theirs: one lookup a path, not a
+ * split, slice and join per segment.
+ */
+function checkDirectories(
+  groups: readonly (Fragment | Fragment[])[],
+  fileAt: (path: string) => Fragment | Fragment[] | undefined,
+  invalid: (problem: string) => FragfetchError,
+): void {
+  const clear = new Set<string>();
+  let last = '';
+  for (const group of groups) {
+    const { path } = first(group);
+    const slash = path.lastIndexOf('/');
+    if (slash === -1) continue;
+    if (slash === last.length && path.startsWith(last)) continue;
+    const directory = path.slice(0, slash);
+    if (!clear.has(directory)) {
+      for (let end = path.indexOf('/'); end !== -1; end = path.indexOf('/', end + 1)) {
+        const ancestor = path.slice(0, end);
+        const parent = fileAt(ancestor);
+        if (parent !== undefined) {
+          const [file, other] = [first(parent), first(fileAt(path)!)];
+          throw invalid(
+            `fragments "${file.id}" and "${other.id}": ${file.path} cannot be both a file and the directory of ${path}`,
+          );
+        }
+        clear.add(ancestor);
+      }
+    }
+    last = directory;
+  }
+}
+
+function first(group: Fragment | Fragment[]): Fragment {
+  return Array.isArray(group) ? group[0]! : group;
+}
+
+/**
+ * A file that is one whole object: its path is its fragment's. A class, its kind and path shared
+ * (`{ kind, path, fragment }` was 16 bytes more a file, 900k of them).
+ */
+class WholeFile {
+  constructor(readonly fragment: Fragment) {}
+  get kind(): 'whole' {
+    return 'whole';
+  }
+  get path(): string {
+    return this.fragment.path;
+  }
+}
+
+function fileOf(group: Fragment | Fragment[], invalid: (problem: string) => FragfetchError): FileLayout {
+  if (!Array.isArray(group)) {
+    if (group.offset === undefined) return new WholeFile(group);
+    group = [group];
+  }
+  const { path } = group[0]!;
   const wholes = group.filter((fragment) => fragment.offset === undefined);
   if (wholes.length > 1) {
     throw invalid(`fragments "${wholes[0]!.id}" and "${wholes[1]!.id}" are both the whole of ${path}`);
   }
   const whole = wholes[0];
-  if (whole && group.length === 1) return { kind: 'whole', path, fragment: whole };
+  if (whole && group.length === 1) return new WholeFile(whole);
   const ranges = group.filter(isRange).sort((a, b) => a.offset - b.offset || a.size - b.size);
   if (whole) {
     throw invalid(

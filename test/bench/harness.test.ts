@@ -5,7 +5,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fastShare } from '../../bench/network-scenarios.js';
 import { hasHttp2Directive, nginxConf } from '../../bench/nginx.js';
 import { releaseFiles } from '../../bench/release.js';
-import { evaluate, type RunRecord, summariseRow } from '../../bench/report.js';
+import {
+  type BenchResults,
+  evaluate,
+  markdownTables,
+  type RunRecord,
+  summariseRow,
+} from '../../bench/report.js';
 import type { Scenario } from '../../bench/scenarios.js';
 import { curlConfig } from '../../bench/tools.js';
 import { describeTraffic, parseTraffic } from '../../bench/traffic.js';
@@ -123,6 +129,39 @@ describe('bench: targets on a figure other than time', () => {
     expect(atMost).toMatchObject({ value: 75, limit: 75, met: true });
     expect(shown).toMatchObject({ value: 75, unit: 'MiB/s', limit: null, met: null });
     expect(none).toMatchObject({ value: null, met: null, note: 'not measured: B had no successful run' });
+  });
+});
+
+describe('bench: a scenario’s own peak RSS target', () => {
+  it('judges fragfetch’s peak RSS against the scenario’s limit, and shows seconds and MiB targets', () => {
+    const rss = (kib: number): RunRecord => ({
+      round: 1,
+      seconds: 2.5,
+      rssKiB: kib,
+      ok: true,
+      metrics: { seconds: 2.5 },
+    });
+    const rows = [summariseRow({ id: 'validate', tool: 'fragfetch', label: 'V' }, [rss(300 * 1024)], 'v')];
+    const scenario: Scenario = {
+      name: 'manifest-scale',
+      description: '',
+      files: 1,
+      bytes: 1,
+      rows: [],
+      targets: [{ label: '≤ 3 s', row: 'validate', metric: 'seconds', unit: 's', atMost: 3 }],
+      conditions: [],
+      rssLimitMiB: 400,
+    };
+    const result = evaluate(scenario, rows);
+    expect(result.targets[0]).toMatchObject({ value: 2.5, unit: 's', limit: 3, met: true });
+    expect(result.targets[1]).toMatchObject({ label: 'fragfetch peak RSS ≤ 400 MiB', value: 300, met: true });
+    expect(evaluate({ ...scenario, rssLimitMiB: undefined }, rows).targets[1]).toMatchObject({
+      limit: 200,
+      met: false,
+    });
+    expect(markdownTables({ scenarios: [result] } as BenchResults)).toContain(
+      '| manifest-scale | ≤ 3 s | 2.50 s | met |',
+    );
   });
 });
 

@@ -1,11 +1,11 @@
 import net from 'node:net';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import cacache from 'cacache';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/cache/store.js';
 import { fetchManifest } from '../../src/fetch/engine.js';
-import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
+import { randomBytesSeeded, sriOf, tempDir } from '../support/fixtures.js';
 import { type Harness, harness, settle } from '../support/harness.js';
 
 const MiB = 1024 * 1024;
@@ -101,6 +101,36 @@ describe('fetch', () => {
     expect(requests).toHaveLength(11);
     expect(requests.every((r) => r.status === 206)).toBe(true);
     expect((await cached(manifest.fragments[0]!)).equals(body)).toBe(true);
+  });
+
+  it("reads a fragment's URLs once per download, not once per request", async () => {
+    // `urls` may be made anew at each read (manifest/resolve.ts): 11 ranges read them as often as 1.
+    const body = randomBytesSeeded(10 * MiB + 123, 12);
+    h.cdn.set('/m/big.bin', body);
+    const readsFor = async (chunkSize: number, cacheDir: string): Promise<number> => {
+      const manifest = h.manifest([{ path: 'big.bin', size: body.length, integrity: sriOf(body) }]);
+      const [url] = manifest.fragments[0]!.urls;
+      let reads = 0;
+      Object.defineProperty(manifest.fragments[0]!, 'urls', {
+        get: () => (reads++, [url]),
+        enumerable: true,
+        configurable: true,
+      });
+      const report = await fetchManifest(manifest, { cacheDir, splitThreshold: MiB, chunkSize });
+      expect(report.ok).toBe(true);
+      return reads;
+    };
+    const split = await readsFor(MiB, h.cacheDir);
+    await settle();
+    expect(h.cdn.requestsFor('/m/big.bin')).toHaveLength(11);
+    const other = await tempDir('fragfetch-cache-');
+    try {
+      expect(split).toBe(await readsFor(16 * MiB, other));
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+    await settle();
+    expect(h.cdn.requestsFor('/m/big.bin')).toHaveLength(12);
   });
 
   it('fetches a byte-range fragment with Range and stores only that slice', async () => {

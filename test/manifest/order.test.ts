@@ -53,3 +53,43 @@ describe('orderFragments', () => {
     expect(compareFragments(a, a)).toBe(0);
   });
 });
+
+describe('orderFragments on many fragments', () => {
+  /** A small deterministic generator, so that a failure names a case that can be run again. */
+  function seeded(seed: number): () => number {
+    let state = seed;
+    return () => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+      return state / 2 ** 31;
+    };
+  }
+  const priorities: Priority[] = ['critical', 'high', 'normal', 'low', 'background'];
+
+  it('gives the order of the whole comparison, in manifest order or not', () => {
+    const random = seeded(19);
+    for (let round = 0; round < 50; round++) {
+      const importances = [0, 0, 0, 0.5, 1, Math.round(random() * 100) / 100];
+      const fragments = Array.from({ length: 1 + Math.floor(random() * 300) }, (_, index) =>
+        fragment(
+          `f${index}`,
+          priorities[Math.floor(random() * priorities.length)]!,
+          // Some rounds with a single importance, most with several.
+          round % 5 === 0 ? 0.25 : importances[Math.floor(random() * importances.length)]!,
+          index,
+        ),
+      );
+      const expected = [...fragments].sort(compareFragments).map((f) => f.id);
+      expect(orderFragments(fragments).map((f) => f.id)).toEqual(expected);
+      const shuffled = [...fragments].sort(() => random() - 0.5);
+      expect(orderFragments(shuffled).map((f) => f.id)).toEqual(expected);
+    }
+  });
+
+  it('orders a fragment of no known priority as the comparison does, without throwing', () => {
+    const odd = { ...fragment('odd', 'normal', 0, 1), priority: 'urgent' as Priority };
+    const fragments = [fragment('a', 'low', 0, 0), odd, fragment('b', 'high', 0, 2)];
+    expect(orderFragments(fragments).map((f) => f.id)).toEqual(
+      [...fragments].sort(compareFragments).map((f) => f.id),
+    );
+  });
+});

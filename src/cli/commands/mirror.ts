@@ -1,7 +1,5 @@
 import { type Command, Option } from 'commander';
-import { stripUrlAuth } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
-import type { MirrorPlan } from '../../mirror/plan.js';
 import type { MirrorReport } from '../../mirror/report.js';
 import { formatBytes, plural } from '../../units.js';
 import {
@@ -10,8 +8,10 @@ import {
   cacheFetchOptions,
   cacheModeOptions,
 } from '../cache-options.js';
-import { formatPlan, planFor, planReport } from '../dry-run.js';
+import { formatPlan, planDocument, planFor, planReport } from '../dry-run.js';
 import { type CliIO, EXIT } from '../io.js';
+import { writeJsonDocument } from '../json-stream.js';
+import { formatMirrorPlan, mirrorPlanDocument, mirrorPlanReport } from '../mirror-plan.js';
 import { observersFor } from '../observers.js';
 import { dryRunOption, type TransferFlags, transferOptions } from '../options.js';
 import { exitCodeOf, writeJson } from '../output.js';
@@ -115,63 +115,21 @@ async function dryRun(
     ...(flags.checksum ? { checksum: true } : {}),
     signal: io.signal,
   });
-  const fetchPlan = planReport(plan.needed, await planFor(plan.needed, cacheDir), cacheDir);
-  const mirror = mirrorPlan(plan);
-  if (flags.json) writeJson(io, { ...fetchPlan, mirror });
-  else io.stdout.write(formatPlan(fetchPlan, chalkFor(io.stdout, io.env)) + formatMirrorPlan(mirror));
+  const fetchPlan = planDocument(
+    plan.needed,
+    await planFor(plan.needed, cacheDir, plan.neededOrder),
+    cacheDir,
+  );
+  const mirror = mirrorPlanDocument(plan);
+  if (flags.json) await writeJsonDocument(io.stdout, { ...fetchPlan, mirror });
+  else {
+    io.stdout.write(
+      formatPlan(planReport(fetchPlan), chalkFor(io.stdout, io.env)) +
+        formatMirrorPlan(mirrorPlanReport(mirror)),
+    );
+  }
   // A file that a real run would refuse is reported as the failure it would be.
   return mirror.refused.length > 0 ? EXIT.failed : EXIT.ok;
-}
-
-interface MirrorPlanReport {
-  dir: string;
-  exists: boolean;
-  write: { path: string; reason: string; fragments: number; bytes: number }[];
-  upToDate: string[];
-  delete: string[];
-  refused: { path: string; error: { code: string; message: string } }[];
-}
-
-function mirrorPlan(plan: MirrorPlan): MirrorPlanReport {
-  const report: MirrorPlanReport = {
-    dir: plan.root,
-    exists: plan.exists,
-    write: [],
-    upToDate: [],
-    delete: [],
-    refused: [],
-  };
-  for (const decision of plan.decisions) {
-    const path = decision.file.path;
-    if (decision.action === 'unchanged') report.upToDate.push(path);
-    else if (decision.action === 'refused') {
-      report.refused.push({
-        path,
-        error: { code: decision.error.code, message: stripUrlAuth(decision.error.message) },
-      });
-    } else {
-      const bytes = decision.needed.reduce((sum, f) => sum + (f.size ?? 0), 0);
-      report.write.push({ path, reason: decision.reason, fragments: decision.needed.length, bytes });
-    }
-  }
-  report.delete = plan.toDelete;
-  return report;
-}
-
-function formatMirrorPlan(plan: MirrorPlanReport): string {
-  const lines = ['', `mirror into ${plan.dir}${plan.exists ? '' : ' (would be created)'}:`];
-  lines.push(
-    `  ${plan.write.length} to write, ${plan.upToDate.length} up to date, ${plan.delete.length} to delete`,
-  );
-  const width = Math.min(60, Math.max(0, ...plan.write.map((w) => w.path.length)));
-  for (const w of plan.write) {
-    const what = w.reason === 'missing' ? 'write' : 'replace';
-    const why = w.reason === 'differs' ? ' (differs)' : w.reason === 'replace' ? ' (not a regular file)' : '';
-    lines.push(`    ${what.padEnd(7)}  ${w.path.padEnd(width)}  ${formatBytes(w.bytes)}${why}`);
-  }
-  for (const path of plan.delete) lines.push(`    delete   ${path}`);
-  for (const r of plan.refused) lines.push(`    refuse   ${r.path}: ${r.error.message}`);
-  return `${lines.join('\n')}\n`;
 }
 
 export function registerMirror(program: Command, { io, setExit }: CommandContext): void {

@@ -1,0 +1,108 @@
+import { stripUrlAuth } from '../errors.js';
+import type { MirrorPlan } from '../mirror/plan.js';
+import type { FileDecision } from '../mirror/scan.js';
+import { formatBytes, widest } from '../units.js';
+import { JsonList } from './json-stream.js';
+
+/** The `mirror` member of `mirror --dry-run --json`: what would change under `<dir>`. */
+export interface MirrorPlanReport {
+  dir: string;
+  exists: boolean;
+  write: { path: string; reason: string; fragments: number; bytes: number }[];
+  upToDate: string[];
+  delete: string[];
+  refused: { path: string; error: { code: string; message: string } }[];
+}
+
+type Write = Extract<FileDecision, { action: 'write' }>;
+
+/** The report with its two long lists made only as they are written (json-stream.ts). */
+export type MirrorPlanDocument = Omit<MirrorPlanReport, 'write' | 'upToDate'> & {
+  write: JsonList<Write>;
+  upToDate: JsonList<FileDecision>;
+};
+
+/** The plan's decisions sorted into the report's lists, in file order: no object per file. */
+export function mirrorPlanDocument(plan: MirrorPlan): MirrorPlanDocument {
+  let write: Write[] = [];
+  const upToDate: FileDecision[] = [];
+  const refused: MirrorPlanReport['refused'] = [];
+  for (const decision of plan.decisions) {
+    if (decision.action === 'write') write.push(decision);
+    else if (decision.action === 'unchanged') upToDate.push(decision);
+    else {
+      const { code, message } = decision.error;
+      refused.push({ path: decision.file.path, error: { code, message: stripUrlAuth(message) } });
+    }
+  }
+  // Every file to write (a folder that does not exist yet): the decisions as they are.
+  if (write.length === plan.decisions.length) write = plan.decisions as Write[];
+  return {
+    dir: plan.root,
+    exists: plan.exists,
+    write: new JsonList(write, writeJson),
+    upToDate: new JsonList(upToDate, (decision) => JSON.stringify(decision.file.path)),
+    delete: plan.toDelete,
+    refused,
+  };
+}
+
+/** The document with its lists made: the human form's input. */
+export function mirrorPlanReport(document: MirrorPlanDocument): MirrorPlanReport {
+  return {
+    ...document,
+    write: document.write.items.map(written),
+    upToDate: document.upToDate.items.map((decision) => decision.file.path),
+  };
+}
+
+function written(decision: Write): MirrorPlanReport['write'][number] {
+  const bytes = decision.needed.reduce((sum, f) => sum + (f.size ?? 0), 0);
+  return { path: decision.file.path, reason: decision.reason, fragments: decision.needed.length, bytes };
+}
+
+let keysAt:
+  { indent: string; path: string; reason: string; fragments: string; bytes: string; end: string } | undefined;
+
+/** `written(decision)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object. */
+function writeJson(decision: Write, indent: string): string {
+  if (keysAt?.indent !== indent) {
+    const field = `\n${indent}  `;
+    keysAt = {
+      indent,
+      path: `{${field}"path": `,
+      reason: `,${field}"reason": "`,
+      fragments: `",${field}"fragments": `,
+      bytes: `,${field}"bytes": `,
+      end: `\n${indent}}`,
+    };
+  }
+  const { file, reason } = decision;
+  // A whole file's only fragment is the one needed: no list to add up.
+  const single = file.kind === 'whole' && reason === 'missing';
+  const fragments = single ? 1 : decision.needed.length;
+  const bytes = single
+    ? (file.fragment.size ?? 0)
+    : decision.needed.reduce((sum, f) => sum + (f.size ?? 0), 0);
+  // The reasons are words that JSON writes as they are.
+  return `${keysAt.path}${JSON.stringify(file.path)}${keysAt.reason}${reason}${keysAt.fragments}${fragments}${keysAt.bytes}${bytes}${keysAt.end}`;
+}
+
+export function formatMirrorPlan(plan: MirrorPlanReport): string {
+  const lines = ['', `mirror into ${plan.dir}${plan.exists ? '' : ' (would be created)'}:`];
+  lines.push(
+    `  ${plan.write.length} to write, ${plan.upToDate.length} up to date, ${plan.delete.length} to delete`,
+  );
+  const width = Math.min(
+    60,
+    widest(plan.write, (w) => w.path.length),
+  );
+  for (const w of plan.write) {
+    const what = w.reason === 'missing' ? 'write' : 'replace';
+    const why = w.reason === 'differs' ? ' (differs)' : w.reason === 'replace' ? ' (not a regular file)' : '';
+    lines.push(`    ${what.padEnd(7)}  ${w.path.padEnd(width)}  ${formatBytes(w.bytes)}${why}`);
+  }
+  for (const path of plan.delete) lines.push(`    delete   ${path}`);
+  for (const r of plan.refused) lines.push(`    refuse   ${r.path}: ${r.error.message}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,191 @@
+import { displayUrl } from '../errors.js';
+import { type Fragment, type Integrity, type Manifest, PRIORITIES, type Priority } from './fragment.js';
+import { checkIntegrity } from './integrity.js';
+import { FragmentResolver } from './resolve.js';
+import { StringIndex } from './string-index.js';
+import { isHttpUrl, pathProblem } from './schema.js';
+
+const PRIORITY_SET: ReadonlySet<string> = new Set(PRIORITIES);
+
+/**
+ * A valid manifest read directly, without the schema: the fragments are built as each is checked,
+ * with no intermediate object. Anything the schema would refuse (a field of the wrong type, a
+ * duplicate id, a fragment without URLs) gives undefined, and the schema then says why, with its
+ * messages. The schema took ~45 ms for 2000 fragments of a run's start, and 7 s of CPU for 10^6
+ * (`bench/scale-manifest.ts`, on a loaded machine); this takes a few ms, and 1.5 s. It accepts
+ * nothing the schema refuses, and gives what the schema gives (test/manifest/direct.test.ts checks both, case by case).
+ */
+export function directManifest(json: unknown, source: string): Manifest | undefined {
+  if (!isRecord(json) || json.version !== 1) return undefined;
+  const { name, baseUrls, fragments: inputs } = json;
+  if (name !== undefined && typeof name !== 'string') return undefined;
+  if (baseUrls !== undefined) {
+    if (!Array.isArray(baseUrls) || baseUrls.length === 0) return undefined;
+    if (!baseUrls.every((url) => typeof url === 'string' && isHttpUrl(url))) return undefined;
+  }
+  if (!Array.isArray(inputs) || inputs.length === 0) return undefined;
+  const resolver = new FragmentResolver((baseUrls as string[] | undefined) ?? [], source);
+  const fragments = new Array<Fragment>(inputs.length);
+  const ids = new Ids(inputs.length);
+  for (let index = 0; index < inputs.length; index++) {
+    const fragment = directFragment(inputs[index], index, resolver, ids);
+    if (fragment === undefined) return undefined;
+    fragments[index] = fragment;
+  }
+  if (ids.repeated()) return undefined;
+  const manifest: Manifest = { version: 1, source: displayUrl(source), fragments };
+  if (name !== undefined) manifest.name = name;
+  if (resolver.logins.size > 0) manifest.logins = resolver.logins;
+  return manifest;
+}
+
+function directFragment(
+  input: unknown,
+  index: number,
+  resolver: FragmentResolver,
+  ids: Ids,
+): Fragment | undefined {
+  if (!isRecord(input)) return undefined;
+  const { path, url, offset, size, integrity, priority, importance, id } = input;
+  if (typeof path !== 'string' || pathProblem(path) !== undefined) return undefined;
+  if (url !== undefined && !(typeof url === 'string' && isHttpUrl(url))) return undefined;
+  if (offset !== undefined && (!isByteCount(offset) || size === undefined)) return undefined;
+  if (size !== undefined && !isByteCount(size)) return undefined;
+  // The range's end is a byte position too (the schema says so past 2^53 - 1).
+  if (offset !== undefined && (offset as number) + (size as number) > Number.MAX_SAFE_INTEGER)
+    return undefined;
+  if (priority !== undefined && !(typeof priority === 'string' && PRIORITY_SET.has(priority)))
+    return undefined;
+  if (importance !== undefined && !(typeof importance === 'number' && importance >= 0 && importance <= 1)) {
+    return undefined;
+  }
+  if (id !== undefined && !(typeof id === 'string' && id !== '')) return undefined;
+  const checked =
+    integrity === undefined ? undefined : typeof integrity === 'string' && checkIntegrity(integrity);
+  if (checked === false || typeof checked === 'string') return undefined;
+
+  const fragment = newFragment(
+    id as string | undefined,
+    path,
+    offset as number | undefined,
+    size as number | undefined,
+    checked,
+    (priority ?? 'normal') as Priority,
+    (importance as number | undefined) ?? 0,
+    index,
+  );
+  if (id !== undefined || offset === undefined) ids.add(fragment.id);
+  else ids.addRange(path, offset as number);
+  return resolver.assign(fragment, url as string | undefined) ? (fragment as Fragment) : undefined;
+}
+
+/** A range's default id, `path#offset`, made when it is read: a string per fragment saved. */
+const RANGE_ID: PropertyDescriptor = {
+  get(this: Fragment): string {
+    return `${this.path}#${this.offset!}`;
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * A fragment with only the fields it has (none set to undefined), each in the object itself: the
+ * common forms are literals of their own, and a field added later would take an allocation more.
+ */
+export function newFragment(
+  id: string | undefined,
+  path: string,
+  offset: number | undefined,
+  size: number | undefined,
+  integrity: Integrity | undefined,
+  priority: Priority,
+  importance: number,
+  index: number,
+): Omit<Fragment, 'urls'> {
+  let fragment: Omit<Fragment, 'urls'>;
+  if (offset !== undefined) {
+    if (id === undefined) {
+      fragment = { path, priority, importance, index, offset, size: size! } as Omit<Fragment, 'urls'>;
+      Object.defineProperty(fragment, 'id', RANGE_ID);
+    } else fragment = { id, path, priority, importance, index, offset, size: size! };
+  } else if (size !== undefined) fragment = { id: id ?? path, path, priority, importance, index, size };
+  else fragment = { id: id ?? path, path, priority, importance, index };
+  if (integrity !== undefined) fragment.integrity = integrity;
+  return fragment;
+}
+
+/**
+ * Whether any two fragments share an id, without a set of 10^6 strings (1.6 s, most of it hashing
+ * `path#offset` strings made for it): ids given or taken from a path go in a StringIndex, the
+ * offsets of ranges with a default id in a list per path, sorted and compared with their neighbours.
+ */
+class Ids {
+  readonly #named: string[] = [];
+  readonly #index: StringIndex;
+  readonly #offsets = new Map<string, number[]>();
+  #repeated = false;
+  #lastPath: string | undefined;
+  #lastOffsets: number[] = [];
+
+  /** `count`: how many ids there will be, about. */
+  constructor(count: number) {
+    this.#index = new StringIndex(count, (position) => this.#named[position]!);
+  }
+
+  add(id: string): void {
+    if (this.#index.add(id, this.#named.length) === -1) this.#named.push(id);
+    else this.#repeated = true;
+  }
+
+  addRange(path: string, offset: number): void {
+    // Ranges of one file tend to come together: the list of the last path is at hand.
+    if (path !== this.#lastPath) {
+      let offsets = this.#offsets.get(path);
+      if (offsets === undefined) this.#offsets.set(path, (offsets = []));
+      this.#lastPath = path;
+      this.#lastOffsets = offsets;
+    }
+    this.#lastOffsets.push(offset);
+  }
+
+  repeated(): boolean {
+    if (this.#repeated) return true;
+    for (const offsets of this.#offsets.values()) {
+      offsets.sort((a, b) => a - b);
+      for (let i = 1; i < offsets.length; i++) if (offsets[i] === offsets[i - 1]) return true;
+    }
+    // A named id can be another fragment's `path#offset`: `a#5` is the id of the range of a at 5.
+    if (this.#offsets.size === 0) return false;
+    for (const id of this.#named) {
+      for (let hash = id.indexOf('#'); hash !== -1; hash = id.indexOf('#', hash + 1)) {
+        const rest = id.slice(hash + 1);
+        const offset = Number(rest);
+        if (String(offset) === rest && sortedHas(this.#offsets.get(id.slice(0, hash)), offset)) return true;
+      }
+    }
+    return false;
+  }
+}
+
+function sortedHas(sorted: readonly number[] | undefined, value: number): boolean {
+  if (sorted === undefined) return false;
+  let low = 0;
+  let high = sorted.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! === value) return true;
+    if (sorted[middle]! < value) low = middle + 1;
+    else high = middle - 1;
+  }
+  return false;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isByteCount(value: unknown): boolean {
+  return (
+    typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER
+  );
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { JsonList, type JsonOutput, writeJsonDocument } from '../../src/cli/json-stream.js';
+
+/** An output that takes everything at once, as a file does; each chunk must be whole UTF-8. */
+function sink(): JsonOutput & { text: string; chunks: number } {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const out = {
+    text: '',
+    chunks: 0,
+    write: (chunk: Uint8Array) => {
+      out.text += decoder.decode(chunk);
+      out.chunks++;
+      return true;
+    },
+  };
+  return out;
+}
+
+const asJson = <T>(items: T[]) =>
+  new JsonList(items, (item, indent) => JSON.stringify(item, null, 2).replaceAll('\n', `\n${indent}`));
+
+describe('writeJsonDocument', () => {
+  it('writes what JSON.stringify(…, null, 2) writes, lists at any depth made as they are written', async () => {
+    const items = [
+      { a: 1, b: ['x', { c: null }] },
+      { a: 2, b: [] },
+    ];
+    const paths = ['p/1', 'p/"2"', 'p/\n3'];
+    const document = {
+      dryRun: true,
+      empty: {},
+      none: undefined,
+      download: asJson(items),
+      nothing: asJson([]),
+      mirror: { dir: '/d', write: asJson(paths), deeper: { list: asJson(items), n: 3 }, delete: [] },
+    };
+    const plain = {
+      dryRun: true,
+      empty: {},
+      download: items,
+      nothing: [],
+      mirror: { dir: '/d', write: paths, deeper: { list: items, n: 3 }, delete: [] },
+    };
+    const out = sink();
+    await writeJsonDocument(out, document);
+    expect(out.text).toBe(`${JSON.stringify(plain, null, 2)}\n`);
+  });
+
+  it('writes an empty document as {}', async () => {
+    const out = sink();
+    await writeJsonDocument(out, { gone: undefined });
+    expect(out.text).toBe('{}\n');
+  });
+
+  it('writes a long list in chunks of about a megabyte, none cut inside a character', async () => {
+    const items = Array.from({ length: 60_000 }, (_, i) => `fragment ${i} é€😀`);
+    const out = sink();
+    await writeJsonDocument(out, { download: asJson(items) });
+    expect(out.text).toBe(`${JSON.stringify({ download: items }, null, 2)}\n`);
+    expect(out.chunks).toBeGreaterThan(1);
+  });
+});
