@@ -21,9 +21,10 @@ const RETRY_GROWTH = 1.25;
  * says it is overloaded (AIMD with a doubling start, as TCP's slow start).
  *
  * Bytes are counted as they arrive and judged per window (at least 250 ms and three requests' time;
- * after a step, two requests' time passes unmeasured while the new connections are made). A window counts only when every request
+ * at the start one request's time, and after a step two, pass unmeasured while new connections are
+ * made). A window counts only when every request
  * that ended in it left work waiting for a slot (saturated): at a run's tail throughput falls for
- * want of work, not of concurrency. The first saturated window measures; then the limit doubles
+ * want of work, not of concurrency. The first saturated window measures and the limit doubles at once; then it doubles
  * while each doubling brings at least 30 % more throughput — on a link where each request waits
  * a round trip, twice the requests carry about twice the bytes; where bandwidth is the bound, they
  * carry the same and the step is undone. After a step that did not pay, the next try waits
@@ -48,7 +49,8 @@ export class AdaptiveConcurrency {
   #base: number | undefined;
   /** The limit before the step being judged; undefined when none is. */
   #before: number | undefined;
-  #hold = 1;
+  /** Windows to measure before the next step; none at the start, the first one grows at once. */
+  #hold = 0;
   /** Until then, after a step, nothing is measured: the new connections are still being made. */
   #settleUntil = Number.NEGATIVE_INFINITY;
   /** How long a request takes, smoothed (ms). */
@@ -84,8 +86,12 @@ export class AdaptiveConcurrency {
   ended(overloaded: boolean, saturated: boolean, requestMs = 0): number | undefined {
     const now = this.#now();
     if (overloaded) return this.#cut(now);
-    this.#requestMs =
-      this.#requestMs === undefined ? requestMs : this.#requestMs + (requestMs - this.#requestMs) / 8;
+    if (this.#requestMs === undefined) {
+      // The first requests carry their connections' handshakes: measured from them, the base would
+      // be low and the first step would look as if it paid. One more request's time passes first.
+      this.#requestMs = requestMs;
+      this.#settleUntil = now + requestMs;
+    } else this.#requestMs += (requestMs - this.#requestMs) / 8;
     if (now < this.#settleUntil) {
       this.#restartWindow(now);
       return undefined;
@@ -124,7 +130,7 @@ export class AdaptiveConcurrency {
     }
     if (this.#base === undefined) {
       this.#base = throughput;
-      return undefined;
+      return this.#hold > 0 ? undefined : this.#grow();
     }
     this.#base = Math.max(this.#base, throughput);
     if (--this.#hold > 0) return undefined;
