@@ -3,7 +3,7 @@
  * seen by the server (requests at once, 429s), never clocks.
  */
 import { rm } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, beforeAll, expect, it } from 'vitest';
 import { fetchManifest, type FetchOptions } from '../../src/fetch/engine.js';
 import type { FetchReport } from '../../src/fetch/report.js';
 import { parseManifest } from '../../src/manifest/parse.js';
@@ -16,11 +16,9 @@ import { startRelay } from '../support/relay.js';
 const KiB = 1024;
 
 let pki: Pki;
+// The shared set, which other test files use at the same time: never removed here.
 beforeAll(async () => {
   pki = await makePki();
-});
-afterAll(async () => {
-  await rm(pki.dir, { recursive: true, force: true });
 });
 const closing: { close(): Promise<void> }[] = [];
 afterEach(async () => {

@@ -20,11 +20,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 let pki: Pki;
+// The shared set, which other test files use at the same time: never removed here.
 beforeAll(async () => {
   pki = await makePki();
-});
-afterAll(async () => {
-  await rm(pki.dir, { recursive: true, force: true });
 });
 
 const open: { close(): Promise<void> }[] = [];
