@@ -5,7 +5,7 @@ export interface AdaptiveConcurrencyOptions {
   max: number;
   /** Never fewer. */
   min?: number; // 1
-  /** Throughput is judged over windows at least this long, and at least three requests' time. */
+  /** Throughput is judged over windows at least this long, and at least two requests' time. */
   windowMs?: number; // 250 ms
   now?: () => number;
 }
@@ -20,9 +20,9 @@ const RETRY_GROWTH = 1.25;
  * The requests in flight of a run when `-j auto`: grown while throughput grows, shrunk when a server
  * says it is overloaded (AIMD with a doubling start, as TCP's slow start).
  *
- * Bytes are counted as they arrive and judged per window (at least 250 ms and three requests' time;
- * at the start one request's time, and after a step two, pass unmeasured while new connections are
- * made). A window counts only when every request
+ * Bytes are counted as they arrive and judged per window (at least 250 ms and two requests' time;
+ * the first round of requests, and 1.5 requests' time after a step, pass unmeasured while new
+ * connections are made). A window counts only when every request
  * that ended in it left work waiting for a slot (saturated): at a run's tail throughput falls for
  * want of work, not of concurrency. The first saturated window measures and the limit doubles at once; then it doubles
  * while each doubling brings at least 30 % more throughput — on a link where each request waits
@@ -51,6 +51,8 @@ export class AdaptiveConcurrency {
   #before: number | undefined;
   /** Windows to measure before the next step; none at the start, the first one grows at once. */
   #hold = 0;
+  /** Requests of the first round still to end, unmeasured: they make the connections. */
+  #warming: number;
   /** Until then, after a step, nothing is measured: the new connections are still being made. */
   #settleUntil = Number.NEGATIVE_INFINITY;
   /** How long a request takes, smoothed (ms). */
@@ -62,6 +64,7 @@ export class AdaptiveConcurrency {
     this.#min = options.min ?? 1;
     this.#ceiling = Math.max(this.#min, options.max);
     this.#limit = Math.min(this.#ceiling, Math.max(this.#min, options.initial));
+    this.#warming = this.#limit;
     this.#windowMs = options.windowMs ?? 250;
     this.#now = options.now ?? (() => performance.now());
     this.#windowStart = this.#now();
@@ -86,20 +89,22 @@ export class AdaptiveConcurrency {
   ended(overloaded: boolean, saturated: boolean, requestMs = 0): number | undefined {
     const now = this.#now();
     if (overloaded) return this.#cut(now);
-    if (this.#requestMs === undefined) {
-      // The first requests carry their connections' handshakes: measured from them, the base would
-      // be low and the first step would look as if it paid. One more request's time passes first.
-      this.#requestMs = requestMs;
-      this.#settleUntil = now + requestMs;
-    } else this.#requestMs += (requestMs - this.#requestMs) / 8;
+    if (this.#warming > 0) {
+      // The first round of requests made the connections: measured, their handshakes would make
+      // the base low and the first step look as if it paid, and their time the windows long.
+      if (--this.#warming === 0) this.#restartWindow(now);
+      return undefined;
+    }
+    this.#requestMs =
+      this.#requestMs === undefined ? requestMs : this.#requestMs + (requestMs - this.#requestMs) / 8;
     if (now < this.#settleUntil) {
       this.#restartWindow(now);
       return undefined;
     }
     this.#sawRequest = true;
     if (!saturated) this.#saturated = false;
-    // Three requests' time at least: a window must see the requests it judges end.
-    if (now - this.#windowStart < Math.max(this.#windowMs, 3 * this.#requestMs)) return undefined;
+    // Two requests' time at least: a window must see the requests it judges end, each slot's twice.
+    if (now - this.#windowStart < Math.max(this.#windowMs, 2 * this.#requestMs)) return undefined;
     const throughput = this.#windowBytes / (now - this.#windowStart);
     const judged = this.#saturated && this.#sawRequest;
     this.#restartWindow(now);
@@ -143,8 +148,8 @@ export class AdaptiveConcurrency {
     this.#before = this.#limit;
     this.#limit = next;
     // The new connections' handshakes (a TLS handshake is a round trip or two more than a request)
-    // would count against the step: two requests' time passes unmeasured.
-    this.#settleUntil = this.#now() + 2 * (this.#requestMs ?? 0);
+    // would count against the step: one and a half requests' time passes unmeasured.
+    this.#settleUntil = this.#now() + 1.5 * (this.#requestMs ?? 0);
     return next;
   }
 

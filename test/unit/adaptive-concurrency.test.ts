@@ -63,7 +63,7 @@ describe('AdaptiveConcurrency', () => {
     expect(control.limit).toBeGreaterThan(4);
   });
 
-  it("leaves two requests' time after a step unmeasured, while new connections are made", () => {
+  it('leaves the time of the first round of requests, and of one and a half after a step, unmeasured', () => {
     const state = { t: 0 };
     const control = new AdaptiveConcurrency({ initial: 16, max: 64, windowMs: 250, now: () => state.t });
     const request = (bytes: number) => {
@@ -71,14 +71,15 @@ describe('AdaptiveConcurrency', () => {
       control.bytes(bytes);
       return control.ended(false, true, 100);
     };
-    // The first request's time passes unmeasured (its handshakes); the first window (300 ms: three
-    // requests' time) measures, and the limit doubles at once.
-    for (let i = 0; i < 7; i++) request(1000);
+    // The first 16 requests make the connections: almost nothing arrives, and it is not measured.
+    for (let i = 0; i < 16; i++) expect(request(10)).toBeUndefined();
+    // The first window (250 ms) measures, and the limit doubles at once.
+    for (let i = 0; i < 4; i++) expect(request(1000)).toBeUndefined();
     expect(request(1000)).toBe(32);
-    // The handshakes of the new connections: almost nothing arrives for 200 ms. Unmeasured, they
-    // cannot make the step look unpaid.
-    for (let i = 0; i < 3; i++) request(10);
-    for (let i = 0; i < 7; i++) request(2000);
+    // The new connections' handshakes: almost nothing arrives for 100 ms. Unmeasured, they cannot
+    // make the step look unpaid.
+    for (let i = 0; i < 2; i++) request(10);
+    for (let i = 0; i < 5; i++) request(2000);
     expect(control.limit).toBe(64);
   });
 
