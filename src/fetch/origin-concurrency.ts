@@ -4,9 +4,11 @@ import { ByOrigin } from './by-origin.js';
 /**
  * `-j auto` per origin: each endpoint has its own controller (AdaptiveConcurrency), judged on its
  * own bytes and its own overload answers, so a mirror that answers 429 is halved alone and a far
- * edge grows without the near one's bandwidth bound stopping it. The run's request slots are the
- * sum of the limits of the origins the run has used or weighed — in `listed` order a fallback
- * (a CDN behind its cache tier) adds nothing until it is used — and `initial` before any. Each limit is also the pool's cap for its origin (EndpointPool's `capOf`).
+ * edge grows without the near one's bandwidth bound stopping it. Each limit is the pool's cap for
+ * its origin (EndpointPool's `capOf`); the run's request slots are the largest of them, `initial`
+ * before any origin is used. Not their sum: with a slot per request that each mirror could take,
+ * every queued fragment would start at once and a slow mirror would get as many as a fast one,
+ * where the pool, given fewer slots than the mirrors could take, sends each to the fastest.
  */
 export class OriginConcurrency {
   readonly #initial: number;
@@ -25,7 +27,7 @@ export class OriginConcurrency {
   get total(): number {
     if (this.#total === undefined) {
       let total = 0;
-      for (const controller of this.#controllers.values()) total += controller.limit;
+      for (const controller of this.#controllers.values()) total = Math.max(total, controller.limit);
       this.#total = total === 0 ? this.#initial : total;
     }
     return this.#total;

@@ -119,6 +119,24 @@ describe('mirrors of different speed', () => {
     for (const e of report.endpoints) expect(e.state).toBe('healthy');
   });
 
+  it("fastest with -j auto (the default): the run's slots are the largest limit, not one per mirror", async () => {
+    const slow = await mirror();
+    const fast = await mirror();
+    const many = Array.from({ length: 40 }, (_, i): [string, Buffer] => [
+      `p${i}.bin`,
+      randomBytesSeeded(256 * KiB, `p${i}`),
+    ]);
+    publish([slow, fast], many, (cdn) => (cdn === slow ? 512 * KiB : undefined));
+    const { report } = await run(manifestOf([slow.url('/m/'), fast.url('/m/')], many));
+    expect(report.ok).toBe(true);
+    // 16 slots: the first round, before any measurement, is shared; then the fast mirror takes
+    // the rest. With a slot per request each mirror could take (32), all 40 would have started at
+    // once, half of them on the slow one.
+    const share = endpoint(report, fast).bytes / report.bytes.downloaded;
+    expect(share).toBeGreaterThanOrEqual(0.7);
+    expect(endpoint(report, slow).concurrency).toBe(16);
+  });
+
   it('listed: the first mirror carries everything while it is healthy', async () => {
     const first = await mirror();
     const second = await mirror();
