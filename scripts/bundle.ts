@@ -13,7 +13,11 @@ import { build } from 'esbuild';
 await rm('dist/cli', { recursive: true, force: true });
 
 await build({
-  entryPoints: { main: 'dist/src/cli/main.js', 'hash-worker': 'dist/src/cache/hash-worker.js' },
+  entryPoints: {
+    main: 'dist/src/cli/main.js',
+    'hash-worker': 'dist/src/cache/hash-worker.js',
+    'store-worker': 'dist/src/cache/store-worker.js',
+  },
   outdir: 'dist/cli',
   bundle: true,
   splitting: true,

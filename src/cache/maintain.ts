@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import cacache from 'cacache';
 import { FragfetchError } from '../errors.js';
 import type { Manifest } from '../manifest/fragment.js';
+import { TEMP_FOLDER } from './cacache-format.js';
 import { historyPath } from './history.js';
 import { type EntryFacts, PARTIAL_MAX_AGE_MS, type PrunePolicy, selectPrune } from './policy.js';
 import { cacheKey, type EntryMetadata } from './store.js';
@@ -107,23 +108,21 @@ export function enforceMaxCacheSize(
 
 /**
  * Removes partial downloads (and lock files) untouched for longer than PARTIAL_MAX_AGE_MS: a run
- * that was interrupted and never resumed. A partial still being written is fresh, so it stays.
+ * that was interrupted and never resumed. A partial still being written is fresh, so it stays. So
+ * do temporary files of content a killed run was storing (`<cache>/tmp/`, never resumed).
  */
 export async function cleanPartials(cacheDir: string, now: number, dryRun = false): Promise<number> {
-  const root = join(cacheDir, 'partial');
-  let names: string[];
-  try {
-    names = await readdir(root);
-  } catch {
-    return 0;
-  }
   let removed = 0;
-  for (const name of names) {
-    const path = join(root, name);
-    const newest = await newestMtime(path);
-    if (newest === undefined || now - newest <= PARTIAL_MAX_AGE_MS) continue;
-    if (!dryRun) await rm(path, { recursive: true, force: true });
-    if (!name.endsWith('.lock')) removed++;
+  for (const folder of ['partial', TEMP_FOLDER]) {
+    const root = join(cacheDir, folder);
+    const names = await readdir(root).catch(() => [] as string[]);
+    for (const name of names) {
+      const path = join(root, name);
+      const newest = await newestMtime(path);
+      if (newest === undefined || now - newest <= PARTIAL_MAX_AGE_MS) continue;
+      if (!dryRun) await rm(path, { recursive: true, force: true });
+      if (!name.endsWith('.lock')) removed++;
+    }
   }
   return removed;
 }
@@ -173,6 +172,8 @@ export async function verifyCache(cacheDir: string): Promise<VerifyResult> {
 /** Everything fragfetch keeps in the folder; the folder itself stays (it may be a mount point). */
 export async function clearCache(cacheDir: string): Promise<void> {
   await cacache.rm.all(cacheDir);
+  // cacache.rm.all leaves its own tmp folder.
+  await rm(join(cacheDir, TEMP_FOLDER), { recursive: true, force: true });
   await rm(join(cacheDir, 'partial'), { recursive: true, force: true });
   await rm(historyPath(cacheDir), { force: true });
 }

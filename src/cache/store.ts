@@ -1,20 +1,21 @@
 import { diskFullError, isDiskFull } from './disk-full.js';
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { FragfetchError, urlWithoutCredentials } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import {
-  appendEntry,
   type BucketRead,
   bucketPath,
   contentAddress,
   contentPathOf,
+  INDEX_FOLDER,
   indexLine,
-  readBucket,
-} from './index-bucket.js';
+  tempPath,
+} from './cacache-format.js';
+import { appendEntry, readBucket } from './index-bucket.js';
 import { shouldTouch } from './policy.js';
-import { storeSmall } from './store-writer.js';
+import type { StoreJob } from './store-job.js';
+import { storeObject } from './store-writer.js';
 
 /** What we keep beside an entry: enough to revalidate it and to tell where it came from. */
 export interface EntryMetadata {
@@ -66,19 +67,8 @@ function storeError(fragment: Fragment, error: unknown, dir: string): FragfetchE
   );
 }
 
-/**
- * Temporary names (used only to replace a short leftover): a random prefix per process, since a
- * cache on a shared file system is written by processes of other hosts too, then a counter — one
- * randomUUID per small object showed in profiles.
- */
-const TEMP_PREFIX = `${process.pid}-${randomBytes(6).toString('hex')}`;
-let tempCounter = 0;
-
 export class CacheStore {
   readonly dir: string;
-
-  /** Content folders this store has made: at most 65,536 of them, each made once per run. */
-  readonly #folders = new Set<string>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -89,7 +79,7 @@ export class CacheStore {
    * of 2000 fragments need not try to open 2000 index buckets that are not there.
    */
   async hasIndex(): Promise<boolean> {
-    return (await stat(join(this.dir, 'index-v5')).catch(() => undefined))?.isDirectory() ?? false;
+    return (await stat(join(this.dir, INDEX_FOLDER)).catch(() => undefined))?.isDirectory() ?? false;
   }
 
   /**
@@ -158,57 +148,55 @@ export class CacheStore {
   }
 
   /**
-   * Stores a small object's verified bytes (held in memory): a temporary file beside the content
-   * store, renamed into place, then the index entry — on the store worker (store-writer.ts).
+   * Stores a small object's verified bytes (held in memory): written to a temporary file, moved to
+   * its content address, then the index entry (store-job.ts, on the store worker).
    */
-  async insertBytes(
+  insertBytes(
     fragment: Fragment,
     bytes: Buffer,
     sha256Base64: string,
     metadata: EntryMetadata,
   ): Promise<CacheHit> {
-    const key = cacheKey(fragment);
-    const integrity = `sha256-${sha256Base64}`;
-    const destination = contentPath(this.dir, sha256Base64);
-    const size = bytes.length;
-    try {
-      await storeSmall({
-        temp: join(this.dir, 'partial', `tmp-${TEMP_PREFIX}-${++tempCounter}`),
-        destination,
-        bytes,
-        bucket: bucketPath(this.dir, key),
-        line: indexLine({ key, integrity, time: Date.now(), size, metadata }),
-      });
-    } catch (error) {
-      throw storeError(fragment, error, this.dir);
-    }
-    return { key, integrity, size, path: destination, metadata };
+    return this.#insert(
+      fragment,
+      { bytes, temp: tempPath(this.dir), size: bytes.length },
+      sha256Base64,
+      metadata,
+    );
   }
 
   /**
-   * Moves an already verified file into cacache's content store and indexes it, so its bytes are
-   * written to disk once. The index entry is written only after the content has landed.
+   * Moves an already verified file (a finished partial download, on the cache's file system) to its
+   * content address and indexes it, so its bytes are written to disk once. Content already there
+   * stays, and the file is removed.
    */
-  async insertFile(
+  insertFile(
     fragment: Fragment,
     file: string,
     sha256Base64: string,
     size: number,
     metadata: EntryMetadata,
   ): Promise<CacheHit> {
+    return this.#insert(fragment, { temp: file, size }, sha256Base64, metadata);
+  }
+
+  async #insert(
+    fragment: Fragment,
+    content: Pick<StoreJob, 'bytes' | 'temp' | 'size'>,
+    sha256Base64: string,
+    metadata: EntryMetadata,
+  ): Promise<CacheHit> {
     const key = cacheKey(fragment);
     const integrity = `sha256-${sha256Base64}`;
     const destination = contentPath(this.dir, sha256Base64);
+    const size = content.size;
     try {
-      const folder = dirname(destination);
-      if (!this.#folders.has(folder)) {
-        await mkdir(folder, { recursive: true });
-        this.#folders.add(folder);
-      }
-      // Over any copy already there: the same verified bytes (its name is their hash), and a rename
-      // is atomic. No stat first: on 2000 small objects every saved call shows.
-      await rename(file, destination);
-      await appendEntry(bucketPath(this.dir, key), { key, integrity, time: Date.now(), size, metadata });
+      await storeObject({
+        ...content,
+        destination,
+        bucket: bucketPath(this.dir, key),
+        line: indexLine({ key, integrity, time: Date.now(), size, metadata }),
+      });
     } catch (error) {
       throw storeError(fragment, error, this.dir);
     }

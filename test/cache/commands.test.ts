@@ -157,19 +157,25 @@ describe('fragfetch cache prune', () => {
     expect(await keys()).toEqual([cacheKey(b.manifest.fragments[0]!)]);
   });
 
-  it('cleans partial downloads older than a week, and keeps recent ones', async () => {
+  it('cleans partial downloads and temporary files older than a week, and keeps recent ones', async () => {
     const old = join(h.cacheDir, 'partial', 'old');
     const fresh = join(h.cacheDir, 'partial', 'fresh');
     for (const dir of [old, fresh]) {
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'data'), 'x');
     }
+    // Content a killed run was writing when it died.
+    await mkdir(join(h.cacheDir, 'tmp'));
+    await writeFile(join(h.cacheDir, 'tmp', 'old'), 'x');
+    await writeFile(join(h.cacheDir, 'tmp', 'fresh'), 'x');
     const past = new Date(Date.now() - 8 * 24 * 3600 * 1000);
     await utimes(join(old, 'data'), past, past);
     await utimes(old, past, past);
+    await utimes(join(h.cacheDir, 'tmp', 'old'), past, past);
     const result = await cli('cache', 'prune', '--json');
-    expect(JSON.parse(result.stdout)).toMatchObject({ partialsRemoved: 1, entriesRemoved: 0 });
+    expect(JSON.parse(result.stdout)).toMatchObject({ partialsRemoved: 2, entriesRemoved: 0 });
     expect(await readdir(join(h.cacheDir, 'partial'))).toEqual(['fresh']);
+    expect(await readdir(join(h.cacheDir, 'tmp'))).toEqual(['fresh']);
   });
 
   it('a hit refreshes the last-use time, so it is not the first to go', async () => {
@@ -225,9 +231,12 @@ describe('fragfetch cache clear', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim().split('\n')[0]).toMatch(/refusing to clear .* add --yes/);
     expect(await keys()).toHaveLength(1);
+    await mkdir(join(h.cacheDir, 'tmp'), { recursive: true });
+    await writeFile(join(h.cacheDir, 'tmp', 'left-by-a-kill'), 'x');
     const cleared = await cli('cache', 'clear', '--yes');
     expect(cleared.code).toBe(0);
     expect(await keys()).toEqual([]);
+    expect(await readdir(h.cacheDir)).toEqual([]);
     expect(JSON.parse((await cli('cache', 'stats', '--json')).stdout)).toMatchObject({
       entries: 0,
       runs: { count: 0 },

@@ -1,7 +1,7 @@
 import { appendFile, truncate, writeFile } from 'node:fs/promises';
 import cacache from 'cacache';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bucketPath } from '../../src/cache/index-bucket.js';
+import { bucketPath } from '../../src/cache/cacache-format.js';
 import { cacheKey } from '../../src/cache/store.js';
 import { fetchManifest } from '../../src/fetch/engine.js';
 import { runCli } from '../support/cli.js';

@@ -1,7 +1,8 @@
 import cacache from 'cacache';
 import { appendFile, rm } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { appendEntry, bucketPath, contentPathOf, readBucket } from '../../src/cache/index-bucket.js';
+import { bucketPath, contentPathOf } from '../../src/cache/cacache-format.js';
+import { appendEntry, readBucket } from '../../src/cache/index-bucket.js';
 import { tempDir } from '../support/fixtures.js';
 
 const integrity = 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=';

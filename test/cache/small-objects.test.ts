@@ -109,7 +109,7 @@ describe('CacheStore.insertBytes', () => {
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ECACHE' });
     expect((error as Error).message).toMatch(/^cannot store b\.bin in the cache: /);
-    const leftovers = await readdir(join(dir, 'partial')).catch(() => []);
+    const leftovers = await readdir(join(dir, 'tmp')).catch(() => []);
     expect(leftovers).toEqual([]);
     await rm(dir, { recursive: true, force: true });
   });
@@ -169,7 +169,7 @@ describe('CacheStore.insertBytes', () => {
     await writeFile(path, data.subarray(0, 1000));
     await store.insertBytes(fragment, data, sha256(data), meta);
     expect((await readFile(path)).equals(data)).toBe(true);
-    expect(await readdir(join(dir, 'partial'))).toEqual([]);
+    expect(await readdir(join(dir, 'tmp'))).toEqual([]);
     await rm(dir, { recursive: true, force: true });
   });
 });
