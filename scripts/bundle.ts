@@ -4,7 +4,7 @@
  * `fetch` resolved, read and compiled ~170 of them (zod alone 95) before its first request, and
  * a warm run of 64 cached fragments took 0.43 s, 0.30 s bundled (issue 7, warm). Lazy imports
  * (check, mirror, cacache, undici, progress bars) stay lazy: they become chunks of their own.
- * Worker modules are entries of their own, beside the chunks that start them (src/cache/worker-url.ts).
+ * Worker modules are entries of their own, beside the chunks that start them (src/workers/worker-url.ts).
  */
 import { rm } from 'node:fs/promises';
 import { build } from 'esbuild';
@@ -15,7 +15,7 @@ await rm('dist/cli', { recursive: true, force: true });
 await build({
   entryPoints: {
     main: 'dist/src/cli/main.js',
-    'hash-worker': 'dist/src/cache/hash-worker.js',
+    'hash-worker': 'dist/src/receive/hash-worker.js',
     'store-worker': 'dist/src/cache/store-worker.js',
   },
   outdir: 'dist/cli',

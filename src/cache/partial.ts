@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Span } from '../net/coverage.js';
+import type { Span } from '../fetch/coverage.js';
 
 /** What a partial download remembers between runs, beside its data file. */
 export interface PartialState {
@@ -52,7 +52,7 @@ export class PartialFiles {
   /**
    * For small objects, where resuming saves little and the bookkeeping (a folder, a state file, a
    * lock, a data file) costs more file-system calls than the transfer: nothing on disk. The bytes are
-   * held in memory (data-file.ts `MemoryFile`), never shared, never resumed. Two processes fetching
+   * held in memory (receive/data-file.ts `MemoryFile`), never shared, never resumed. Two processes fetching
    * the same small object each store the same verified bytes in the same place, atomically.
    */
   static ephemeral(cacheDir: string): PartialFiles {

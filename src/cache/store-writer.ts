@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
+import { WorkerReplies } from '../workers/worker-replies.js';
+import { workerUrl } from '../workers/worker-url.js';
 import { ObjectStorer, type StoreJob } from './store-job.js';
 import type { StoreReply, StoreRequest } from './store-worker.js';
-import { WorkerReplies } from './worker-replies.js';
-import { workerUrl } from './worker-url.js';
 
 /**
  * Stores objects from a worker thread. Each of 2000 objects of 64 KiB takes a handful of file-system

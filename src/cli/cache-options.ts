@@ -1,6 +1,6 @@
 import { Option } from 'commander';
-import type { CacheMode } from '../cache/revalidate.js';
 import { FragfetchError } from '../errors.js';
+import type { CacheMode } from '../fetch/revalidate.js';
 import { parseSize } from '../units.js';
 import { parseDurationOption, parseSizeOption } from './options.js';
 

@@ -1,7 +1,5 @@
 import { setMaxListeners } from 'node:events';
 import { appendHistory, recordOf } from '../cache/history.js';
-import { type CacheMode, needsRevalidation, type Revalidation, revalidate } from '../cache/revalidate.js';
-import { SmallBuffers } from '../cache/small-buffers.js';
 import { type CacheHit, CacheStore, cacheKey } from '../cache/store.js';
 import { FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
@@ -9,18 +7,23 @@ import { orderFragments } from '../manifest/order.js';
 import { manifestTrust } from '../manifest/trust.js';
 import { HttpClient, type NetworkOptions } from '../net/http.js';
 import { RateLimiter } from '../net/rate-limit.js';
-import { INSECURE_WARNING } from '../net/tls.js';
 import { defaultRetryPolicy } from '../net/retry.js';
+import { INSECURE_WARNING } from '../net/tls.js';
+import { SmallBuffers } from '../receive/small-buffers.js';
 import { Slots } from '../schedule/slots.js';
-import type { DownloadContext, RequestRecord } from './context.js';
-import { type JobContext, SMALL_OBJECT_BYTES, settleFailed } from './download-one.js';
+import type { DownloadContext, JobContext, RequestRecord } from './context.js';
+import { SMALL_OBJECT_BYTES, settleFailed } from './download-group.js';
+import { type EndpointOrder, EndpointPool, type EndpointPoolOptions } from './endpoint-pool.js';
+import type { FetchObserver, FetchPlan } from './observer.js';
+import { OriginConcurrency } from './origin-concurrency.js';
 import type { FetchReport } from './report.js';
+import { type CacheMode, needsRevalidation, type Revalidation, revalidate } from './revalidate.js';
 import { downloadMissing } from './schedule.js';
 import { RunStats } from './stats.js';
-import { type EndpointOrder, EndpointPool, type EndpointPoolOptions } from './endpoint-pool.js';
-import { OriginConcurrency } from './origin-concurrency.js';
 
 export type { EndpointOrder } from './endpoint-pool.js';
+// The engine's callers (cli/, loader/, mirror/) import what they observe from here.
+export type { FetchObserver, FetchPlan, SettledOutcome } from './observer.js';
 
 export interface FetchOptions {
   cacheDir: string;
@@ -66,33 +69,6 @@ export interface FetchOptions {
   endpointPool?: Omit<EndpointPoolOptions, 'order'>;
   /** Injected by tests: how often a held partial-download lock is refreshed and checked. */
   lockRefreshMs?: number;
-}
-
-/** What a front end (progress bars, `--verbose`) may watch; every member is optional. */
-export interface FetchObserver {
-  planned?(plan: FetchPlan): void;
-  bytes?(fragment: Fragment, url: string, bytes: number): void;
-  request?(record: RequestRecord): void;
-  retry?(fragment: Fragment, error: unknown, delayMs: number): void;
-  /**
-   * Bytes [0, `readyTo`) of a large fragment are on disk in its partial file `path`, unverified: for
-   * readers that stream a fragment while it downloads (the loader's `read`).
-   */
-  written?(fragment: Fragment, path: string, readyTo: number): void;
-  settled?(fragment: Fragment, outcome: SettledOutcome, error?: unknown): void;
-  /** Something the user should know that is not a failure: a damaged cache entry, a failed revalidation. */
-  warn?(message: string): void;
-}
-
-/** `revalidated`: cached, and a conditional request (304) proved it current. */
-export type SettledOutcome = 'downloaded' | 'cached' | 'revalidated' | 'failed';
-
-export interface FetchPlan {
-  ordered: Fragment[];
-  cached: Map<Fragment, CacheHit>;
-  missing: Fragment[];
-  /** Bytes to download, as far as sizes are declared. */
-  missingBytes: number;
 }
 
 export const fetchDefaults = {

@@ -1,17 +1,17 @@
 import { setMaxListeners } from 'node:events';
-import { type DataFile, MemoryFile, openDataFile } from '../cache/data-file.js';
-import { type FileHasher, ProgressiveHasher, WholeHasher } from '../cache/hasher.js';
-import type { PartialFiles, PartialState } from '../cache/partial.js';
 import { diskFullError, isDiskFull } from '../cache/disk-full.js';
+import type { PartialFiles, PartialState } from '../cache/partial.js';
 import { displayUrl, FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
-import { countSegments, Coverage, planSegments } from '../net/coverage.js';
 import { delay } from '../net/delay.js';
-import type { HeldSlots, TakenSlot } from '../schedule/held-slots.js';
 import type { HttpResponse } from '../net/http.js';
-import type { SunkResponse } from '../net/http.js';
+import type { InPlaceResponse } from '../net/http.js';
 import { isRetryable, retryDelay } from '../net/retry.js';
+import { type DataFile, MemoryFile, openDataFile } from '../receive/data-file.js';
+import { type FileHasher, ProgressiveHasher, WholeHasher } from '../receive/hasher.js';
+import type { HeldSlots, TakenSlot } from '../schedule/held-slots.js';
 import type { DownloadContext } from './context.js';
+import { countSegments, Coverage, planSegments } from './coverage.js';
 import { type HedgeLeg, hedged } from './hedge.js';
 import { fetchSegment, type ObjectFacts, type SegmentOutcome } from './segment.js';
 import { endpointOf } from './stats.js';
@@ -19,7 +19,7 @@ import { endpointOf } from './stats.js';
 /** A response to the request a download would make first: from byte 0 of its first URL, into its memory. */
 export interface FirstResponse {
   /** Rejected when the request failed before an answer. */
-  response: Promise<HttpResponse | SunkResponse>;
+  response: Promise<HttpResponse | InPlaceResponse>;
   /** When the request was made (performance.now()). */
   began: number;
 }
@@ -120,7 +120,7 @@ export class ObjectDownload {
   #first: FirstResponse | undefined;
 
   /**
-   * `memory`: receive into it instead of the partial file (small objects: see download-one.ts);
+   * `memory`: receive into it instead of the partial file (small objects: see download-group.ts);
    * `first`: the answer to the first request, which was made for it (small-object.ts).
    */
   constructor(
@@ -217,7 +217,7 @@ export class ObjectDownload {
     }
   }
 
-  /** Receives into memory: nothing kept from an earlier run (see download-one.ts). */
+  /** Receives into memory: nothing kept from an earlier run (see download-group.ts). */
   #openMemory(memory: Buffer): number {
     const file = new MemoryFile(memory);
     this.#file = file;

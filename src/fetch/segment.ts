@@ -1,14 +1,14 @@
-import type { DataFile } from '../cache/data-file.js';
-import type { FileHasher } from '../cache/hasher.js';
 import { isDiskFull } from '../cache/disk-full.js';
 import { displayUrl, FragfetchError } from '../errors.js';
 import { codingProblem } from '../net/codings.js';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
-import type { Coverage } from '../net/coverage.js';
 import { type HttpClient, type HttpResponse, toNetworkError } from '../net/http.js';
-import type { SunkBody, SunkResponse } from '../net/http.js';
+import type { InPlaceBody, InPlaceResponse } from '../net/http.js';
 import type { RateLimiter } from '../net/rate-limit.js';
 import { parseRetryAfter } from '../net/retry.js';
+import type { DataFile } from '../receive/data-file.js';
+import type { FileHasher } from '../receive/hasher.js';
+import type { Coverage } from './coverage.js';
 
 /** Bytes gathered before one positional write: fewer, larger writes without holding much memory. */
 const WRITE_BATCH = 512 * 1024;
@@ -64,7 +64,7 @@ export interface SegmentOutcome {
 }
 
 /**
- * One GET for [start, end) of a fragment's window, written in place; `claim`, when given, is asked
+ * One GET for [start, end) of a fragment's window, written at its offsets of the data file; `claim`, when given, is asked
  * once the answer is accepted whether it may be written (see object-download.ts's hedging). Every response is checked
  * before a byte is written: a 206 must carry exactly the range asked for and the validators seen
  * before; a 200 to a range request means the server ignored Range or the object changed. Either
@@ -76,7 +76,7 @@ export async function fetchSegment(
   facts: ObjectFacts,
   sink: SegmentSink,
   onResponse?: (outcome: SegmentOutcome) => void,
-  given?: Promise<HttpResponse | SunkResponse>,
+  given?: Promise<HttpResponse | InPlaceResponse>,
   claim?: () => boolean,
 ): Promise<SegmentOutcome> {
   const { url, start, objectOffset } = request;
@@ -93,15 +93,15 @@ export async function fetchSegment(
     if (validator && start > 0) headers['if-range'] = validator;
   }
 
-  // A whole object received into memory: the transport may write its body in place (SunkBody).
-  const into =
-    wholeInOne && end !== undefined && !sink.limiter && sink.file.region
-      ? sink.file.region(0, end)
+  // A whole object received into memory: the transport may write its body in place (InPlaceBody).
+  const inPlace =
+    wholeInOne && end !== undefined && !sink.limiter && sink.file.inPlaceBuffer
+      ? sink.file.inPlaceBuffer(0, end)
       : undefined;
   // `given`: the answer to this very request, made by the short path of small objects (small-object.ts).
   const response = await (given ??
-    (into
-      ? http.requestInto(url, headers, sink.signal, into)
+    (inPlace
+      ? http.requestInPlace(url, headers, sink.signal, inPlace)
       : http.request('GET', url, headers, sink.signal)));
   try {
     const { skip, answeredEnd } = checkResponse(response, request, facts, range);
@@ -112,8 +112,8 @@ export async function fetchSegment(
     onResponse?.(outcome);
     const windowEnd = answeredEnd ?? end ?? request.declaredSize;
     const streamed =
-      'sunk' in response
-        ? await receiveSunk(response.sunk, into!, sink, url)
+      'inPlace' in response
+        ? await receiveInPlace(response.inPlace, inPlace!, sink, url)
         : await streamToFile(response, skip, start, windowEnd, sink, url);
     const bytes = streamed.bytes;
     if (streamed.overflow && answeredEnd !== undefined) {
@@ -146,7 +146,7 @@ export async function fetchSegment(
   } finally {
     // Stopping early (a range fragment cut from a 200, an error) must not leave the socket reading;
     // undici reports the destroy as an 'error' that nobody else is listening for.
-    if ('sunk' in response) response.sunk.cancel();
+    if ('inPlace' in response) response.inPlace.cancel();
     else if (!response.body.readableEnded) {
       response.body.on('error', () => {});
       response.body.destroy();
@@ -351,32 +351,32 @@ async function streamToFile(
 }
 
 /**
- * The end of a body the transport writes into the window's start (`into`): what arrived is recorded
+ * The end of a body received in place at the window's start (`buffer`): what arrived is recorded
  * once, as written — after a failure too, so that the retry resumes after it.
  */
-async function receiveSunk(
-  sunk: SunkBody,
-  into: Buffer,
+async function receiveInPlace(
+  body: InPlaceBody,
+  buffer: Buffer,
   sink: SegmentSink,
   url: string,
 ): Promise<{ bytes: number; overflow: boolean }> {
   const record = () => {
-    const bytes = sunk.received;
+    const bytes = body.received;
     if (bytes === 0) return 0;
     sink.onBytes(bytes);
-    sink.file.placed!(0, bytes);
+    sink.file.writtenInPlace!(0, bytes);
     sink.coverage.add(0, bytes);
-    sink.hasher.written(0, bytes, [into.subarray(0, bytes)]);
+    sink.hasher.written(0, bytes, [buffer.subarray(0, bytes)]);
     sink.onWritten(bytes);
     return bytes;
   };
   try {
-    await sunk.done;
+    await body.done;
   } catch (error) {
     record();
     throw toNetworkError(error, url, sink.signal);
   }
-  // The transport wrote no more than the Content-Length it checked against `into`'s length.
+  // The transport wrote no more than the Content-Length it checked against `buffer`'s length.
   return { bytes: record(), overflow: false };
 }
 

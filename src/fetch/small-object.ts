@@ -1,9 +1,9 @@
-import { hashWhole } from '../cache/hasher.js';
 import type { PartialFiles } from '../cache/partial.js';
 import type { Fragment } from '../manifest/fragment.js';
+import { codingProblem } from '../net/codings.js';
+import { hashWhole } from '../receive/hasher.js';
 import type { DownloadContext } from './context.js';
 import { type DownloadResult, hashAlgorithms, ObjectDownload } from './object-download.js';
-import { codingProblem } from '../net/codings.js';
 
 const NO_HEADERS: Record<string, string> = {};
 
@@ -33,9 +33,9 @@ export async function downloadSmallWhole(
     return new ObjectDownload(fragment, '', partial, ctx, rank, memory).run(slot);
   }
   const url = urls[0]!;
-  const into = memory.subarray(0, size);
+  const inPlace = memory.subarray(0, size);
   const began = performance.now();
-  const answer = ctx.http.requestInto(url, NO_HEADERS, ctx.signal, into);
+  const answer = ctx.http.requestInPlace(url, NO_HEADERS, ctx.signal, inPlace);
   const handOver = () =>
     new ObjectDownload(fragment, '', partial, ctx, rank, memory, { response: answer, began }).run(slot);
   let response: Awaited<typeof answer>;
@@ -44,16 +44,16 @@ export async function downloadSmallWhole(
   } catch {
     return handOver();
   }
-  if (!('sunk' in response) || response.status !== 200) return handOver();
-  const { headers, sunk } = response;
+  if (!('inPlace' in response) || response.status !== 200) return handOver();
+  const { headers, inPlace: body } = response;
   if (Number(headers['content-length']) !== size || codingProblem(headers)) return handOver();
   try {
-    await sunk.done;
+    await body.done;
   } catch {
     return handOver();
   }
-  if (sunk.received !== size) return handOver();
-  const digests = hashWhole(into, hashAlgorithms(fragment));
+  if (body.received !== size) return handOver();
+  const digests = hashWhole(inPlace, hashAlgorithms(fragment));
   const expected = fragment.integrity;
   if (expected && digests.get(expected.algorithm) !== expected.digest) return handOver();
   slot();
@@ -69,7 +69,7 @@ export async function downloadSmallWhole(
   const etag = headers.etag;
   const lastModified = headers['last-modified'];
   return {
-    data: { bytes: into },
+    data: { bytes: inPlace },
     sha256: digests.get('sha256')!,
     size,
     url,

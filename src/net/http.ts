@@ -3,11 +3,11 @@ import { Credentials, type Trust } from './credentials.js';
 import type { Dispatchers } from './dispatchers.js';
 import type { Netrc } from './netrc.js';
 import { type ProxyEnv, proxyFor } from './proxy-env.js';
-import { type HttpResponse, ResponseHandler, type SunkResponse } from './response-handler.js';
+import { type HttpResponse, ResponseHandler, type InPlaceResponse } from './response-handler.js';
 import type { MinSpeed } from './speed-floor.js';
 import { describeTlsFailure, type TlsSettings } from './tls.js';
 
-export type { HttpResponse, SunkBody, SunkResponse } from './response-handler.js';
+export type { HttpResponse, InPlaceBody, InPlaceResponse } from './response-handler.js';
 
 /** How the run reaches servers: settings read once from options and the environment (cli/network.ts). */
 export interface NetworkOptions {
@@ -116,16 +116,16 @@ export class HttpClient {
   }
 
   /**
-   * A GET whose body, when the answer is a 200 or 206 whose length fits, is written into `into` as
-   * it arrives (SunkBody); else a stream, as `request` gives.
+   * A GET whose body, when the answer is a 200 or 206 whose length fits, is received in place into
+   * `inPlace` (InPlaceBody); else a stream, as `request` gives.
    */
-  requestInto(
+  requestInPlace(
     url: string,
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
-    into: Buffer,
-  ): Promise<HttpResponse | SunkResponse> {
-    return this.#send('GET', url, headers, signal, into);
+    inPlace: Buffer,
+  ): Promise<HttpResponse | InPlaceResponse> {
+    return this.#send('GET', url, headers, signal, inPlace);
   }
 
   async #send(
@@ -133,14 +133,14 @@ export class HttpClient {
     url: string,
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
-    into: Buffer | undefined,
-  ): Promise<HttpResponse | SunkResponse> {
+    inPlace: Buffer | undefined,
+  ): Promise<HttpResponse | InPlaceResponse> {
     const first = new URL(url);
     let target = first;
     let verb = method;
     const seen = new Set([first.href]);
     for (let hop = 0; ; hop++) {
-      const response = await this.#once(verb, target, first, headers, signal, into);
+      const response = await this.#once(verb, target, first, headers, signal, inPlace);
       const location = response.headers.location;
       if (!REDIRECTS.has(response.status) || location === undefined) return response;
       // The body of a redirect is a few bytes, read so the connection goes back to the pool.
@@ -158,9 +158,9 @@ export class HttpClient {
     first: URL,
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
-    into: Buffer | undefined,
+    inPlace: Buffer | undefined,
     resent = false,
-  ): Promise<HttpResponse | SunkResponse> {
+  ): Promise<HttpResponse | InPlaceResponse> {
     if (signal?.aborted) throw signal.reason;
     const proxy = this.proxyFor(target);
     const secret = this.credentials.none ? undefined : this.credentials.headersFor(target, first);
@@ -170,7 +170,7 @@ export class HttpClient {
       const pools = this.#dispatchers ?? (await this.#pools());
       const dispatcher = proxy === undefined ? pools.direct() : pools.via(proxy, target.protocol);
       const handler = new ResponseHandler(
-        into,
+        inPlace,
         signal,
         (error) => toNetworkError(error, target.href, signal, this.#context(proxy)) as Error,
         (bytes) => {
@@ -195,7 +195,7 @@ export class HttpClient {
       return response;
     } catch (error) {
       if (!resent && this.#answered.has(target.origin) && isStaleConnection(error, signal))
-        return this.#once(method, target, first, headers, signal, into, true);
+        return this.#once(method, target, first, headers, signal, inPlace, true);
       throw toNetworkError(error, target.href, signal, this.#context(proxy));
     } finally {
       opened?.();

@@ -13,23 +13,24 @@ export interface HttpResponse {
 }
 
 /**
- * A body written straight into the caller's buffer as undici hands over each chunk (`requestInto`):
- * no stream and no chunk kept, for the thousands of small objects of a model's tensors. Given for a
- * 200 or 206 whose Content-Length fits the buffer; any other answer comes as a stream.
+ * A body received in place: written straight into the caller's buffer as undici hands over each
+ * chunk (`HttpClient.requestInPlace`), with no stream and no chunk kept, for the thousands of small
+ * objects of a model's tensors. Given for a 200 or 206 whose Content-Length fits the buffer; any
+ * other answer comes as a stream. "In place" names this one mechanism wherever it appears.
  */
-export interface SunkBody {
+export interface InPlaceBody {
   /** Settles when the whole body is in the buffer; rejects as a streamed body would error. */
   readonly done: Promise<void>;
-  /** Bytes placed so far, from the buffer's start; after a failure too (they are intact). */
+  /** Bytes written so far, from the buffer's start; after a failure too (they are intact). */
   readonly received: number;
   /** Gives the body up before its end: the request is aborted and its connection closed. */
   cancel(): void;
 }
 
-export interface SunkResponse {
+export interface InPlaceResponse {
   status: number;
   headers: Headers;
-  sunk: SunkBody;
+  inPlace: InPlaceBody;
 }
 
 /**
@@ -49,21 +50,21 @@ function flatten(headers: Record<string, string | string[] | undefined>): Header
 
 /**
  * One request's answer, taken from undici's dispatcher (its handler API, v7): resolves `response`
- * with the status and headers, then either writes the body into `into` (SunkBody) or pushes it into
+ * with the status and headers, then either writes the body in place into `inPlace` (InPlaceBody) or pushes it into
  * a Readable whose backpressure pauses undici — nothing is buffered beyond BODY_BUFFER_BYTES. A
  * failure before the headers rejects `response`; after them, it errors the body.
  */
 export class ResponseHandler implements Dispatcher.DispatchHandler {
-  readonly response: Promise<HttpResponse | SunkResponse>;
-  #resolve!: (response: HttpResponse | SunkResponse) => void;
+  readonly response: Promise<HttpResponse | InPlaceResponse>;
+  #resolve!: (response: HttpResponse | InPlaceResponse) => void;
   #reject!: (error: Error) => void;
-  readonly #into: Buffer | undefined;
+  readonly #inPlace: Buffer | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #answered = false;
   #ended = false;
   #body: Readable | undefined;
-  #placed = 0;
-  #sunk: { done: Promise<void>; resolve(): void; reject(error: Error): void } | undefined;
+  #inPlaceBytes = 0;
+  #inPlaceDone: { done: Promise<void>; resolve(): void; reject(error: Error): void } | undefined;
   /** Why the request was given up before undici started it: it is aborted as soon as it starts. */
   #abandoned: Error | undefined;
   #unwatch: (() => void) | undefined;
@@ -80,13 +81,13 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
    * `minSpeed`: the slowest pace of the body before it is given up (speed-floor.ts).
    */
   constructor(
-    into: Buffer | undefined,
+    inPlace: Buffer | undefined,
     signal: AbortSignal | undefined,
     describe: (error: Error) => Error,
     received?: (bytes: number) => void,
     minSpeed?: MinSpeed,
   ) {
-    this.#into = into;
+    this.#inPlace = inPlace;
     this.#describe = describe;
     this.#received = received;
     this.#minSpeed = minSpeed;
@@ -130,11 +131,11 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     this.#answered = true;
     if (this.#minSpeed) this.#floor = new SpeedFloor(this.#minSpeed, (error) => this.abort(error));
     const headers = flatten(rawHeaders);
-    const into = this.#into;
+    const inPlace = this.#inPlace;
     const lengthText = headers['content-length'];
     const length = lengthText === undefined ? -1 : Number(lengthText);
-    if (into && (status === 200 || status === 206) && length >= 0 && length <= into.length) {
-      this.#resolve({ status, headers, sunk: this.#sink() });
+    if (inPlace && (status === 200 || status === 206) && length >= 0 && length <= inPlace.length) {
+      this.#resolve({ status, headers, inPlace: this.#bodyInPlace() });
       return;
     }
     const body = new Readable({
@@ -156,7 +157,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     this.#resolve({ status, headers, body: body as HttpResponse['body'] });
   }
 
-  #sink(): SunkBody {
+  #bodyInPlace(): InPlaceBody {
     let resolve!: () => void;
     let reject!: (error: Error) => void;
     const done = new Promise<void>((res, rej) => {
@@ -165,12 +166,12 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     });
     // Whoever gave the body up (cancel) no longer waits for it.
     done.catch(() => {});
-    this.#sunk = { done, resolve, reject };
-    const placed = () => this.#placed;
+    this.#inPlaceDone = { done, resolve, reject };
+    const written = () => this.#inPlaceBytes;
     return {
       done,
       get received() {
-        return placed();
+        return written();
       },
       cancel: () => {
         if (this.#ended) return;
@@ -185,17 +186,17 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     this.#received?.(chunk.length);
     if (this.#ended) return;
     this.#floor?.received(chunk.length);
-    if (this.#sunk) {
-      const into = this.#into!;
+    if (this.#inPlaceDone) {
+      const inPlace = this.#inPlace!;
       // undici holds the body to its Content-Length, which fits; this guards the buffer regardless.
-      if (this.#placed + chunk.length > into.length) {
+      if (this.#inPlaceBytes + chunk.length > inPlace.length) {
         const error = new Error('body longer than its Content-Length');
         this.#fail(error);
         controller.abort(error);
         return;
       }
-      chunk.copy(into, this.#placed);
-      this.#placed += chunk.length;
+      chunk.copy(inPlace, this.#inPlaceBytes);
+      this.#inPlaceBytes += chunk.length;
       return;
     }
     if (this.#body && !this.#body.push(chunk)) {
@@ -213,7 +214,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     // That setImmediate is queued after this call returns: ours goes after it.
     process.nextTick(() =>
       setImmediate(() => {
-        this.#sunk?.resolve();
+        this.#inPlaceDone?.resolve();
         this.#body?.push(null);
       }),
     );
@@ -229,7 +230,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     if (this.#ended) return;
     const error = this.#describe(cause);
     this.#end(() => {
-      this.#sunk?.reject(error);
+      this.#inPlaceDone?.reject(error);
       this.#body?.destroy(error);
     });
   }

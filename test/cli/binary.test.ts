@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OFFLOAD_MIN_BYTES } from '../../src/cache/hasher.js';
+import { OFFLOAD_MIN_BYTES } from '../../src/receive/hasher.js';
 import { spawnCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
 import { type Harness, harness } from '../support/harness.js';

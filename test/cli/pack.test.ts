@@ -12,7 +12,7 @@ describe('npm pack', () => {
       'dist/cli/main.js',
       // Worker modules, started by path: beside the bundle's chunks and beside tsc's output.
       'dist/cli/hash-worker.js',
-      'dist/src/cache/hash-worker.js',
+      'dist/src/receive/hash-worker.js',
       'dist/src/index.js',
       'dist/src/index.d.ts',
       'package.json',

@@ -307,18 +307,18 @@ describe('HTTP transport', () => {
       ]);
       const http = client();
       try {
-        const into = Buffer.alloc(16, '.');
-        const response = await http.requestInto(`${origin}/a`, {}, undefined, into);
+        const buffer = Buffer.alloc(16, '.');
+        const response = await http.requestInPlace(`${origin}/a`, {}, undefined, buffer);
         expect(response.status).toBe(200);
         expect(response.headers.etag).toBe('"v1"');
-        if (!('sunk' in response)) throw new Error('expected the body in place');
-        await response.sunk.done;
-        expect(response.sunk.received).toBe(11);
-        expect(into.toString()).toBe('hello world.....');
+        if (!('inPlace' in response)) throw new Error('expected the body in place');
+        await response.inPlace.done;
+        expect(response.inPlace.received).toBe(11);
+        expect(buffer.toString()).toBe('hello world.....');
         const large = Buffer.alloc(10_000);
-        const second = await http.requestInto(`${origin}/b`, {}, undefined, large);
-        if (!('sunk' in second)) throw new Error('expected the body in place');
-        await second.sunk.done;
+        const second = await http.requestInPlace(`${origin}/b`, {}, undefined, large);
+        if (!('inPlace' in second)) throw new Error('expected the body in place');
+        await second.inPlace.done;
         expect(large.toString()).toBe('a'.repeat(5000) + 'b'.repeat(5000));
         // Bodies in place and streamed ones share the origin's connections.
         expect(await text(await http.request('GET', `${origin}/c`, {}))).toBe('ok');
@@ -336,12 +336,12 @@ describe('HTTP transport', () => {
       ]);
       const http = client();
       try {
-        const into = Buffer.alloc(2);
+        const buffer = Buffer.alloc(2);
         for (const expected of ['ok', 'hi']) {
-          const response = await http.requestInto(`${origin}/a`, {}, undefined, into);
-          if (!('sunk' in response)) throw new Error('expected the body in place');
-          await response.sunk.done;
-          expect(into.toString()).toBe(expected);
+          const response = await http.requestInPlace(`${origin}/a`, {}, undefined, buffer);
+          if (!('inPlace' in response)) throw new Error('expected the body in place');
+          await response.inPlace.done;
+          expect(buffer.toString()).toBe(expected);
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
         expect(connections).toEqual([1, 1]);
@@ -373,18 +373,18 @@ describe('HTTP transport', () => {
       ]);
       const http = client();
       try {
-        const into = Buffer.alloc(8, '.');
+        const buffer = Buffer.alloc(8, '.');
         for (const [status, body] of [
           [404, 'nope'],
           [200, 'ok'],
           [200, 'too long!'],
         ] as const) {
-          const response = await http.requestInto(`${origin}/a`, {}, undefined, into);
+          const response = await http.requestInPlace(`${origin}/a`, {}, undefined, buffer);
           expect(response.status).toBe(status);
-          if ('sunk' in response) throw new Error('expected a stream');
+          if ('inPlace' in response) throw new Error('expected a stream');
           expect(await text(response)).toBe(body);
         }
-        expect(into.toString()).toBe('........');
+        expect(buffer.toString()).toBe('........');
       } finally {
         await http.close();
         await shut(server);
@@ -399,17 +399,17 @@ describe('HTTP transport', () => {
       ]);
       const http = client();
       try {
-        const into = Buffer.alloc(8, '.');
-        const error = await http.requestInto(`${origin}/a`, {}, undefined, into);
-        if ('sunk' in error) throw new Error('expected a stream');
+        const buffer = Buffer.alloc(8, '.');
+        const error = await http.requestInPlace(`${origin}/a`, {}, undefined, buffer);
+        if ('inPlace' in error) throw new Error('expected a stream');
         // Read only once all of it has arrived: the scratch buffer has been reused meanwhile.
         await new Promise((resolve) => setTimeout(resolve, 100));
         expect(error.status).toBe(503);
         expect(await text(error)).toBe(page.join(''));
-        const long = await http.requestInto(`${origin}/b`, {}, undefined, into);
-        if ('sunk' in long) throw new Error('expected a stream');
+        const long = await http.requestInPlace(`${origin}/b`, {}, undefined, buffer);
+        if ('inPlace' in long) throw new Error('expected a stream');
         expect(await text(long)).toBe('too long!');
-        expect(into.toString()).toBe('........');
+        expect(buffer.toString()).toBe('........');
       } finally {
         await http.close();
         await shut(server);
@@ -424,17 +424,17 @@ describe('HTTP transport', () => {
       ]);
       const http = client();
       try {
-        const into = Buffer.alloc(10);
-        const cut = await http.requestInto(`${origin}/a`, {}, undefined, into);
-        if (!('sunk' in cut)) throw new Error('expected the body in place');
-        await expect(cut.sunk.done).rejects.toThrow(/closed the connection/);
-        expect(cut.sunk.received).toBe(5);
-        expect(into.subarray(0, 5).toString()).toBe('short');
+        const buffer = Buffer.alloc(10);
+        const cut = await http.requestInPlace(`${origin}/a`, {}, undefined, buffer);
+        if (!('inPlace' in cut)) throw new Error('expected the body in place');
+        await expect(cut.inPlace.done).rejects.toThrow(/closed the connection/);
+        expect(cut.inPlace.received).toBe(5);
+        expect(buffer.subarray(0, 5).toString()).toBe('short');
 
-        const given = await http.requestInto(`${origin}/b`, {}, undefined, into);
-        if (!('sunk' in given)) throw new Error('expected the body in place');
-        given.sunk.cancel();
-        await expect(given.sunk.done).rejects.toThrow(/given up/);
+        const given = await http.requestInPlace(`${origin}/b`, {}, undefined, buffer);
+        if (!('inPlace' in given)) throw new Error('expected the body in place');
+        given.inPlace.cancel();
+        await expect(given.inPlace.done).rejects.toThrow(/given up/);
         expect(await text(await http.request('GET', `${origin}/c`, {}))).toBe('ok');
         // undici may open a spare connection while the cancelled one closes; none serves two requests.
         expect(connections.filter((served) => served > 0)).toEqual([1, 1, 1]);

@@ -3,9 +3,9 @@ import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { openHashJob } from '../../src/cache/hash-pool.js';
-import { OFFLOAD_MIN_BYTES, ProgressiveHasher } from '../../src/cache/hasher.js';
-import { Coverage } from '../../src/net/coverage.js';
+import { openHashJob } from '../../src/receive/hash-pool.js';
+import { OFFLOAD_MIN_BYTES, ProgressiveHasher } from '../../src/receive/hasher.js';
+import { Coverage } from '../../src/fetch/coverage.js';
 import { randomBytesSeeded, tempDir } from '../support/fixtures.js';
 
 const digest = (data: Buffer, algorithm = 'sha256') => createHash(algorithm).update(data).digest('base64');

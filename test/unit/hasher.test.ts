@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ProgressiveHasher, WholeHasher } from '../../src/cache/hasher.js';
-import { Coverage } from '../../src/net/coverage.js';
+import { ProgressiveHasher, WholeHasher } from '../../src/receive/hasher.js';
+import { Coverage } from '../../src/fetch/coverage.js';
 import { randomBytesSeeded, tempDir } from '../support/fixtures.js';
 
 const digest = (data: Buffer, algorithm = 'sha256') => createHash(algorithm).update(data).digest('base64');

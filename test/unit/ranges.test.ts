@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../../src/net/content-range.js';
-import { Coverage, planSegments } from '../../src/net/coverage.js';
+import { Coverage, planSegments } from '../../src/fetch/coverage.js';
 
 describe('Content-Range', () => {
   it('parses complete and unknown lengths', () => {

@@ -7,11 +7,11 @@ export interface DataFile {
   truncate(length: number): Promise<void>;
   close(): Promise<void>;
   /**
-   * Memory only: where the bytes of [position, position + length) may be written directly (a body
-   * the transport writes in place, SunkBody in net/response-handler.ts); `placed` then records them as written.
+   * Memory only: the buffer for [position, position + length), for a body received in place
+   * (InPlaceBody, net/response-handler.ts); `writtenInPlace` then records those bytes as written.
    */
-  region?(position: number, length: number): Buffer;
-  placed?(position: number, length: number): void;
+  inPlaceBuffer?(position: number, length: number): Buffer;
+  writtenInPlace?(position: number, length: number): void;
 }
 
 export function openDataFile(path: string, flags: 'r+' | 'w+'): Promise<DataFile> {
@@ -20,7 +20,7 @@ export function openDataFile(path: string, flags: 'r+' | 'w+'): Promise<DataFile
 
 /**
  * A small object's bytes, held in memory until they are verified and stored in one go (see
- * store-writer.ts): a partial file cost three file-system calls per object (open, write, close),
+ * cache/store-writer.ts): a partial file cost three file-system calls per object (open, write, close),
  * each a round trip to libuv's thread pool. Bounded: objects up to `SMALL_OBJECT_BYTES` (256 KiB),
  * as many as small-buffers.ts has buffers.
  */
@@ -49,12 +49,12 @@ export class MemoryFile implements DataFile {
     return { bytesWritten: at - position };
   }
 
-  region(position: number, length: number): Buffer {
+  inPlaceBuffer(position: number, length: number): Buffer {
     if (position + length > this.#data.length) this.#grow(position + length);
     return this.#data.subarray(position, position + length);
   }
 
-  placed(position: number, length: number): void {
+  writtenInPlace(position: number, length: number): void {
     this.#length = Math.max(this.#length, position + length);
   }
 

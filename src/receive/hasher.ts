@@ -1,5 +1,5 @@
 import { createHash, type Hash, hash } from 'node:crypto';
-import { Coverage } from '../net/coverage.js';
+import { Coverage } from '../fetch/coverage.js';
 import type { DataFile } from './data-file.js';
 import { type HashJob, openHashJob } from './hash-pool.js';
 

@@ -1,34 +1,15 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type HeldLock, type LockOptions, waitForLock } from '../cache/lock.js';
+import { type HeldLock, waitForLock } from '../cache/lock.js';
 import { PartialFiles } from '../cache/partial.js';
-import type { SmallBuffers } from '../cache/small-buffers.js';
-import type { CacheHit, CacheStore, EntryMetadata } from '../cache/store.js';
+import type { CacheHit, EntryMetadata } from '../cache/store.js';
 import { isFragfetchError, urlWithoutCredentials } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
+import type { SmallBuffers } from '../receive/small-buffers.js';
 import type { HeldSlots } from '../schedule/held-slots.js';
-import type { DownloadContext } from './context.js';
-import type { FetchObserver } from './engine.js';
+import type { JobContext } from './context.js';
 import { ObjectDownload } from './object-download.js';
 import { downloadSmallWhole } from './small-object.js';
-import type { RunStats } from './stats.js';
-
-/** What one download job of a run needs besides its fragments. */
-export interface JobContext {
-  ctx: DownloadContext;
-  store: CacheStore;
-  manifest: Manifest;
-  stats: RunStats;
-  observer: FetchObserver;
-  /** Entries this run already proved stale (304 failed): another process's copy of them is no hit. */
-  stale: ReadonlySet<string>;
-  /** Memory for objects up to SMALL_OBJECT_BYTES, received and stored without a partial file. */
-  smallBuffers: SmallBuffers;
-  /** Timing of partial-download locks (tests shorten the refresh). */
-  lock?: LockOptions;
-  /** Fragments whose download stopped to be cut from a whole download (range-probes.ts). */
-  handedOver?: ReadonlySet<Fragment>;
-}
 
 /**
  * Downloads one piece of content for every fragment that names it (`group`), under a lock on its

@@ -1,8 +1,8 @@
 import { Slots } from '../schedule/slots.js';
 
 /**
- * The memory small objects are received into (data-file.ts `MemoryFile`) and stored from (store-
- * writer.ts): a fixed set of buffers on shared memory, so the store worker writes them where they are
+ * The memory small objects are received into (data-file.ts `MemoryFile`) and stored from
+ * (cache/store-writer.ts): a fixed set of buffers on shared memory, so the store worker writes them where they are
  * — no copy, and no garbage for either thread's collector, which would hold the memory of many
  * objects until a collection. Waiting for a buffer is the backpressure: while the disk is slower
  * than the network, no more small objects are requested than there are buffers.

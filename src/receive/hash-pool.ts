@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { WorkerReplies } from '../workers/worker-replies.js';
+import { workerUrl } from '../workers/worker-url.js';
 import type { HashReply, HashRequest, HashWorkerData } from './hash-worker.js';
-import { WorkerReplies } from './worker-replies.js';
-import { workerUrl } from './worker-url.js';
 
 /**
  * Hashing off the main thread (hash-worker.ts): while the main thread hashes, it reads no socket.

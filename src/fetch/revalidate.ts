@@ -1,6 +1,6 @@
+import type { CacheHit } from '../cache/store.js';
 import type { Fragment } from '../manifest/fragment.js';
 import type { HttpClient } from '../net/http.js';
-import type { CacheHit } from './store.js';
 
 /**
  * How a run treats what the cache holds, as npm names it:
