@@ -1,14 +1,9 @@
-import type { LockOptions } from '../cache/lock.js';
-import type { CacheStore } from '../cache/store.js';
-import type { Fragment, Manifest } from '../manifest/fragment.js';
+import type { Fragment } from '../manifest/fragment.js';
 import type { HttpClient } from '../net/http.js';
 import type { RateLimiter } from '../net/rate-limit.js';
 import type { RetryPolicy } from '../net/retry.js';
-import type { SmallBuffers } from '../receive/small-buffers.js';
 import type { Slots } from '../schedule/slots.js';
 import type { EndpointPool } from './endpoint-pool.js';
-import type { FetchObserver } from './observer.js';
-import type { RunStats } from './stats.js';
 
 /** One finished or failed HTTP request, for statistics and `--verbose`. */
 export interface RequestRecord {
@@ -52,21 +47,4 @@ export interface DownloadContext {
    * (range-probes.ts).
    */
   rangeVerdict?: (fragment: Fragment, honoured: boolean) => boolean;
-}
-
-/** What one download job of a run needs besides its fragments. */
-export interface JobContext {
-  ctx: DownloadContext;
-  store: CacheStore;
-  manifest: Manifest;
-  stats: RunStats;
-  observer: FetchObserver;
-  /** Entries this run already proved stale (304 failed): another process's copy of them is no hit. */
-  stale: ReadonlySet<string>;
-  /** Memory for objects up to SMALL_OBJECT_BYTES, received and stored without a partial file. */
-  smallBuffers: SmallBuffers;
-  /** Timing of partial-download locks (tests shorten the refresh). */
-  lock?: LockOptions;
-  /** Fragments whose download stopped to be cut from a whole download (range-probes.ts). */
-  handedOver?: ReadonlySet<Fragment>;
 }

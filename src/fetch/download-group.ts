@@ -7,7 +7,7 @@ import { isFragfetchError, urlWithoutCredentials } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import type { SmallBuffers } from '../receive/small-buffers.js';
 import type { HeldSlots } from '../schedule/held-slots.js';
-import type { JobContext } from './context.js';
+import type { JobContext } from './job.js';
 import { ObjectDownload } from './object-download.js';
 import { downloadSmallWhole } from './small-object.js';
 

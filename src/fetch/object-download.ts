@@ -14,7 +14,7 @@ import type { DownloadContext } from './context.js';
 import { countSegments, Coverage, planSegments } from './coverage.js';
 import { type HedgeLeg, hedged } from './hedge.js';
 import { fetchSegment, type ObjectFacts, type SegmentOutcome } from './segment.js';
-import { endpointOf } from './stats.js';
+import { endpointOf } from './by-origin.js';
 
 /** A response to the request a download would make first: from byte 0 of its first URL, into its memory. */
 export interface FirstResponse {

@@ -1,6 +1,6 @@
 import { displayUrl } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
-import { endpointOf } from './stats.js';
+import { endpointOf } from './by-origin.js';
 
 /** Fragments that name one piece of content, downloaded as one (engine.ts `groupByKey`). */
 export interface PendingGroup {

@@ -2,9 +2,9 @@ import { cacheKey } from '../cache/store.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { HeldSlots } from '../schedule/held-slots.js';
 import type { DownloadContext } from './context.js';
-import type { JobContext } from './context.js';
 import { cutObject } from './cut-object.js';
 import { downloadGroup } from './download-group.js';
+import type { JobContext } from './job.js';
 import { type PendingGroup, RangeProbes } from './range-probes.js';
 
 /**

@@ -6,6 +6,9 @@ import type { RequestRecord } from './context.js';
 import type { EndpointHealth } from './endpoint-pool.js';
 import type { EndpointReport, FailureReport, FetchReport } from './report.js';
 
+// The report's endpoints are origins; cli/dry-run counts its per-endpoint totals by the same rule.
+export { endpointOf, isOriginOf } from './by-origin.js';
+
 interface EndpointTally {
   requests: number;
   bytes: number;
@@ -186,30 +189,6 @@ export class RunStats {
   #settled(fragment: Fragment): void {
     if (fragment.priority !== 'critical') return;
     if (--this.#criticalPending === 0) this.#criticalDoneAt = this.#now();
-  }
-}
-
-/**
- * Whether `endpointOf(url)` is `origin` (an http(s) origin), told without parsing or allocating: a
- * normalised URL starts with its origin, followed by its path, query or fragment.
- */
-export function isOriginOf(origin: string, url: string): boolean {
-  if (!url.startsWith(origin)) return false;
-  if (url.length === origin.length) return true;
-  const next = url.charCodeAt(origin.length);
-  return next === 0x2f || next === 0x3f || next === 0x23;
-}
-
-/** Endpoints are reported by origin: that is what fails, throttles or is far away. */
-export function endpointOf(url: string): string {
-  // A manifest's URLs are already normalised (parsed when it was read): the origin is what precedes
-  // the path, unless credentials sit in the authority. Parsing 2000 URLs showed in profiles.
-  const plain = /^(https?:\/\/[^/?#@]+)[/?#]/.exec(url);
-  if (plain) return plain[1]!;
-  try {
-    return new URL(url).origin;
-  } catch {
-    return url;
   }
 }
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByOrigin } from '../../src/fetch/by-origin.js';
-import { endpointOf, isOriginOf } from '../../src/fetch/stats.js';
+import { ByOrigin, endpointOf, isOriginOf } from '../../src/fetch/by-origin.js';
 
 describe('ByOrigin', () => {
   it('gives one value per origin, whatever the path, query or fragment, in order of first use', () => {
@@ -50,5 +49,16 @@ describe('isOriginOf', () => {
     ];
     for (const url of urls)
       expect(isOriginOf('https://a.example', url)).toBe(endpointOf(url) === 'https://a.example');
+  });
+});
+
+describe('endpointOf', () => {
+  it('is the origin of a URL: scheme, host and port, without credentials, path or query', () => {
+    expect(endpointOf('https://cdn.example.com/models/a.bin')).toBe('https://cdn.example.com');
+    expect(endpointOf('http://127.0.0.1:8089/small/s0001.bin')).toBe('http://127.0.0.1:8089');
+    expect(endpointOf('https://cdn.example.com?token=1')).toBe('https://cdn.example.com');
+    expect(endpointOf('http://[::1]:8080/a')).toBe('http://[::1]:8080');
+    expect(endpointOf('https://user:secret@cdn.example.com/a')).toBe('https://cdn.example.com');
+    expect(endpointOf('not a url')).toBe('not a url');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FragfetchError } from '../../src/errors.js';
-import { endpointOf, RunStats } from '../../src/fetch/stats.js';
+import { RunStats } from '../../src/fetch/stats.js';
 import type { Fragment } from '../../src/manifest/fragment.js';
 
 const fragment = (id: string, priority: Fragment['priority'] = 'normal'): Fragment => ({
@@ -113,16 +113,5 @@ describe('RunStats', () => {
       interrupted: true,
       timeToCriticalMs: null,
     });
-  });
-});
-
-describe('endpointOf', () => {
-  it('is the origin of a URL: scheme, host and port, without credentials, path or query', () => {
-    expect(endpointOf('https://cdn.example.com/models/a.bin')).toBe('https://cdn.example.com');
-    expect(endpointOf('http://127.0.0.1:8089/small/s0001.bin')).toBe('http://127.0.0.1:8089');
-    expect(endpointOf('https://cdn.example.com?token=1')).toBe('https://cdn.example.com');
-    expect(endpointOf('http://[::1]:8080/a')).toBe('http://[::1]:8080');
-    expect(endpointOf('https://user:secret@cdn.example.com/a')).toBe('https://cdn.example.com');
-    expect(endpointOf('not a url')).toBe('not a url');
   });
 });
