@@ -6,7 +6,7 @@ export interface AdaptiveConcurrencyOptions {
   /** Never fewer. */
   min?: number; // 1
   /** Throughput is judged over windows at least this long, and at least two requests' time. */
-  windowMs?: number; // 250 ms
+  windowMs?: number; // 100 ms
   now?: () => number;
 }
 
@@ -20,7 +20,7 @@ const RETRY_GROWTH = 1.25;
  * The requests in flight of a run when `-j auto`: grown while throughput grows, shrunk when a server
  * says it is overloaded (AIMD with a doubling start, as TCP's slow start).
  *
- * Bytes are counted as they arrive and judged per window (at least 250 ms and two requests' time;
+ * Bytes are counted as they arrive and judged per window (at least 100 ms and two requests' time;
  * the first round of requests, and 1.5 requests' time after a step, pass unmeasured while new
  * connections are made). A window counts only when every request
  * that ended in it left work waiting for a slot (saturated): at a run's tail throughput falls for
@@ -65,7 +65,7 @@ export class AdaptiveConcurrency {
     this.#ceiling = Math.max(this.#min, options.max);
     this.#limit = Math.min(this.#ceiling, Math.max(this.#min, options.initial));
     this.#warming = this.#limit;
-    this.#windowMs = options.windowMs ?? 250;
+    this.#windowMs = options.windowMs ?? 100;
     this.#now = options.now ?? (() => performance.now());
     this.#windowStart = this.#now();
   }
