@@ -10,6 +10,7 @@ import { RateLimiter } from '../net/rate-limit.js';
 import { defaultRetryPolicy } from '../net/retry.js';
 import { INSECURE_WARNING } from '../net/tls.js';
 import { SmallBuffers } from '../receive/small-buffers.js';
+import { forEachLimit } from '../schedule/limit.js';
 import { Slots } from '../schedule/slots.js';
 import type { DownloadContext, RequestRecord } from './context.js';
 import { SMALL_OBJECT_BYTES, settleFailed } from './download-group.js';
@@ -107,15 +108,12 @@ export async function planFetch(
   ordered: Fragment[] = orderFragments(manifest.fragments),
 ): Promise<FetchPlan> {
   const cached = new Map<Fragment, CacheHit>();
-  let next = (await store.hasIndex()) ? 0 : ordered.length;
-  const lookup = async () => {
-    while (next < ordered.length) {
-      const fragment = ordered[next++]!;
+  if (await store.hasIndex()) {
+    await forEachLimit(ordered, LOOKUP_CONCURRENCY, async (fragment) => {
       const hit = await store.lookup(fragment, warn);
       if (hit) cached.set(fragment, hit);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(LOOKUP_CONCURRENCY, ordered.length) }, lookup));
+    });
+  }
   // Nothing cached (a cold cache, a dry run of a new manifest): the order itself, not a copy of it.
   const missing = cached.size === 0 ? ordered : ordered.filter((fragment) => !cached.has(fragment));
   const missingBytes = missing.reduce((sum, fragment) => sum + (fragment.size ?? 0), 0);

@@ -10,6 +10,7 @@ import { isRetryable, retryDelay } from '../net/retry.js';
 import { type DataFile, MemoryFile, openDataFile } from '../receive/data-file.js';
 import { type FileHasher, ProgressiveHasher, WholeHasher } from '../receive/hasher.js';
 import type { HeldSlots, TakenSlot } from '../schedule/held-slots.js';
+import { forEachLimit } from '../schedule/limit.js';
 import type { DownloadContext } from './context.js';
 import { countSegments, Coverage, planSegments } from './coverage.js';
 import { type HedgeLeg, hedged } from './hedge.js';
@@ -289,7 +290,7 @@ export class ObjectDownload {
 
   /** Fetches segments with up to `maxConnectionsPerObject` requests at once. */
   async #runSegments(segments: Iterable<Segment>, count: number): Promise<void> {
-    // Taken one by one as workers free up: the plan may be larger than memory (coverage.ts).
+    // Taken one by one as requests end: the plan may be larger than memory (coverage.ts).
     const plan = segments[Symbol.iterator]();
     const first = plan.next();
     if (first.done) return;
@@ -307,10 +308,7 @@ export class ObjectDownload {
     setMaxListeners(0, round.signal);
     const stop = () => round.abort(this.#ctx.signal.reason);
     this.#ctx.signal.addEventListener('abort', stop, { once: true });
-    const queue = [first.value, second.value];
-    const take = (): Segment | undefined => queue.shift() ?? plan.next().value;
-    let failure: unknown;
-    // Until one response shows whether Range is honoured, the other connections wait for it.
+    // Until one response shows whether Range is honoured, the other requests wait for it.
     let openGate!: () => void;
     const gate =
       this.#facts.ranges === undefined
@@ -318,29 +316,32 @@ export class ObjectDownload {
             openGate = resolve;
           })
         : undefined;
-
-    const worker = async (first: boolean) => {
-      if (!first && gate) await gate;
-      for (let segment = take(); segment && failure === undefined; segment = take()) {
-        try {
-          await this.#fetchWithRetry(segment, round.signal, first ? () => openGate?.() : undefined);
-        } catch (error) {
-          failure ??= error;
-          round.abort(error);
-        } finally {
-          if (first) openGate?.();
-        }
+    const fetchOne = async (segment: Segment, index: number) => {
+      const opens = index === 0;
+      try {
+        if (!opens && gate) await gate;
+        // The first request failed (or the run stopped) while this one waited at the gate.
+        if (round.signal.aborted) return;
+        await this.#fetchWithRetry(segment, round.signal, opens ? openGate : undefined);
+      } catch (error) {
+        // The other requests of the object stop: one failed segment fails the download.
+        round.abort(error);
+        throw error;
+      } finally {
+        if (opens) openGate?.();
       }
     };
     const width = Math.min(this.#ctx.maxConnectionsPerObject, count);
     this.#keepHeld(width);
     try {
-      await Promise.all(Array.from({ length: width }, (_, i) => worker(i === 0)));
+      await forEachLimit(andThen([first.value, second.value], plan), width, fetchOne, round.signal);
+    } catch (error) {
+      if (this.#ctx.signal.aborted) throw this.#ctx.signal.reason;
+      throw error;
     } finally {
       this.#ctx.signal.removeEventListener('abort', stop);
     }
     if (this.#ctx.signal.aborted) throw this.#ctx.signal.reason;
-    if (failure !== undefined) throw failure;
   }
 
   async #fetchWithRetry(segment: Segment, signal: AbortSignal, onHeaders?: () => void): Promise<void> {
@@ -650,4 +651,10 @@ function lostHedge(url: string, delayMs: number): FragfetchError {
  */
 function endpointFault(error: unknown): boolean {
   return !isFragfetchError(error, 'ETIMEOUT') && isRetryable(error);
+}
+
+/** `taken` (items already pulled from `rest`), then what `rest` still holds, pulled lazily. */
+function* andThen<T>(taken: readonly T[], rest: Iterator<T>): Generator<T> {
+  yield* taken;
+  for (let next = rest.next(); !next.done; next = rest.next()) yield next.value;
 }

@@ -1,6 +1,7 @@
 import { CacheStore } from '../cache/store.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
+import { forEachLimit } from '../schedule/limit.js';
 import { type FileLayout, fragmentsOf, planLayout } from './layout.js';
 import { prepareRoot } from './paths.js';
 import { unnamedFiles } from './prune.js';
@@ -123,20 +124,4 @@ function neededFragments(fragments: Fragment[], decisions: readonly FileDecision
   for (const decision of decisions)
     if (decision.action === 'write') for (const f of decision.needed) wanted.add(f);
   return fragments.filter((f) => wanted.has(f));
-}
-
-/** Runs `task` over `items` with at most `limit` at once; rejects with the first error. */
-export async function forEachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      await task(items[index]!, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -5,8 +5,9 @@ import { displayUrl, FragfetchError } from '../errors.js';
 import { type FetchObserver, type FetchOptions, fetchManifest } from '../fetch/engine.js';
 import type { FailureReport, FetchReport } from '../fetch/report.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
+import { forEachLimit, limitConcurrency } from '../schedule/limit.js';
 import { fragmentsOf, type FileLayout } from './layout.js';
-import { forEachLimit, planMirror } from './plan.js';
+import { planMirror } from './plan.js';
 import { removeFiles } from './prune.js';
 import { emptySection, type MirrorReport, mirrorReport } from './report.js';
 import type { FileDecision } from './scan.js';
@@ -57,7 +58,7 @@ export async function mirrorManifest(
     failures.push(failureOf(fragmentsOf(file)[0]!, error));
   };
   const store = new CacheStore(options.cacheDir);
-  const limit = limiter(WRITE_CONCURRENCY);
+  const limit = limitConcurrency(WRITE_CONCURRENCY);
   const jobs: Promise<void>[] = [];
 
   /** Writes a file whose fragments are all in the cache now. */
@@ -156,23 +157,6 @@ export async function mirrorManifest(
 }
 
 type WriteDecision = Extract<FileDecision, { action: 'write' }>;
-
-/** At most `n` tasks at once; a finished task hands its slot straight to the next in line. */
-function limiter(n: number): (task: () => Promise<void>) => Promise<void> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    if (active < n) active++;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      await task();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}
 
 /** The cache entries of the fragments to write: all there, since the engine just fetched them. */
 async function sourcesOf(store: CacheStore, fragments: Fragment[]): Promise<Map<Fragment, CacheHit>> {
