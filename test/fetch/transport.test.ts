@@ -109,12 +109,14 @@ describe('HTTP transport', () => {
       expect(response.status).toBe(200);
       expect(await text(response)).toBe('through the proxy');
       expect(seen).toEqual([h.cdn.url('/m/a.txt')]);
+      await h.cdn.idle();
       expect(h.cdn.requestsFor('/m/a.txt')).toHaveLength(1);
       await viaProxy.close();
 
       const exempt = client({ HTTP_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' });
       expect(await text(await exempt.request('GET', h.cdn.url('/m/a.txt'), {}))).toBe('through the proxy');
       expect(seen).toHaveLength(1);
+      await h.cdn.idle();
       expect(h.cdn.requestsFor('/m/a.txt')).toHaveLength(2);
       await exempt.close();
     } finally {
@@ -158,13 +160,12 @@ describe('HTTP transport', () => {
   it('times out a server that accepts but never answers, as ETIMEOUT', async () => {
     const server = net.createServer(() => {});
     const origin = await listen(server);
-    const http = new HttpClient({ timeoutMs: 200, stallTimeoutMs: 2000, headers: {}, env: {} });
+    // No stall limit: the server never answers, so only the 200 ms limit on the headers can end it.
+    const http = new HttpClient({ timeoutMs: 200, stallTimeoutMs: 0, headers: {}, env: {} });
     try {
-      const began = performance.now();
       const error = await http.request('GET', `${origin}/a`, {}).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'ETIMEOUT' });
       expect((error as Error).message).toMatch(/timed out: no response headers within 200 ms/);
-      expect(performance.now() - began).toBeLessThan(1500);
     } finally {
       http.destroy();
       await shut(server);
@@ -212,6 +213,7 @@ describe('HTTP transport', () => {
       code: 'EREDIRECT',
       message: expect.stringMatching(/redirect loop/),
     });
+    await h.cdn.idle();
     expect(h.cdn.requestsFor('/m/b.bin')).toHaveLength(1);
   });
 
