@@ -74,7 +74,7 @@ describe('a process killed while it holds a lock', () => {
       const state = await readFile(join(partial, dirs[0]!, 'state.json'), 'utf8').catch(() => '{}');
       return ((JSON.parse(state) as { spans?: unknown[] }).spans?.length ?? 0) > 0;
     };
-    await Promise.race([pollUntil(saved), once(child, 'exit')]);
+    await pollUntil(saved, { or: once(child, 'exit') });
     expect(child.exitCode).toBeNull();
     child.kill('SIGKILL');
     await child.done;

@@ -111,7 +111,7 @@ describe('resume across runs', () => {
     const file = await h.manifestFile([{ path: 'a.bin', size: body.length, integrity: sriOf(body) }]);
     const child = spawnCli(['fetch', file, '--cache', h.cacheDir, '--no-progress']);
     // Killed once a checkpoint of the partial state holds more than the next run must resume.
-    await Promise.race([pollUntil(async () => (await savedBytes()) > 2 * MiB), once(child, 'exit')]);
+    await pollUntil(async () => (await savedBytes()) > 2 * MiB, { or: once(child, 'exit') });
     expect(child.exitCode).toBeNull();
     child.kill('SIGKILL');
     await child.done;

@@ -36,10 +36,13 @@ describe('the partial state', () => {
     const files = new PartialFiles(h.cacheDir, cacheKey(manifest.fragments[0]!));
     const run = h.fetch(manifest);
     let state: string | undefined;
-    await pollUntil(async () => {
-      state = await readFile(files.statePath, 'utf8').catch(() => undefined);
-      return state !== undefined;
-    });
+    await pollUntil(
+      async () => {
+        state = await readFile(files.statePath, 'utf8').catch(() => undefined);
+        return state !== undefined;
+      },
+      { or: run },
+    );
     expect(JSON.parse(state!)).toMatchObject({ etag: '"held"', size: body.length, spans: [] });
     answered();
     expect((await run).ok).toBe(true);
