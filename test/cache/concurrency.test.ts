@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import cacache from 'cacache';
@@ -6,7 +7,8 @@ import { tryLock, waitForLock } from '../../src/cache/lock.js';
 import { fetchManifest } from '../../src/fetch/engine.js';
 import { spawnCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
-import { type Harness, harness, settle } from '../support/harness.js';
+import { type Harness, harness } from '../support/harness.js';
+import { pollUntil } from '../support/poll.js';
 
 let h: Harness;
 const MIB = 1024 * 1024;
@@ -43,7 +45,7 @@ describe('two processes warming one cache', () => {
     for (const report of reports) expect(report.fragments.failed).toBe(0);
     // Every fragment was downloaded by exactly one of them; the other found it cached.
     expect(reports[0].fragments.downloaded + reports[1].fragments.downloaded).toBe(3);
-    await settle();
+    await h.cdn.idle();
     const sent = h.cdn.requests.reduce((sum, r) => sum + r.bytesSent, 0);
     expect(sent).toBe(5 * MIB);
 
@@ -72,7 +74,8 @@ describe('a process killed while it holds a lock', () => {
       const state = await readFile(join(partial, dirs[0]!, 'state.json'), 'utf8').catch(() => '{}');
       return ((JSON.parse(state) as { spans?: unknown[] }).spans?.length ?? 0) > 0;
     };
-    for (let i = 0; i < 200 && !(await saved()); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    await pollUntil(saved, { or: once(child, 'exit') });
+    expect(child.exitCode).toBeNull();
     child.kill('SIGKILL');
     await child.done;
     expect((await readdir(partial)).some((name) => name.endsWith('.lock'))).toBe(true);
@@ -95,7 +98,7 @@ describe('two runs at once in one process (a deterministic overlap)', () => {
     expect(a.ok && b.ok).toBe(true);
     expect(a.fragments.downloaded + b.fragments.downloaded).toBe(1);
     expect(a.fragments.cached + b.fragments.cached).toBe(1);
-    await settle();
+    await h.cdn.idle();
     expect(h.cdn.requestsFor('/m/q.bin')).toHaveLength(1);
   });
 });
@@ -120,12 +123,11 @@ describe('partial-download locks', () => {
   it('a waiter stops waiting once the holder has produced the content', async () => {
     const path = join(h.cacheDir, 'y.lock');
     const held = await tryLock(path);
-    let done = false;
-    setTimeout(() => {
-      done = true;
-    }, 150);
-    const got = await waitForLock(path, async () => done, new AbortController().signal);
+    // The content is there from the third look on: the waiter keeps looking until then, and no longer.
+    let looks = 0;
+    const got = await waitForLock(path, async () => ++looks >= 3, new AbortController().signal);
     expect(got).toBeUndefined();
+    expect(looks).toBe(3);
     await held!.release();
   });
 });

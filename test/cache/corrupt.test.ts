@@ -6,7 +6,7 @@ import { cacheKey } from '../../src/cache/store.js';
 import { fetchManifest } from '../../src/fetch/engine.js';
 import { runCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
-import { type Harness, harness, settle } from '../support/harness.js';
+import { type Harness, harness } from '../support/harness.js';
 
 let h: Harness;
 const body = randomBytesSeeded(10_000, 7);
@@ -59,7 +59,7 @@ describe('a corrupt cache is detected on use', () => {
     await appendFile(bucket, '\nnonsense\t{"key":');
     h.cdn.reset();
     const { report, warnings } = await fetchWithWarnings();
-    await settle();
+    await h.cdn.idle();
     expect(report.fragments.cached).toBe(1);
     expect(warnings).toEqual([]);
     expect(h.cdn.requests).toHaveLength(0);

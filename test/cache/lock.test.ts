@@ -15,7 +15,7 @@ import { fetchManifest } from '../../src/fetch/engine.js';
 import type { Fragment } from '../../src/manifest/fragment.js';
 import { spawnCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
-import { type Harness, harness, settle } from '../support/harness.js';
+import { type Harness, harness } from '../support/harness.js';
 
 let h: Harness;
 const MIB = 1024 * 1024;
@@ -142,7 +142,7 @@ describe('a download whose lock is taken over', () => {
     });
     await taken;
     expect(report.fragments).toMatchObject({ failed: 0, downloaded: 0, cached: 1 });
-    await settle();
+    await h.cdn.idle();
     const [request, ...more] = h.cdn.requestsFor('/m/lost.bin');
     expect(more).toHaveLength(0);
     expect(request!.aborted).toBe(true);
@@ -204,7 +204,7 @@ describe('four processes meeting at a stale lock', () => {
         const reports = runs.map((run) => JSON.parse(run.stdout));
         const downloaded = reports.reduce((sum, report) => sum + report.fragments.downloaded, 0);
         expect(downloaded, `trial ${trial}`).toBe(1);
-        await settle();
+        await h.cdn.idle();
         const served = h.cdn.requestsFor('/m/meet.bin').reduce((sum, r) => sum + r.bytesSent, 0);
         expect(served, `trial ${trial}: bytes served`).toBe(body.length);
         const verify = await cacache.verify(cache);

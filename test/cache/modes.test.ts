@@ -4,7 +4,7 @@ import { cacheKey } from '../../src/cache/store.js';
 import { fetchManifest } from '../../src/fetch/engine.js';
 import { runCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
-import { type Harness, harness, settle } from '../support/harness.js';
+import { type Harness, harness } from '../support/harness.js';
 
 let h: Harness;
 
@@ -29,7 +29,7 @@ describe('revalidation of fragments without integrity', () => {
   it('sends If-None-Match and If-Modified-Since; a 304 is a hit counted as revalidated', async () => {
     h.cdn.set('/m/p.bin', randomBytesSeeded(5000, 1));
     expect((await run()).fragments.downloaded).toBe(1);
-    await settle();
+    await h.cdn.idle();
     const info = await cacache.get.info(h.cacheDir, cacheKey(plain().fragments[0]!));
     const etag = (info?.metadata as { etag?: string }).etag;
     expect(etag).toMatch(/^"/);
@@ -37,7 +37,7 @@ describe('revalidation of fragments without integrity', () => {
 
     const settled: string[] = [];
     const report = await run(plain(), { observer: { settled: (_f, outcome) => settled.push(outcome) } });
-    await settle();
+    await h.cdn.idle();
     const requests = h.cdn.requestsFor('/m/p.bin');
     expect(requests).toHaveLength(1);
     expect(requests[0]!.ifNoneMatch).toBe(etag);
@@ -54,7 +54,7 @@ describe('revalidation of fragments without integrity', () => {
     h.cdn.set('/m/s.bin', body);
     const small = () => h.manifest([{ path: 's.bin', size: body.length }]);
     expect((await run(small())).fragments.downloaded).toBe(1);
-    await settle();
+    await h.cdn.idle();
     const info = await cacache.get.info(h.cacheDir, cacheKey(small().fragments[0]!));
     const metadata = info?.metadata as { etag?: string; lastModified?: string };
     expect(metadata.etag).toMatch(/^"/);
@@ -109,7 +109,7 @@ describe('revalidation of range fragments and of entries without validators', ()
     await run(manifest);
     h.cdn.reset();
     const report = await run(manifest);
-    await settle();
+    await h.cdn.idle();
     const [request] = h.cdn.requestsFor('/m/big.bin');
     expect(request).toMatchObject({ range: 'bytes=1000-1499', status: 304 });
     expect(report.fragments.revalidated).toBe(1);
@@ -120,7 +120,7 @@ describe('revalidation of range fragments and of entries without validators', ()
     await run();
     h.cdn.reset();
     const report = await run();
-    await settle();
+    await h.cdn.idle();
     expect(h.cdn.requests).toHaveLength(0);
     expect(report.fragments.cached).toBe(1);
   });
@@ -134,7 +134,7 @@ describe('fragments with integrity', () => {
     await run(manifest);
     h.cdn.reset();
     const report = await run(manifest);
-    await settle();
+    await h.cdn.idle();
     expect(h.cdn.requests).toHaveLength(0);
     expect(report.fragments.cached).toBe(1);
   });
@@ -146,7 +146,7 @@ describe('fragments with integrity', () => {
     await run(manifest);
     h.cdn.reset();
     const report = await run(manifest, { cacheMode: 'prefer-online' });
-    await settle();
+    await h.cdn.idle();
     const requests = h.cdn.requestsFor('/m/i.bin');
     expect(requests).toHaveLength(1);
     expect(requests[0]!.ifNoneMatch).toMatch(/^"/);
@@ -173,7 +173,7 @@ describe('offline modes', () => {
     await run();
     h.cdn.reset();
     const report = await run(plain(), { cacheMode: 'prefer-offline' });
-    await settle();
+    await h.cdn.idle();
     expect(h.cdn.requests).toHaveLength(0);
     expect(report.fragments.cached).toBe(1);
   });
@@ -189,7 +189,7 @@ describe('offline modes', () => {
       fragments: [{ path: 'p.bin' }, { path: 'q.bin' }],
     });
     const result = await runCli(['fetch', file, '--cache', h.cacheDir, '--offline', '--json']);
-    await settle();
+    await h.cdn.idle();
     expect(h.cdn.requests).toHaveLength(0);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout);
@@ -223,7 +223,7 @@ describe('identical content named twice', () => {
       { id: 'r2', path: 'big.bin', offset: 100, size: 1000 },
     ]);
     const report = await run(manifest);
-    await settle();
+    await h.cdn.idle();
     expect(report.fragments).toMatchObject({ downloaded: 4, failed: 0 });
     expect(h.cdn.requestsFor('/m/a.bin')).toHaveLength(1);
     expect(h.cdn.requestsFor('/m/big.bin')).toHaveLength(1);

@@ -56,6 +56,7 @@ describe('the built binary', () => {
         `GET ${h.cdn.url('/m/model.json')}`,
         `GET ${h.cdn.url('/m/a.bin')}`,
       ]);
+      await h.cdn.idle();
       expect(h.cdn.requestsFor('/m/model.json')).toHaveLength(1);
       expect(h.cdn.requestsFor('/m/a.bin')).toHaveLength(1);
     } finally {

@@ -81,6 +81,7 @@ describe('fetch --dry-run', () => {
     expect(out).toMatch(new RegExp(`^ {2}${h.cdn.origin} +first choice for 2 fragments$`, 'm'));
     expect(out).toMatch(/^ {2}https:\/\/mirror\.example\.com +fallback for 2 fragments$/m);
 
+    await h.cdn.idle();
     expect(h.cdn.requests).toHaveLength(0);
     expect(await treeOf(cache)).toEqual(before);
   });
@@ -108,6 +109,7 @@ describe('fetch --dry-run', () => {
     });
     expect(plan.download.map((f: { id: string }) => f.id)).toEqual(['layer-0', 'extra']);
     expect(plan.cached.map((f: { id: string }) => f.id)).toEqual(['embed', 'layer-1']);
+    await h.cdn.idle();
     expect(h.cdn.requests).toHaveLength(0);
   });
 
@@ -118,6 +120,7 @@ describe('fetch --dry-run', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/would download 4 of 4 fragments, 22\.0 KiB; 0 cached/);
     expect(existsSync(fresh)).toBe(false);
+    await h.cdn.idle();
     expect(h.cdn.requests).toHaveLength(0);
   });
 
@@ -125,6 +128,7 @@ describe('fetch --dry-run', () => {
     h.cdn.set('/m/plan.json', Buffer.from(JSON.stringify(manifestDoc())));
     const result = await runPiped(['fetch', h.cdn.url('/m/plan.json'), '--cache', cache, '--dry-run']);
     expect(result.code).toBe(0);
+    await h.cdn.idle();
     expect(h.cdn.requests.map((r) => r.path)).toEqual(['/m/plan.json']);
   });
 

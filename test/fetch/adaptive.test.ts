@@ -68,6 +68,7 @@ it('grows past 16 requests in flight on a link where each request waits a round 
   expect(cdn.peakInFlight).toBeLessThanOrEqual(64);
 
   // Fixed, it stays where it is told.
+  await cdn.idle();
   cdn.reset();
   const fixed = await fetchFrom(`${relay.origin('https')}/m/`, fragments.slice(0, 200), { concurrency: 16 });
   expect(fixed.ok).toBe(true);

@@ -32,8 +32,11 @@ beforeEach(() => {
   for (const h of [home, secureHome, other]) h.cdn.reset();
 });
 
-const credentialsSeen = (h: Harness) =>
-  h.cdn.requests.map((r) => ({ authorization: r.headers.authorization, cookie: r.headers.cookie }));
+/** What each request of the run carried, once its last response has closed. */
+async function credentialsSeen(h: Harness) {
+  await h.cdn.idle();
+  return h.cdn.requests.map((r) => ({ authorization: r.headers.authorization, cookie: r.headers.cookie }));
+}
 
 describe('credentials stay home', () => {
   it('sends --header credentials and FRAGFETCH_TOKEN to the manifest origin, not after a redirect elsewhere', async () => {
@@ -50,13 +53,14 @@ describe('credentials stay home', () => {
         });
         expect(report.ok).toBe(true);
       }
-      expect(credentialsSeen(home)).toEqual([
+      expect(await credentialsSeen(home)).toEqual([
         { authorization: 'Bearer header-token', cookie: 'session=cookie-secret' },
         { authorization: 'Bearer header-token', cookie: 'session=cookie-secret' },
       ]);
       // A header that is no credential follows the redirect, as curl's -H does.
+      await other.cdn.idle();
       expect(other.cdn.requests.map((r) => r.headers['x-plain'])).toEqual(['kept', 'kept']);
-      expect(credentialsSeen(other)).toEqual([
+      expect(await credentialsSeen(other)).toEqual([
         { authorization: undefined, cookie: undefined },
         { authorization: undefined, cookie: undefined },
       ]);
@@ -69,7 +73,7 @@ describe('credentials stay home', () => {
       network: { token: 'env-token', env: {} },
     });
     expect(report.ok).toBe(true);
-    expect(credentialsSeen(home)).toEqual([{ authorization: 'Bearer env-token', cookie: undefined }]);
+    expect(await credentialsSeen(home)).toEqual([{ authorization: 'Bearer env-token', cookie: undefined }]);
   });
 
   it('never sends them from https down to http, even to another origin of the manifest', async () => {
@@ -87,10 +91,10 @@ describe('credentials stay home', () => {
       network: { tls: loadTls({ caFile: pki.ca.cert.path }, {}), token: 'env-token', env: {} },
     });
     expect(report.ok).toBe(true);
-    expect(credentialsSeen(secureHome)).toEqual([
+    expect(await credentialsSeen(secureHome)).toEqual([
       { authorization: 'Bearer header-token', cookie: 'session=cookie-secret' },
     ]);
-    expect(credentialsSeen(other)).toEqual([{ authorization: undefined, cookie: undefined }]);
+    expect(await credentialsSeen(other)).toEqual([{ authorization: undefined, cookie: undefined }]);
   });
 
   it('reads logins from --netrc for the host they name', async () => {
@@ -102,7 +106,9 @@ describe('credentials stay home', () => {
       NETRC: netrc,
     });
     expect((await run.done).code).toBe(0);
-    expect(credentialsSeen(home)).toEqual([{ authorization: basic('alice', 'net rc'), cookie: undefined }]);
+    expect(await credentialsSeen(home)).toEqual([
+      { authorization: basic('alice', 'net rc'), cookie: undefined },
+    ]);
   });
 });
 
@@ -133,6 +139,7 @@ describe('a login in a URL', () => {
       {},
     ).done;
     expect(fetched.code).toBe(1);
+    await home.cdn.idle();
     expect(home.cdn.requestsFor('/m/a.bin')[0]!.headers.authorization).toBe(basic('user', PASSWORD));
 
     const listed = await spawnCli(['cache', 'ls', '--cache', cache, '--json'], {}).done;

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/cache/store.js';
 import { fetchManifest } from '../../src/fetch/engine.js';
 import { randomBytesSeeded, sriOf, tempDir } from '../support/fixtures.js';
-import { type Harness, harness, settle } from '../support/harness.js';
+import { type Harness, harness } from '../support/harness.js';
 
 const MiB = 1024 * 1024;
 let h: Harness;
@@ -34,7 +34,7 @@ describe('fetch', () => {
       { path: 'f3.bin', integrity: sriOf(bodies[3]!, 'sha512'), priority: 'high', importance: 0.9 },
     ]);
     const report = await fetchManifest(manifest, { cacheDir: h.cacheDir, concurrency: 1 });
-    await settle();
+    await h.cdn.idle();
     expect(report.ok).toBe(true);
     expect(report.fragments).toMatchObject({ total: 4, downloaded: 4, cached: 0, failed: 0 });
     expect(h.cdn.requests.map((r) => r.path)).toEqual(['/m/f1.bin', '/m/f3.bin', '/m/f2.bin', '/m/f0.bin']);
@@ -72,7 +72,7 @@ describe('fetch', () => {
     h.cdn.set('/m/a.bin', body);
     const manifest = h.manifest([{ path: 'a.bin', size: body.length, integrity: sriOf(body) }]);
     await fetchManifest(manifest, { cacheDir: h.cacheDir });
-    await settle();
+    await h.cdn.idle();
     h.cdn.reset();
     const report = await fetchManifest(manifest, { cacheDir: h.cacheDir });
     expect(h.cdn.requests).toHaveLength(0);
@@ -94,7 +94,7 @@ describe('fetch', () => {
       splitThreshold: MiB,
       chunkSize: MiB,
     }).finally(() => process.off('warning', onWarning));
-    await settle();
+    await h.cdn.idle();
     expect(warnings).toEqual([]);
     expect(report.ok).toBe(true);
     const requests = h.cdn.requestsFor('/m/big.bin');
@@ -121,7 +121,7 @@ describe('fetch', () => {
       return reads;
     };
     const split = await readsFor(MiB, h.cacheDir);
-    await settle();
+    await h.cdn.idle();
     expect(h.cdn.requestsFor('/m/big.bin')).toHaveLength(11);
     const other = await tempDir('fragfetch-cache-');
     try {
@@ -129,7 +129,7 @@ describe('fetch', () => {
     } finally {
       await rm(other, { recursive: true, force: true });
     }
-    await settle();
+    await h.cdn.idle();
     expect(h.cdn.requestsFor('/m/big.bin')).toHaveLength(12);
   });
 
@@ -139,7 +139,7 @@ describe('fetch', () => {
     const slice = body.subarray(4096, 4096 + 65536);
     const manifest = h.manifest([{ path: 'model.bin', offset: 4096, size: 65536, integrity: sriOf(slice) }]);
     const report = await fetchManifest(manifest, { cacheDir: h.cacheDir });
-    await settle();
+    await h.cdn.idle();
     expect(report.ok).toBe(true);
     expect(h.cdn.requests[0]?.range).toBe('bytes=4096-69631');
     expect((await cached(manifest.fragments[0]!)).equals(slice)).toBe(true);
@@ -166,7 +166,7 @@ describe('fetch', () => {
       { path: 'b.bin', integrity: sri },
     ]);
     const report = await fetchManifest(manifest, { cacheDir: h.cacheDir });
-    await settle();
+    await h.cdn.idle();
     expect(report.fragments.downloaded).toBe(2);
     expect(h.cdn.requests).toHaveLength(1);
   });
@@ -176,7 +176,7 @@ describe('fetch', () => {
     h.cdn.set('/m/ok.bin', body);
     const manifest = h.manifest([{ path: 'missing.bin' }, { path: 'ok.bin', integrity: sriOf(body) }]);
     const report = await fetchManifest(manifest, { cacheDir: h.cacheDir, baseDelayMs: 1 });
-    await settle();
+    await h.cdn.idle();
     expect(report.ok).toBe(false);
     expect(report.fragments).toMatchObject({ downloaded: 1, failed: 1 });
     expect(h.cdn.requestsFor('/m/missing.bin')).toHaveLength(1);
@@ -227,6 +227,7 @@ describe('fetch', () => {
       });
       // Counted once, then the next endpoint: never asked twice of the one that dropped it.
       const report = await fetchManifest(manifest, { cacheDir: h.cacheDir, baseDelayMs: 1, retries: 1 });
+      await h.cdn.idle();
       expect(report.ok).toBe(true);
       expect(report.requests).toBe(2);
       expect(report.endpoints.map((e) => e.errors)).toEqual([1, 0]);

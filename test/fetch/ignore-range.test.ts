@@ -6,7 +6,7 @@ import { cacheKey } from '../../src/cache/store.js';
 import { fetchManifest } from '../../src/fetch/engine.js';
 import type { Fragment } from '../../src/manifest/fragment.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
-import { type Harness, harness, settle } from '../support/harness.js';
+import { type Harness, harness } from '../support/harness.js';
 
 const MiB = 1024 * 1024;
 let h: Harness;
@@ -55,7 +55,7 @@ describe('a server that ignores Range', () => {
       cacheDir: h.cacheDir,
       observer: { warn: (m) => warnings.push(m) },
     });
-    await settle();
+    await h.cdn.idle();
 
     expect(report.failures).toEqual([]);
     expect(report.fragments.downloaded).toBe(107);
@@ -81,7 +81,7 @@ describe('a server that ignores Range', () => {
     h.cdn.fault('/m/a.bin', { kind: 'reset', afterBytes: 2 * MiB });
     const manifest = h.manifest(ranges('a.bin', a, 20, 'normal'));
     const report = await fetchManifest(manifest, { cacheDir: h.cacheDir, baseDelayMs: 5 });
-    await settle();
+    await h.cdn.idle();
     expect(report.failures).toEqual([]);
     expect(report.retries).toBe(1);
     const [probe, broken, again] = h.cdn.requestsFor('/m/a.bin');
@@ -105,7 +105,7 @@ describe('a server that ignores Range', () => {
       { id: 'wrong', path: 'a.bin', offset: 1000, size: 100, integrity: sriOf(Buffer.from('other')) },
     ]);
     const report = await fetchManifest(manifest, { cacheDir: h.cacheDir, baseDelayMs: 5 });
-    await settle();
+    await h.cdn.idle();
     expect(report.failures.map((f) => [f.id, f.error.code]).sort()).toEqual([
       ['past', 'ESIZE'],
       ['wrong', 'EINTEGRITY'],

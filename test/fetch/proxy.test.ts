@@ -46,6 +46,7 @@ describe('proxies', () => {
       const target = plain.cdn.url('/m/a.bin');
       if (squid) expect(await squid.accessLog()).toContain(`GET ${target}`);
       else expect(ours!.requests.map((r) => `${r.method} ${r.target}`)).toEqual([`GET ${target}`]);
+      await plain.cdn.idle();
       expect(plain.cdn.requestsFor('/m/a.bin')).toHaveLength(1);
     } finally {
       await squid?.close();
@@ -128,6 +129,7 @@ describe('proxies', () => {
       });
       expect(inUrl.ok).toBe(true);
       expect(guarded.requests.map((r) => r.status)).toEqual([200, 200]);
+      await plain.cdn.idle();
       for (const request of plain.cdn.requests)
         expect(request.headers['proxy-authorization']).toBeUndefined();
 

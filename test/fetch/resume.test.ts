@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { once } from 'node:events';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import cacache from 'cacache';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,8 @@ import { cacheKey } from '../../src/cache/store.js';
 import { fetchManifest } from '../../src/fetch/engine.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
-import { type Harness, harness, settle } from '../support/harness.js';
+import { type Harness, harness } from '../support/harness.js';
+import { pollUntil } from '../support/poll.js';
 
 const MiB = 1024 * 1024;
 let h: Harness;
@@ -25,25 +26,15 @@ async function partialDirs(): Promise<string[]> {
   return readdir(join(h.cacheDir, 'partial')).catch(() => []);
 }
 
-/** Bytes the partial data files hold now: the live view of a download in another process. */
-async function partialBytes(): Promise<number> {
+/** Bytes the saved partial states say are on disk: what a run killed now would resume from. */
+async function savedBytes(): Promise<number> {
   let total = 0;
   for (const dir of await partialDirs()) {
-    try {
-      total += statSync(join(h.cacheDir, 'partial', dir, 'data')).size;
-    } catch {
-      // not created yet
-    }
+    const state = await readFile(join(h.cacheDir, 'partial', dir, 'state.json'), 'utf8').catch(() => '{}');
+    const { spans = [] } = JSON.parse(state) as { spans?: { start: number; end: number }[] };
+    for (const span of spans) total += span.end - span.start;
   }
   return total;
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('resume across runs', () => {
@@ -65,7 +56,7 @@ describe('resume across runs', () => {
         },
       },
     });
-    await settle();
+    await h.cdn.idle();
     expect(first.interrupted).toBe(true);
     expect(first.ok).toBe(false);
     expect(first.failures).toEqual([]);
@@ -78,7 +69,7 @@ describe('resume across runs', () => {
       splitThreshold: 2 * MiB,
       chunkSize: 2 * MiB,
     });
-    await settle();
+    await h.cdn.idle();
     expect(second.ok).toBe(true);
     expect(second.bytes.resumed).toBeGreaterThan(2 * MiB);
     // Bytes received before the abort are not asked for again.
@@ -119,16 +110,15 @@ describe('resume across runs', () => {
     h.cdn.set('/m/a.bin', body, { limitRate: 3 * MiB });
     const file = await h.manifestFile([{ path: 'a.bin', size: body.length, integrity: sriOf(body) }]);
     const child = spawnCli(['fetch', file, '--cache', h.cacheDir, '--no-progress']);
-    await waitFor(async () => (await partialBytes()) > 4 * MiB || child.exitCode !== null);
+    // Killed once a checkpoint of the partial state holds more than the next run must resume.
+    await pollUntil(async () => (await savedBytes()) > 2 * MiB, { or: once(child, 'exit') });
     expect(child.exitCode).toBeNull();
-    // Give the 1 s state checkpoint a chance to land, as it would in a real run.
-    await new Promise((resolve) => setTimeout(resolve, 1200));
     child.kill('SIGKILL');
     await child.done;
-    await settle(100);
+    await h.cdn.idle();
     h.cdn.reset();
     const result = await runCli(['fetch', file, '--cache', h.cacheDir, '--json']);
-    await settle();
+    await h.cdn.idle();
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.bytes.resumed).toBeGreaterThan(2 * MiB);
@@ -140,7 +130,7 @@ describe('resume across runs', () => {
     h.cdn.set('/m/a.bin', body, { limitRate: 2 * MiB });
     const file = await h.manifestFile([{ path: 'a.bin', size: body.length }]);
     const child = spawnCli(['fetch', file, '--cache', h.cacheDir, '--json']);
-    await waitFor(async () => (await partialBytes()) > MiB || child.exitCode !== null);
+    await Promise.race([h.cdn.until(() => h.cdn.bytesSent > MiB), once(child, 'exit')]);
     expect(child.exitCode).toBeNull();
     child.kill('SIGINT');
     const result = await child.done;

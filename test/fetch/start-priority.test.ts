@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fetchManifest } from '../../src/fetch/engine.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
-import { type Harness, harness, settle } from '../support/harness.js';
+import { type Harness, harness } from '../support/harness.js';
 
 const KiB = 1024;
 let h: Harness;
@@ -33,7 +33,7 @@ describe('priority at the start of a run', () => {
       chunkSize: 256 * KiB,
       maxConnectionsPerObject: 8,
     });
-    await settle();
+    await h.cdn.idle();
     expect(report.failures).toEqual([]);
 
     const arrivals = [...h.cdn.requests].sort((a, b) => a.seq - b.seq);

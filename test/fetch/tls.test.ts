@@ -40,6 +40,7 @@ describe('fetch over TLS', () => {
     const report = await fetchManifest(h.manifest(fragments), { cacheDir: h.cacheDir, network: trusted() });
     expect(report.ok).toBe(true);
     expect((await cacache.get(h.cacheDir, Object.keys(await cacache.ls(h.cacheDir))[0]!)).data).toEqual(body);
+    await h.cdn.idle();
     expect(h.cdn.requests[0]!.httpVersion).toBe('1.1');
     await h.close();
     h = undefined;
@@ -87,6 +88,7 @@ describe('fetch over TLS', () => {
       splitThreshold: 256 * 1024,
     });
     expect(two.ok).toBe(true);
+    await h.cdn.idle();
     expect(h.cdn.requests.length).toBeGreaterThan(1);
     expect(new Set(h.cdn.requests.map((r) => r.httpVersion))).toEqual(new Set(['2.0']));
     // The ranges share one connection: the first request went alone, the others as its streams.
@@ -100,6 +102,7 @@ describe('fetch over TLS', () => {
     await cacache.rm.all(h.cacheDir);
     const one = await fetchManifest(manifest, { cacheDir: h.cacheDir, network: trusted() });
     expect(one.ok).toBe(true);
+    await h.cdn.idle();
     expect(new Set(h.cdn.requests.map((r) => r.httpVersion))).toEqual(new Set(['1.1']));
     await h.close();
     h = undefined;
@@ -126,6 +129,7 @@ describe('fetch over TLS', () => {
     );
     const accepted = await fetchManifest(manifest, { cacheDir: h.cacheDir, network: { tls, env: {} } });
     expect(accepted.ok).toBe(true);
+    await h.cdn.idle();
     expect(h.cdn.requests.every((r) => r.clientCertificate !== undefined)).toBe(true);
     await h.close();
     h = undefined;

@@ -143,6 +143,7 @@ describe.skipIf(NGINX === undefined && !process.env.CI)('a cache tier for a flee
 
     // What reached the origin: the slices covering what A asked for, each once (the concurrent
     // misses of one slice waited for the first, proxy_cache_lock).
+    await cdn.idle();
     expect(cdn.requests.map((r) => `${r.path} ${r.range}`).sort()).toEqual(slicesAsked().sort());
     const arrivedBefore = cdn.arrived;
 
@@ -174,6 +175,7 @@ describe.skipIf(NGINX === undefined && !process.env.CI)('a cache tier for a flee
     expect(endpoint(c.report, tier.origin)).toMatchObject({ bytes: 0 });
     expect(endpoint(c.report, tier.origin).errors).toBeGreaterThan(0);
     expect(endpoint(c.report, cdn.origin).bytes).toBe(TOTAL_BYTES);
+    await cdn.idle();
     for (const name of Object.keys(OBJECTS)) expect(cdn.requestsFor(`/m/${name}`).length).toBeGreaterThan(0);
 
     await expectMirrored('c');

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import cacache from 'cacache';
@@ -49,10 +50,6 @@ function seeded(seed: number): () => number {
 function threshold(random: () => number): number {
   if (random() < 1 / 3) return 1 + Math.floor(random() * 2 * MiB);
   return Math.floor(2 * MiB + random() * 30 * MiB);
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 let h: Harness;
@@ -108,7 +105,7 @@ it(`a ${SIZE / MiB} MiB fetch killed -9 ${KILLS} times at random moments ends ve
     const at = threshold(random);
     const before = h.cdn.bytesSent;
     const child = spawnCli(args);
-    await until(() => h.cdn.bytesSent - before >= at || child.exitCode !== null);
+    await Promise.race([h.cdn.until(() => h.cdn.bytesSent - before >= at), once(child, 'exit')]);
     expect(child.exitCode, 'the kill must land mid-transfer').toBeNull();
     child.kill('SIGKILL');
     expect((await child.done).code).toBe(137);

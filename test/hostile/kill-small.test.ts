@@ -1,5 +1,6 @@
 import cacache from 'cacache';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -23,10 +24,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await h.close();
 });
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
-}
 
 /** Content files whose bytes do not hash to their address. */
 async function notWhole(cacheDir: string): Promise<string[]> {
@@ -61,7 +58,7 @@ it(`kill -9 while ${COUNT} small objects are stored leaves only whole content at
   for (const requests of [30, 60, 90]) {
     const before = h.cdn.arrived;
     const child = spawnCli(args);
-    await until(() => h.cdn.arrived - before >= requests || child.exitCode !== null);
+    await Promise.race([h.cdn.until(() => h.cdn.arrived - before >= requests), once(child, 'exit')]);
     if (child.exitCode === null) killedMidRun++;
     child.kill('SIGKILL');
     await child.done;

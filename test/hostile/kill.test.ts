@@ -1,9 +1,10 @@
 import cacache from 'cacache';
+import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/cache/store.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
-import { type Harness, harness, settle } from '../support/harness.js';
+import { type Harness, harness } from '../support/harness.js';
 
 /**
  * A kill -9 at any moment costs at most ~5 % of the object or 8 MiB, whichever is larger: the
@@ -21,10 +22,6 @@ afterEach(async () => {
 
 const sentFor = (path: string) => h.cdn.requestsFor(path).reduce((sum, r) => sum + r.bytesSent, 0);
 
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
-}
-
 const same = { etag: '"kill"', lastModified: new Date('2026-01-01T00:00:00Z') };
 
 describe('kill -9', () => {
@@ -35,11 +32,13 @@ describe('kill -9', () => {
       h.cdn.set('/m/a.bin', body, { limitRate: 2 * MiB, ...same });
       const file = await h.manifestFile([{ path: 'a.bin', size: body.length, integrity: sriOf(body) }]);
       const child = spawnCli(['fetch', file, '--cache', h.cacheDir, '--no-progress']);
-      await until(() => sentFor('/m/a.bin') >= killAt || child.exitCode !== null);
+      // Counted as the sockets accept the bytes, responses in flight included: the log alone would
+      // see them only as each 8 MiB range ends.
+      await Promise.race([h.cdn.until(() => h.cdn.bytesSent >= killAt), once(child, 'exit')]);
       expect(child.exitCode).toBeNull();
       child.kill('SIGKILL');
       await child.done;
-      await settle(100);
+      await h.cdn.idle();
       const firstSent = sentFor('/m/a.bin');
       h.cdn.reset();
       // The same version, no longer paced.
@@ -48,7 +47,7 @@ describe('kill -9', () => {
       const result = await runCli(['fetch', file, '--cache', h.cacheDir, '--json']);
       expect(result.code).toBe(0);
       const report = JSON.parse(result.stdout) as { bytes: { resumed: number } };
-      await settle();
+      await h.cdn.idle();
       const secondSent = sentFor('/m/a.bin');
       expect(secondSent).toBe(body.length - report.bytes.resumed);
       // What the first run received and the second asked for again.

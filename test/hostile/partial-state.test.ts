@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PartialFiles } from '../../src/cache/partial.js';
 import { cacheKey } from '../../src/cache/store.js';
 import { randomBytesSeeded } from '../support/fixtures.js';
+import { pollUntil } from '../support/poll.js';
 import { head } from './raw-server.js';
 import { failure, type Hostile, hostile } from './support.js';
 
@@ -35,11 +36,14 @@ describe('the partial state', () => {
     const files = new PartialFiles(h.cacheDir, cacheKey(manifest.fragments[0]!));
     const run = h.fetch(manifest);
     let state: string | undefined;
-    while (state === undefined) {
-      state = await readFile(files.statePath, 'utf8').catch(() => undefined);
-      if (state === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    expect(JSON.parse(state)).toMatchObject({ etag: '"held"', size: body.length, spans: [] });
+    await pollUntil(
+      async () => {
+        state = await readFile(files.statePath, 'utf8').catch(() => undefined);
+        return state !== undefined;
+      },
+      { or: run },
+    );
+    expect(JSON.parse(state!)).toMatchObject({ etag: '"held"', size: body.length, spans: [] });
     answered();
     expect((await run).ok).toBe(true);
     expect((await h.cached(manifest.fragments[0]!))?.equals(body)).toBe(true);

@@ -74,6 +74,7 @@ describe('createLoader', () => {
       for await (const chunk of item.read()) chunks.push(chunk as Buffer);
       expect(Buffer.concat(chunks)).toEqual(bodies[item.id as keyof typeof bodies]);
     }
+    await h.cdn.idle();
     expect(h.cdn.requests).toHaveLength(0);
   });
 

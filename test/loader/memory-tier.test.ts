@@ -32,6 +32,7 @@ describe('the loader’s memory tier', () => {
         for await (const fragment of loader.stream(manifest))
           expect((await fragment.bytes()).equals(body)).toBe(true);
       expect(loader.memory.stats).toMatchObject({ hits: 2, misses: 1, bytes: body.length });
+      await h.cdn.idle();
       expect(h.cdn.requestsFor('/m/a.bin')).toHaveLength(1);
     } finally {
       await h.close();

@@ -38,6 +38,7 @@ describe('loader.read', () => {
     // Bytes were handed out before the fragment was done: it was read while it downloaded.
     expect(before).toBeGreaterThan(0);
     expect(events).toEqual(['downloaded']);
+    await h.cdn.idle();
     expect(h.cdn.requestsFor('/m/big.bin').length).toBeGreaterThan(2);
     // The stream held at most its buffer (1 MiB), never the fragment.
     expect(Math.max(...chunks.map((c) => c.length))).toBeLessThanOrEqual(MiB);
@@ -60,6 +61,7 @@ describe('loader.read', () => {
         true,
       ]);
     }
+    await h.cdn.idle();
     expect(h.cdn.requestsFor('/m/s.bin')).toHaveLength(1);
   });
 

@@ -6,6 +6,7 @@ import { mirrorManifest } from '../../src/mirror/run.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { randomBytesSeeded, sriOf, tempDir } from '../support/fixtures.js';
 import { type Harness, harness } from '../support/harness.js';
+import { pollUntil } from '../support/poll.js';
 import { writeManifest } from './helpers.js';
 
 /**
@@ -93,13 +94,8 @@ function random(seed: number): () => number {
 
 /** Resolves when anything but the state folder appears under `dir`, or when the run ends first. */
 async function firstEntry(dir: string, done: Promise<unknown>): Promise<void> {
-  let over = false;
-  void done.then(() => (over = true));
-  while (!over) {
-    const entries = await readdir(dir).catch(() => []);
-    if (entries.some((name) => name !== '.fragfetch')) return;
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+  const appeared = async () => (await readdir(dir).catch(() => [])).some((name) => name !== '.fragfetch');
+  await pollUntil(appeared, { everyMs: 2, or: done });
 }
 
 async function rerun(dir: string, cache: string): Promise<void> {

@@ -108,6 +108,7 @@ describe('fragfetch mirror', () => {
     h.cdn.reset();
     const again = await mirror(manifest, dir, await emptyCache());
     expect(again.code, again.stderr).toBe(0);
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
     expect(again.report).toMatchObject({
       ok: true,
@@ -125,6 +126,7 @@ describe('fragfetch mirror', () => {
     h.cdn.reset();
     const offline = await mirror(manifest, dir, h.cacheDir, ['--offline']);
     expect(offline.code, offline.stderr).toBe(0);
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
     await expectMirrored();
 
@@ -132,6 +134,7 @@ describe('fragfetch mirror', () => {
     cleanup.push(other);
     const cold = await mirror(manifest, other, await emptyCache(), ['--offline']);
     expect(cold.code).toBe(1);
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
     expect(cold.report.failures.map((f: { error: { code: string } }) => f.error.code)).toContain('EOFFLINE');
   });
@@ -154,6 +157,7 @@ describe('fragfetch mirror', () => {
     expect(again.code, again.stderr).toBe(0);
     const gone = await runCli(['fetch', strangerManifest, '--cache', h.cacheDir, '--offline', '--quiet']);
     expect(gone.code).toBe(1);
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
   });
 
@@ -167,6 +171,7 @@ describe('fragfetch mirror', () => {
     const again = await mirror(manifest, dir, await emptyCache());
     expect(again.code, again.stderr).toBe(0);
     // model.bin has a range without integrity: its bytes are known only from the state or the cache.
+    await h.cdn.idle();
     expect(h.cdn.requests.map((r) => [r.path, r.range])).toEqual([['/m/model.bin', 'bytes=2097152-2101247']]);
     // The range was rewritten on top of the old file: a repair, not a file written whole.
     expect(again.report.mirror.files).toMatchObject({ written: 0, repaired: 1, upToDate: 1 });
@@ -256,6 +261,7 @@ describe('fragfetch mirror', () => {
     h.cdn.reset();
     const again = await mirror(manifest, dir, h.cacheDir, ['--hardlink']);
     expect(again.report.mirror.files.upToDate).toBe(3);
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
   });
 
@@ -322,6 +328,7 @@ describe('fragfetch mirror', () => {
       'tok/en/tokenizer.json',
     ]);
     await expect(stat(missingDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
 
     expect((await mirror(manifest, dir, h.cacheDir)).code).toBe(0);
@@ -336,6 +343,7 @@ describe('fragfetch mirror', () => {
     expect(human.stdout).toMatch(/1 to write, 2 up to date, 1 to delete/);
     expect(human.stdout).toMatch(/replace +README .*\(differs\)/);
     expect(human.stdout).toMatch(/delete +stale\.bin/);
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
     expect(await listing(dir)).toEqual(snapshot);
     expect(await listing(h.cacheDir)).toEqual(cacheSnapshot);

@@ -44,6 +44,7 @@ describe('fragfetch mirror never writes outside <dir>', () => {
     const result = await mirror(manifest, target, h.cacheDir);
     expect(result.code).toBe(2);
     expect(result.report).toMatchObject({ ok: false, error: { code: 'EMANIFEST' } });
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
     await expect(lstat(target)).rejects.toMatchObject({ code: 'ENOENT' });
     await expectOutsideUntouched();
@@ -57,6 +58,7 @@ describe('fragfetch mirror never writes outside <dir>', () => {
     const result = await mirror(manifest, dir, h.cacheDir);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/overlap in a\.bin/);
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
     expect(await readdir(dir)).toEqual([]);
   });
@@ -73,6 +75,7 @@ describe('fragfetch mirror never writes outside <dir>', () => {
       expect.objectContaining({ path: 'sub/b.bin', error: expect.objectContaining({ code: 'EPATH' }) }),
     ]);
     expect(result.report.failures[0].error.message).toMatch(/symbolic link to .*outside/);
+    await h.cdn.idle();
     expect(h.cdn.requests.map((r) => r.path)).toEqual(['/m/a.bin']);
     expect((await read(dir, 'a.bin')).equals(body)).toBe(true);
     await expectOutsideUntouched();
@@ -89,6 +92,7 @@ describe('fragfetch mirror never writes outside <dir>', () => {
     expect(result.report.mirror.write).toEqual([
       expect.objectContaining({ path: 'a.bin', reason: 'missing' }),
     ]);
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
     expect(await readdir(dir)).toEqual(['sub']);
   });
@@ -153,6 +157,7 @@ describe('fragfetch mirror never writes outside <dir>', () => {
     const result = await mirror(manifest, dir, h.cacheDir);
     expect(result.code).toBe(1);
     expect(result.report.error).toMatchObject({ code: 'EPATH' });
+    await h.cdn.idle();
     expect(h.cdn.requests).toEqual([]);
     await expectOutsideUntouched();
   });

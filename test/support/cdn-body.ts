@@ -33,6 +33,8 @@ export interface SentCounter {
   bytesSent: number;
   /** Set when a fault cut the response (on HTTP/2 the response may still look finished). */
   cut?: boolean;
+  /** Called after each write the socket accepted, once `bytesSent` counts it. */
+  onSent?(): void;
 }
 
 const CHUNK = 256 * 1024;
@@ -98,7 +100,10 @@ export async function sendBody(
     let ok = true;
     lastFlush = new Promise((resolve) => {
       const done = (err?: Error | null) => {
-        if (!err) counter.bytesSent += size;
+        if (!err) {
+          counter.bytesSent += size;
+          counter.onSent?.();
+        }
         resolve();
       };
       ok = 'stream' in res ? res.write(chunk, done) : res.write(chunk, done);

@@ -31,14 +31,6 @@ async function outcome(agent: Agent, url: string): Promise<string> {
   }
 }
 
-async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 for (const http2 of [false, true]) {
   describe(http2 ? 'test CDN on HTTP/2' : 'test CDN on HTTPS', () => {
     let cdn: TestCdn;
@@ -91,7 +83,7 @@ for (const http2 of [false, true]) {
       expect(bad.body[7]).toBe(data[7]! ^ 0xff);
       cdn.fault('/f.bin', { kind: 'delay', ms: 1 });
       expect((await get(agent, cdn.url('/f.bin'))).status).toBe(200);
-      await waitFor(() => cdn.requestsFor('/f.bin').length === 3);
+      await cdn.until(() => cdn.requestsFor('/f.bin').length === 3);
       expect(cdn.requestsFor('/f.bin').map((r) => r.fault)).toEqual(['status', 'corrupt', 'delay']);
     });
 
@@ -109,7 +101,7 @@ for (const http2 of [false, true]) {
         `${cut} after 1000`,
         `ok after ${SIZE}`,
       ]);
-      await waitFor(() => cdn.requestsFor('/cut.bin').length === 3);
+      await cdn.until(() => cdn.requestsFor('/cut.bin').length === 3);
       const log = cdn.requestsFor('/cut.bin').map((r) => [r.fault, r.status, r.bytesSent, r.aborted]);
       expect(log).toEqual([
         ['reset', 200, 1000, true],
@@ -125,7 +117,7 @@ for (const http2 of [false, true]) {
       const head = await request(cdn.url('/st.bin'), { dispatcher: agent, method: 'HEAD' });
       await head.body.dump();
       expect([head.statusCode, head.headers['content-length']]).toEqual([200, String(SIZE)]);
-      await waitFor(() => cdn.requestsFor('/st.bin').length === 2);
+      await cdn.until(() => cdn.requestsFor('/st.bin').length === 2);
       expect(cdn.requestsFor('/st.bin').map((r) => [r.method, r.fault, r.bytesSent])).toEqual([
         ['GET', 'stall', SIZE],
         ['HEAD', undefined, 0],
@@ -156,7 +148,7 @@ for (const http2 of [false, true]) {
         // agent.close() then hangs, so this agent asks once.)
         const refused = http2 ? 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' : 'UND_ERR_SOCKET';
         expect(await outcome(agent, mutual.url('/m.bin'))).toBe(`${refused} after 0`);
-        await waitFor(() => mutual.requests.length === 1);
+        await mutual.until(() => mutual.requests.length === 1);
         expect(mutual.requests.map((r) => r.clientCertificate)).toEqual(['fragfetch client']);
       } finally {
         await withCert.close();

@@ -105,6 +105,13 @@ export interface TestCdn {
   idle(): Promise<void>;
   /** Requests received, counted as each arrives (`requests` fills as responses close). */
   readonly arrived: number;
+  /**
+   * Resolves once `condition` holds, checked now and again as each request arrives, as each body
+   * write is accepted by its socket and as each response closes: what a test awaits instead of
+   * sleeping, e.g. `until(() => cdn.arrived >= 3)` or `until(() => cdn.bytesSent >= MiB)`. Rejects
+   * when the server closes first.
+   */
+  until(condition: () => boolean): Promise<void>;
   /** Clears the request log, the connection count and pending faults (objects stay). */
   reset(): void;
   close(): Promise<void>;
@@ -128,6 +135,7 @@ class Cdn implements TestCdn {
   peakInFlight = 0;
   #arrived = 0;
   #idle: (() => void)[] = [];
+  #waiters: { condition: () => boolean; resolve: () => void; reject: (err: Error) => void }[] = [];
   /** The byte counters of the responses in flight. */
   readonly #sending = new Set<SentCounter>();
   origin = '';
@@ -179,6 +187,29 @@ class Cdn implements TestCdn {
     return this.#arrived;
   }
 
+  until(condition: () => boolean): Promise<void> {
+    if (condition()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ condition, resolve, reject }));
+  }
+
+  /** Settles the waiters whose condition now holds. */
+  #changed(): void {
+    if (this.#waiters.length === 0) return;
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiting) {
+      let holds: boolean;
+      try {
+        holds = waiter.condition();
+      } catch (err) {
+        waiter.reject(err instanceof Error ? err : new Error(String(err)));
+        continue;
+      }
+      if (holds) waiter.resolve();
+      else this.#waiters.push(waiter);
+    }
+  }
+
   requestsFor(p: string): RequestRecord[] {
     const key = normalisePath(p);
     return this.requests.filter((r) => r.path === key);
@@ -194,6 +225,8 @@ class Cdn implements TestCdn {
 
   async close(): Promise<void> {
     await this.server?.close();
+    const error = new Error('the test CDN closed before the awaited condition held');
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
   }
 
   async listen(): Promise<void> {
@@ -214,7 +247,7 @@ class Cdn implements TestCdn {
   private onRequest(req: CdnRequest, res: CdnResponse): void {
     req.resume();
     const aborter = new AbortController();
-    const counter: SentCounter = { bytesSent: 0 };
+    const counter: SentCounter = { bytesSent: 0, onSent: () => this.#changed() };
     const record: RequestRecord = {
       seq: this.#arrived++,
       method: req.method ?? '',
@@ -236,6 +269,7 @@ class Cdn implements TestCdn {
     this.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     this.#sending.add(counter);
+    this.#changed();
     res.once('close', () => {
       this.inFlight--;
       this.#sending.delete(counter);
@@ -246,6 +280,7 @@ class Cdn implements TestCdn {
       record.aborted = !res.writableFinished || counter.cut === true;
       this.requests.push(record);
       if (this.inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      this.#changed();
     });
     this.handle(req, res, record, counter, aborter.signal).catch((err: unknown) => {
       if (aborter.signal.aborted || isAbort(err)) return;

@@ -47,8 +47,3 @@ export async function harness(options: CdnOptions = {}): Promise<Harness> {
     },
   };
 }
-
-/** Request log entries settle when responses close: wait a tick for the last ones. */
-export async function settle(ms = 50): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}

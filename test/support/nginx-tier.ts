@@ -15,6 +15,7 @@ import { buildInfo, findNginx, stopChild } from '../../bench/nginx.js';
 import { acceptsConnections, freePort } from '../../bench/net.js';
 import { tempDir } from './fixtures.js';
 import type { Identity } from './pki.js';
+import { pollUntil } from './poll.js';
 
 export { findNginx };
 
@@ -50,9 +51,10 @@ export interface NginxTier {
   requests(): Promise<TierRequest[]>;
   /**
    * Resolves once `count` requests are in the access log. nginx writes a line after a request is
-   * finalised, which is after the slice it fetched was moved into the cache.
+   * finalised, which is after the slice it fetched was moved into the cache. No deadline of its
+   * own: the test's timeout is the bound.
    */
-  waitForRequests(count: number, timeoutMs?: number): Promise<TierRequest[]>;
+  waitForRequests(count: number): Promise<TierRequest[]>;
   /** Stops nginx (its port then refuses connections); the logs stay readable until `close()`. */
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -205,16 +207,10 @@ export async function startNginxTier(options: TierOptions): Promise<NginxTier> {
     origin: `https://127.0.0.1:${port}`,
     port,
     requests,
-    async waitForRequests(count, timeoutMs = 10_000) {
-      const until = performance.now() + timeoutMs;
-      for (;;) {
-        const seen = await requests();
-        if (seen.length >= count) return seen;
-        if (performance.now() > until) {
-          throw new Error(`nginx tier: ${seen.length} requests logged, ${count} expected`);
-        }
-        await sleep(20);
-      }
+    async waitForRequests(count) {
+      let seen: TierRequest[] = [];
+      await pollUntil(async () => (seen = await requests()).length >= count);
+      return seen;
     },
     stop,
     close,

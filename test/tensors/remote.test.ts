@@ -6,7 +6,7 @@ import type { DocumentFragment, ManifestDocument } from '../../src/manifest/docu
 import { formatBytes } from '../../src/units.js';
 import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/fixtures.js';
-import { harness, type Harness, settle } from '../support/harness.js';
+import { harness, type Harness } from '../support/harness.js';
 import { modelFiles, writeModel } from './model.js';
 import { bytes, gguf, GGUF_TYPE } from './writers.js';
 
@@ -44,7 +44,7 @@ describe('manifest create --from-url --tensors', () => {
   it('builds the local manifest without integrity from two range requests per safetensors file', async () => {
     const { code, manifest, stderr } = await remote(URLS());
     expect(code).toBe(0);
-    await settle();
+    await h.cdn.idle();
     const requests = h.cdn.requests.map((r) => `${r.method} ${r.path} ${r.range ?? '-'}`);
     const shard1 = files['model-00001-of-00002.safetensors']!;
     const shard2 = files['model-00002-of-00002.safetensors']!;
@@ -108,7 +108,7 @@ describe('manifest create --from-url --tensors', () => {
     const { code, manifest, stderr } = await remote([h.cdn.url('/m/big.safetensors')]);
     expect(code).toBe(0);
     expect(stderr).toBe('big.safetensors: 5 tensors, 8.0 MiB (1 request)\n');
-    await settle();
+    await h.cdn.idle();
     const [only, ...rest] = h.cdn.requestsFor('/m/big.safetensors');
     expect(rest).toEqual([]);
     expect(only!.status).toBe(200);
@@ -136,7 +136,7 @@ describe('manifest create --from-url --tensors', () => {
       `big.gguf: 2 tensors, ${formatBytes(big.length)} (3 requests)\n` +
         `plain.gguf: 2 tensors, ${formatBytes(big.length)} (3 requests)\n`,
     );
-    await settle();
+    await h.cdn.idle();
     expect(h.cdn.requestsFor('/m/big.gguf').map((r) => r.range)).toEqual([
       'bytes=0-1999999',
       'bytes=2000000-3999999',
@@ -167,7 +167,7 @@ describe('manifest create --from-url --tensors', () => {
       'fragfetch: model-00001-of-00002.safetensors: changed on the server while its header was read\n',
     );
     expect(code).toBe(1);
-    await settle();
+    await h.cdn.idle();
     expect(h.cdn.requestsFor(path).map((r) => r.status)).toEqual([206, 200]);
   });
 
@@ -196,7 +196,7 @@ describe('manifest create --from-url --tensors', () => {
       { path: 'config.json', size: files['config.json']!.length },
       { path: 'model-00001-of-00002.safetensors', size: files['model-00001-of-00002.safetensors']!.length },
     ]);
-    await settle();
+    await h.cdn.idle();
     expect(h.cdn.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       'HEAD /m/config.json',
       'HEAD /m/model-00001-of-00002.safetensors',
