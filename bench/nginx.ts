@@ -1,7 +1,8 @@
 /**
  * A private nginx on loopback for the benchmark: its own prefix under the temp dir, its own
  * nginx.conf, a free port, `sendfile`, a short access log the harness reads, and `/throttled/`
- * rate-limited per connection with `limit_rate` (as a CDN edge that caps each connection would be).
+ * rate-limited per connection with `limit_rate` (as a CDN edge that caps each connection would be),
+ * and `/throttled-link/` the same at a lower rate, when asked.
  * With a certificate, the same folders again over HTTPS on a second port: TLS 1.2 and 1.3, HTTP/2
  * and HTTP/1.1 offered by ALPN, as a CDN edge offers them; and, when asked, on a third port a slow
  * mirror of it, every connection limited (two mirrors of different speed, issue 18).
@@ -22,6 +23,8 @@ export interface NginxOptions {
   /** Served again at `/throttled/`, each connection limited to `throttleBytesPerSecond`. */
   throttledDir: string;
   throttleBytesPerSecond: number;
+  /** The same folder again at `/throttled-link/`, each connection limited to this (cat-link). */
+  linkThrottleBytesPerSecond?: number;
   /** A path that must answer 200 before the server counts as ready. */
   probePath: string;
   /** Serve HTTPS too, with this certificate and key (PEM files). */
@@ -94,6 +97,7 @@ export function nginxConf(options: {
   root: string;
   throttledDir: string;
   throttleBytesPerSecond: number;
+  linkThrottleBytesPerSecond?: number;
   workers: number;
   tempPathDirectives: string[];
   tls?: { port: number; cert: string; key: string; http2Directive: boolean };
@@ -101,6 +105,7 @@ export function nginxConf(options: {
   slowMirror?: { port: number; bytesPerSecond: number };
 }): string {
   const { prefix, port, root, throttledDir, throttleBytesPerSecond, workers, tls, slowMirror } = options;
+  const link = options.linkThrottleBytesPerSecond;
   const temp = options.tempPathDirectives
     .map((directive) => `    ${directive} ${path.join(prefix, 'temp', directive.replace('_temp_path', ''))};`)
     .join('\n');
@@ -115,6 +120,14 @@ export function nginxConf(options: {
         location /throttled/ {
             alias ${slash(throttledDir)};
             limit_rate ${throttleBytesPerSecond};
+        }${
+          link === undefined
+            ? ''
+            : `
+        location /throttled-link/ {
+            alias ${slash(throttledDir)};
+            limit_rate ${link};
+        }`
         }
     }
 `;
@@ -181,6 +194,9 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
       root: options.root,
       throttledDir: options.throttledDir,
       throttleBytesPerSecond: options.throttleBytesPerSecond,
+      ...(options.linkThrottleBytesPerSecond === undefined
+        ? {}
+        : { linkThrottleBytesPerSecond: options.linkThrottleBytesPerSecond }),
       workers: options.workers ?? 2,
       tempPathDirectives,
       ...(options.tls && tlsPort !== undefined

@@ -156,6 +156,18 @@ export function evaluate(scenario: Scenario, rows: RowResult[]): ScenarioResult 
     met: peak === null ? null : peak <= rssLimit,
     ...(peak === null ? { note: 'not measured: /usr/bin/time (GNU time) is not installed' } : {}),
   });
+  for (const id of scenario.rssRows ?? []) {
+    const row = byId.get(id);
+    const value = row?.maxRssMiB ?? null;
+    targets.push({
+      label: `${row?.label ?? id}: peak RSS ≤ ${rssLimit} MiB, every run`,
+      value,
+      unit: 'MiB',
+      limit: rssLimit,
+      met: value === null ? null : value <= rssLimit,
+      ...(value === null ? { note: `not measured: ${row ? 'no peak RSS' : `no row ${id}`}` } : {}),
+    });
+  }
   for (const condition of scenario.conditions) {
     const row = byId.get(condition.row);
     const runs = row?.runs ?? [];

@@ -35,6 +35,7 @@ import {
   SCENARIO_NAMES,
   type ScenarioContext,
   type ScenarioName,
+  LINK_THROTTLE_BYTES_PER_SECOND,
   SLOW_MIRROR_BYTES_PER_SECOND,
   THROTTLE_BYTES_PER_SECOND,
 } from './scenarios.js';
@@ -255,6 +256,7 @@ async function main(): Promise<number> {
         root: fixtures.root,
         throttledDir: path.join(fixtures.root, 'big'),
         throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND,
+        linkThrottleBytesPerSecond: LINK_THROTTLE_BYTES_PER_SECOND,
         slowMirrorBytesPerSecond: SLOW_MIRROR_BYTES_PER_SECOND,
         probePath: probe!,
         pkiDir: path.join(workDir, 'pki'),

@@ -38,6 +38,8 @@ export interface ServerOptions {
   /** Folder (under root) served again at `/throttled/`. */
   throttledDir: string;
   throttleBytesPerSecond: number;
+  /** The same folder again at `/throttled-link/`, each connection limited to this. */
+  linkThrottleBytesPerSecond: number;
   /** The limit per connection of the slow https mirror. */
   slowMirrorBytesPerSecond: number;
   /** Path under root of a file that must be served before the server counts as ready. */
@@ -101,6 +103,9 @@ export async function startServer(options: ServerOptions): Promise<BenchServer> 
     cdn.mount('/', options.root);
     cdn.mount('/throttled', path.resolve(options.throttledDir), {
       limitRate: options.throttleBytesPerSecond,
+    });
+    cdn.mount('/throttled-link', path.resolve(options.throttledDir), {
+      limitRate: options.linkThrottleBytesPerSecond,
     });
     return cdn;
   };

@@ -20,4 +20,5 @@ export {
   type ReadyFragment,
   type StreamOptions,
 } from './loader/loader.js';
+export type { FragmentBytes } from './loader/fragment-bytes.js';
 export type { NetworkOptions } from './net/http.js';

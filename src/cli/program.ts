@@ -1,4 +1,5 @@
 import { Command, CommanderError, Help } from 'commander';
+import type { Writable } from 'node:stream';
 import { FragfetchError } from '../errors.js';
 import type { CommandContext } from './commands/context.js';
 import { registerCache } from './commands/cache.js';
@@ -197,9 +198,10 @@ function trackWrites(io: CliIO): { io: CliIO; wrote(): boolean } {
   const stdout = new Proxy(io.stdout, {
     get(target, property) {
       if (property === 'write') {
-        return (text: string) => {
+        // Every argument passed on: a stream's write takes a callback too (`fragfetch cat`).
+        return (...args: Parameters<Writable['write']>) => {
           wrote = true;
-          return target.write(text);
+          return (target.write as Writable['write']).apply(target, args);
         };
       }
       const value: unknown = Reflect.get(target, property, target);

@@ -1,96 +1,52 @@
-import { type FileHandle, open } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
+import type { FragmentBytes } from './fragment-bytes.js';
 
 /** Bytes read from disk per push: as the cache's own reads, small against the reader's buffer. */
 const READ_BYTES = 256 * 1024;
 
 /**
- * One fragment's bytes in order while its ranges download in parallel. Ranges that arrive ahead of
- * the reader wait where the engine writes them, in the fragment's partial file: that file is the
- * reorder buffer, so memory holds no more than the stream's own buffer. What the reader has is told
- * by the run (`written`, `settled`, `failed`); the end is pushed only once the whole fragment was
- * verified and cached, so a reader that sees the end saw verified bytes — and one that sees an
- * EINTEGRITY error must drop what it got.
+ * One fragment's bytes in order while its ranges download in parallel, as a stream (FragmentBytes
+ * says where they wait and when the end comes). Each chunk is a buffer of its own, the consumer's to
+ * keep. Destroying the stream stops the download; its 'close' comes once that has wound down.
  */
 export class FragmentReader extends Readable {
-  readonly #onDestroy: () => Promise<void>;
-  #partial: { path: string; handle: Promise<FileHandle> } | undefined;
-  #final: { size: number; handle: Promise<FileHandle> } | undefined;
-  #readyTo = 0;
-  #position = 0;
-  #wanted = false;
-  #pumping = false;
+  readonly #bytes: FragmentBytes;
+  #pulling = false;
 
-  /**
-   * `onDestroy`: stops the download when the reader is given up, resolving once it has wound down —
-   * the stream's 'close' comes after, so nothing of the run is still writing then.
-   */
-  constructor(onDestroy: () => Promise<void>) {
+  constructor(bytes: FragmentBytes) {
     super({ highWaterMark: 1024 * 1024 });
-    this.#onDestroy = onDestroy;
-  }
-
-  /** Bytes [0, readyTo) are on disk in the partial file `path`. */
-  written(path: string, readyTo: number): void {
-    if (this.#partial?.path !== path) this.#partial = { path, handle: open(path, 'r') };
-    this.#readyTo = Math.max(this.#readyTo, readyTo);
-    void this.#pump();
-  }
-
-  /**
-   * The download starts over (the object changed, or failed its integrity): bytes already handed out
-   * may be of the other version, so the stream fails with that reason; before any, it just waits.
-   */
-  restarted(reason: Error): void {
-    if (this.#position > 0) this.destroy(reason);
-    else this.#readyTo = 0;
-  }
-
-  /** The fragment is verified and cached at `path`. */
-  settled(path: string, size: number): void {
-    this.#final = { size, handle: open(path, 'r') };
-    void this.#pump();
+    this.#bytes = bytes;
+    bytes.onFailure((error) => this.destroy(error));
   }
 
   override _read(): void {
-    this.#wanted = true;
-    void this.#pump();
+    if (this.#pulling) return;
+    this.#pulling = true;
+    void this.#pull();
   }
 
   /** Pushes what is on disk beyond the position while the consumer wants more. */
-  async #pump(): Promise<void> {
-    if (this.#pumping || this.destroyed) return;
-    this.#pumping = true;
+  async #pull(): Promise<void> {
     try {
-      while (this.#wanted && !this.destroyed) {
-        const final = this.#final;
-        if (final && this.#position >= final.size) {
+      for (;;) {
+        const buffer = Buffer.allocUnsafe(READ_BYTES);
+        const length = await this.#bytes.read(buffer);
+        if (this.destroyed) return;
+        if (length === 0) {
           this.push(null);
           return;
         }
-        const limit = final ? final.size : this.#readyTo;
-        const source = final ? final.handle : this.#partial?.handle;
-        if (!source || this.#position >= limit) return;
-        const length = Math.min(READ_BYTES, limit - this.#position);
-        const buffer = Buffer.allocUnsafe(length);
-        const { bytesRead } = await (await source).read(buffer, 0, length, this.#position);
-        if (bytesRead === 0) return;
-        this.#position += bytesRead;
-        this.#wanted = this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
+        if (!this.push(length === buffer.length ? buffer : buffer.subarray(0, length))) return;
       }
     } catch (error) {
       this.destroy(error as Error);
     } finally {
-      this.#pumping = false;
+      this.#pulling = false;
     }
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const handles = [this.#partial?.handle, this.#final?.handle].filter((h) => h !== undefined);
-    void Promise.allSettled([
-      this.#onDestroy(),
-      ...handles.map(async (handle) => (await handle).close()),
-    ]).then(() => callback(error));
+    void this.#bytes.close().then(() => callback(error));
   }
 }
 

@@ -12,6 +12,7 @@ import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { loadManifest } from '../manifest/load.js';
 import { orderFragments } from '../manifest/order.js';
 import { parseManifest } from '../manifest/parse.js';
+import { FragmentBytes } from './fragment-bytes.js';
 import { FragmentReader, windows } from './fragment-reader.js';
 import { MemoryTier } from './memory-tier.js';
 import { type Settlement, Settlements } from './settlements.js';
@@ -138,32 +139,42 @@ export class Loader extends EventEmitter<LoaderEvents> {
    * not, and the bytes already read are then the caller's to drop. Destroying it stops the download.
    */
   read(manifest: ManifestSource, id: string, options: ReadOptions = {}): Readable {
-    const stop = new AbortController();
-    let done: Promise<void> = Promise.resolve();
-    const reader = new FragmentReader(() => {
-      stop.abort(new FragfetchError('EABORT', `the read of ${id} was given up`));
-      return done;
-    });
-    const signal = AbortSignal.any([stop.signal, ...(options.signal ? [options.signal] : [])]);
-    done = this.#readInto(reader, manifest, id, signal).catch((error: unknown) => {
-      reader.destroy(error as Error);
-    });
+    const reader = new FragmentReader(this.open(manifest, id, options));
     if (options.window === undefined) return reader;
     const windowed = windows(options.window, options.stride ?? options.window);
     pipeline(reader, windowed, () => {});
     return windowed;
   }
 
-  async #readInto(reader: FragmentReader, source: ManifestSource, id: string, signal: AbortSignal) {
+  /**
+   * What `read` streams, read instead into the caller's own buffers (`bytes.read(buffer)`, as
+   * `FileHandle.read`), for a program that copies the bytes on and can reuse its buffers; `close()`
+   * stops the download. The same ends: 0 bytes once verified, EINTEGRITY when not.
+   */
+  open(manifest: ManifestSource, id: string, options: { signal?: AbortSignal } = {}): FragmentBytes {
+    const stop = new AbortController();
+    let done: Promise<void> = Promise.resolve();
+    const bytes = new FragmentBytes(() => {
+      stop.abort(new FragfetchError('EABORT', `the read of ${id} was given up`));
+      return done;
+    });
+    const signal = AbortSignal.any([stop.signal, ...(options.signal ? [options.signal] : [])]);
+    done = this.#readInto(bytes, manifest, id, signal).catch((error: unknown) => {
+      bytes.fail(error as Error);
+    });
+    return bytes;
+  }
+
+  async #readInto(bytes: FragmentBytes, source: ManifestSource, id: string, signal: AbortSignal) {
     const manifest = await this.#manifest(source);
     const fragment = manifest.fragments.find((f) => f.id === id);
     if (!fragment) throw new FragfetchError('EUSAGE', `${manifest.source}: no fragment with the id "${id}"`);
     let failure: unknown;
     await this.#run({ ...manifest, fragments: [fragment] }, signal, {
-      written: (_fragment, path, readyTo) => reader.written(path, readyTo),
+      written: (_fragment, path, readyTo) => bytes.written(path, readyTo),
       retry: (_fragment, error) => {
         if (isFragfetchError(error, 'EINTEGRITY') || isFragfetchError(error, 'ECHANGED'))
-          reader.restarted(error);
+          bytes.restarted(error);
       },
       settled: (_fragment, outcome, error) => {
         if (outcome === 'failed') failure = error;
@@ -173,7 +184,7 @@ export class Loader extends EventEmitter<LoaderEvents> {
     if (signal.aborted) throw signal.reason;
     const hit = await new CacheStore(this.cacheDir).lookup(fragment);
     if (!hit) throw new FragfetchError('ECACHE', `${fragment.id}: downloaded but not found in the cache`);
-    reader.settled(hit.path, hit.size);
+    bytes.settled(hit.path, hit.size);
   }
 
   async #manifest(source: ManifestSource): Promise<Manifest> {

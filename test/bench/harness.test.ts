@@ -165,6 +165,54 @@ describe('bench: a scenario’s own peak RSS target', () => {
   });
 });
 
+describe('bench: cat-link', () => {
+  it('serves the throttled folder again at /throttled-link/, at its own rate, when asked', () => {
+    const base = {
+      prefix: '/p',
+      port: 8080,
+      root: '/r',
+      throttledDir: '/r/big',
+      throttleBytesPerSecond: 32_000_000,
+      workers: 2,
+      tempPathDirectives: [],
+    };
+    const conf = nginxConf({ ...base, linkThrottleBytesPerSecond: 4_000_000 });
+    expect(conf).toMatch(/location \/throttled\/ \{\n\s*alias \/r\/big\/;\n\s*limit_rate 32000000;/);
+    expect(conf).toMatch(/location \/throttled-link\/ \{\n\s*alias \/r\/big\/;\n\s*limit_rate 4000000;/);
+    expect(nginxConf(base)).not.toContain('throttled-link');
+  });
+
+  it('judges the peak RSS of a row of its own, over every run, besides the maximum of all', () => {
+    const run = (kib: number): RunRecord => ({ round: 1, seconds: 1, rssKiB: kib, ok: true });
+    const rows = [
+      summariseRow({ id: 'fragfetch', tool: 'fragfetch', label: 'fetch' }, [run(150 * 1024)], 'f'),
+      summariseRow(
+        { id: 'fragfetch-cat', tool: 'fragfetch', label: 'cat' },
+        [run(120 * 1024), run(210 * 1024)],
+        'c',
+      ),
+    ];
+    const scenario: Scenario = {
+      name: 'cat-link',
+      description: '',
+      files: 1,
+      bytes: 1,
+      rows: [],
+      targets: [],
+      conditions: [],
+      rssRows: ['fragfetch-cat'],
+    };
+    const [all, cat] = evaluate(scenario, rows).targets;
+    expect(all).toMatchObject({ label: 'fragfetch peak RSS ≤ 200 MiB', value: 210, met: false });
+    expect(cat).toMatchObject({ label: 'cat: peak RSS ≤ 200 MiB, every run', value: 210, met: false });
+    const under = evaluate(scenario, [
+      rows[0]!,
+      summariseRow({ id: 'fragfetch-cat', tool: 'fragfetch', label: 'cat' }, [run(120 * 1024)], 'c'),
+    ]);
+    expect(under.targets[1]).toMatchObject({ value: 120, met: true });
+  });
+});
+
 describe('bench: what the server saw', () => {
   it('counts protocols and distinct connections from nginx log lines', () => {
     const lines = [

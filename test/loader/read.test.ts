@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import cacache from 'cacache';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLoader } from '../../src/index.js';
@@ -95,6 +96,32 @@ describe('loader.read', () => {
     expect(partial).toEqual({});
   });
 
+  it('open() reads into the caller’s one buffer, in order, to a verified end; close() stops it', async () => {
+    h.cdn.fault('/m/big.bin', { kind: 'delay', ms: 300 });
+    const loader = createLoader({ cache: h.cacheDir, ...split });
+    const bytes = loader.open(h.manifest([fragment]), 'big');
+    const buffer = Buffer.alloc(100_000);
+    const hash = createHash('sha256');
+    let reads = 0;
+    for (let length = await bytes.read(buffer); length > 0; length = await bytes.read(buffer)) {
+      hash.update(buffer.subarray(0, length));
+      reads++;
+    }
+    expect(hash.digest('base64')).toBe(fragment.integrity.replace(/^sha256-/, ''));
+    expect(bytes.position).toBe(body.length);
+    expect(reads).toBeGreaterThanOrEqual(Math.ceil(body.length / buffer.length));
+    await bytes.close();
+
+    // Given up after its first read: the download stops, nothing unverified is cached.
+    const cache = `${h.cacheDir}-closed`;
+    h.cdn.fault('/m/big.bin', { kind: 'stall', afterBytes: 600_000, ms: 600_000 }, { times: Infinity });
+    const stalled = createLoader({ cache, ...split }).open(h.manifest([fragment]), 'big');
+    expect(await stalled.read(buffer)).toBeGreaterThan(0);
+    await stalled.close();
+    await expect(stalled.read(buffer)).rejects.toMatchObject({ code: 'EABORT' });
+    expect(await cacache.ls(cache)).toEqual({});
+  });
+
   it('refuses an id the manifest does not have', async () => {
     const stream = createLoader({ cache: h.cacheDir }).read(h.manifest([fragment]), 'nope');
     await expect(stream.toArray()).rejects.toMatchObject({ code: 'EUSAGE' });
@@ -132,5 +159,21 @@ describe('fragfetch cat', () => {
     expect(text.trim().split(/\s+/)).toEqual(['100', '0']);
     // Nothing half-written entered the cache.
     expect(await cacache.ls(cache)).toEqual({});
+  });
+
+  it('writes all of it into a pipe whose reader holds off, as a slow `| sha256sum` does', async () => {
+    // The reader waits before its first read: the pipe (64 KiB) fills, and every write meets a full
+    // pipe until it drains. Node leaves stdout's pipe non-blocking, where a write fails with EAGAIN.
+    const manifest = await h.manifestFile([fragment]);
+    const script = `set -o pipefail; "${process.execPath}" "${BIN}" cat "${manifest}" big --cache "${h.cacheDir}" | { sleep 2; sha256sum; }`;
+    const child = spawn('bash', ['-c', script]);
+    let text = '';
+    let errors = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    const code = await new Promise((resolve) => child.on('close', (exit) => resolve(exit)));
+    expect(errors).toBe('');
+    expect(code).toBe(0);
+    expect(text.split(' ')[0]).toBe(createHash('sha256').update(body).digest('hex'));
   });
 });

@@ -1,13 +1,18 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { isFragfetchError } from '../../errors.js';
+import type { FragmentBytes } from '../../loader/fragment-bytes.js';
 import { createLoader } from '../../loader/loader.js';
 import { type CliIO, EXIT } from '../io.js';
 import { type TransferFlags, transferOptions } from '../options.js';
+import { type ByteSink, stdoutSink } from './cat-output.js';
 import type { CommandContext } from './context.js';
 import { fetchOptionsOf } from './fetch.js';
+
+/**
+ * Bytes per read and write: one write call where the pipe's reader takes 32–64 KiB at a time, while
+ * a read of the next is never more than one chunk behind the download.
+ */
+const CHUNK_BYTES = 1024 * 1024;
 
 /** A closed pipe (`| head -c 100`): the reader has what it wanted. */
 function isClosedPipe(error: unknown): boolean {
@@ -26,37 +31,40 @@ export async function catCommand(
 ): Promise<number> {
   const { cacheDir, ...options } = fetchOptionsOf(flags, io);
   const loader = createLoader({ ...options, cache: cacheDir });
-  // Node writes to a pipe on stdout synchronously: each write waited for the reader (`| sha256sum`) with
-  // the downloads stopped, 2-3 × the time of a fetch. Through fs, the writes wait in libuv's threads.
-  const out = (
-    io.stdout === process.stdout
-      ? createWriteStream('', { fd: 1, autoClose: false, highWaterMark: 4 << 20 })
-      : io.stdout
-  ) as Partial<Writable> & { write(chunk: Buffer): boolean };
-  const stream = loader.read(source, id, { signal: io.signal });
-  let closed = false;
-  const onError = (error: unknown) => {
-    if (isClosedPipe(error)) closed = true;
-  };
-  out.on?.('error', onError);
+  const bytes = loader.open(source, id, { signal: io.signal });
   try {
-    for await (const chunk of stream) {
-      if (closed) break;
-      if (!out.write(chunk as Buffer) && out.once) await once(out as Writable, 'drain');
-    }
-    if (out.end && !closed) await new Promise<void>((resolve) => out.end!(() => resolve()));
+    const sink = stdoutSink(io.stdout);
+    await copy(bytes, sink);
+    await sink.end();
   } catch (error) {
-    if (closed || isClosedPipe(error)) return EXIT.ok;
+    if (isClosedPipe(error)) return EXIT.ok;
     if (io.signal.aborted) return EXIT.interrupted;
     // A bad manifest or id is a usage error (exit 2), said as every command says it.
     if (isFragfetchError(error, 'EUSAGE') || isFragfetchError(error, 'EMANIFEST')) throw error;
     io.stderr.write(`fragfetch: ${(error as Error).message}\n`);
     return EXIT.failed;
   } finally {
-    out.off?.('error', onError);
-    stream.destroy();
+    await bytes.close();
   }
   return EXIT.ok;
+}
+
+/**
+ * Reads the next chunk while the last is being written, into two buffers taken in turn when the
+ * sink copies them: a GiB through fresh buffers is a GiB of garbage, which a slow reader keeps alive
+ * long enough to need the major collector.
+ */
+async function copy(bytes: FragmentBytes, sink: ByteSink): Promise<void> {
+  const buffers = sink.reuses ? [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)] : [];
+  let writing: Promise<void> = Promise.resolve();
+  for (let turn = 0; ; turn ^= 1) {
+    // This buffer's last write was awaited before the write after it began.
+    const buffer = buffers[turn] ?? Buffer.allocUnsafe(CHUNK_BYTES);
+    // Both settle before either outcome is acted on: neither rejection is left unobserved.
+    const [length] = await Promise.all([bytes.read(buffer), writing]);
+    if (length === 0) return;
+    writing = sink.write(buffer.subarray(0, length));
+  }
 }
 
 export function registerCat(program: Command, { io, setExit }: CommandContext): void {
