@@ -16,16 +16,19 @@ import type { Scenario } from '../../bench/scenarios.js';
 import { curlConfig } from '../../bench/tools.js';
 import { describeTraffic, parseTraffic } from '../../bench/traffic.js';
 
+/** The nginx config's options, as the bench gives them, for the tests of what it writes. */
+const NGINX_BASE = {
+  prefix: '/p',
+  port: 8080,
+  root: '/r',
+  throttledDir: '/r/big',
+  throttleBytesPerSecond: 32_000_000,
+  workers: 2,
+  tempPathDirectives: ['client_body_temp_path'],
+};
+
 describe('bench: nginx over https', () => {
-  const base = {
-    prefix: '/p',
-    port: 8080,
-    root: '/r',
-    throttledDir: '/r/big',
-    throttleBytesPerSecond: 32_000_000,
-    workers: 2,
-    tempPathDirectives: ['client_body_temp_path'],
-  };
+  const base = NGINX_BASE;
 
   it('uses `listen … ssl http2` before nginx 1.25.1 and `http2 on;` from it', () => {
     expect(hasHttp2Directive('1.22.1')).toBe(false);
@@ -167,15 +170,7 @@ describe('bench: a scenario’s own peak RSS target', () => {
 
 describe('bench: cat-link', () => {
   it('serves the throttled folder again at /throttled-link/, at its own rate, when asked', () => {
-    const base = {
-      prefix: '/p',
-      port: 8080,
-      root: '/r',
-      throttledDir: '/r/big',
-      throttleBytesPerSecond: 32_000_000,
-      workers: 2,
-      tempPathDirectives: [],
-    };
+    const base = { ...NGINX_BASE, tempPathDirectives: [] };
     const conf = nginxConf({ ...base, linkThrottleBytesPerSecond: 4_000_000 });
     expect(conf).toMatch(/location \/throttled\/ \{\n\s*alias \/r\/big\/;\n\s*limit_rate 32000000;/);
     expect(conf).toMatch(/location \/throttled-link\/ \{\n\s*alias \/r\/big\/;\n\s*limit_rate 4000000;/);
