@@ -1,7 +1,7 @@
 import { CacheStore } from '../cache/store.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
-import { type FileLayout, fragmentsOf, planLayout } from './layout.js';
+import { type FileLayout, fragmentsOf, isWholeFile, planLayout } from './layout.js';
 import { prepareRoot } from './paths.js';
 import { unnamedFiles } from './prune.js';
 import { type FileDecision, scanFile } from './scan.js';
@@ -63,8 +63,12 @@ export async function planMirror(
       decisions[i] = await scanFile(root, file, state, store, scanOptions);
     });
   } else {
-    // Nothing to look at: no promise per file (10^6 of them for as many files).
-    for (let i = 0; i < files.length; i++) decisions[i] = new MissingFile(files[i]!);
+    // Nothing to look at: no promise per file (10^6 of them for as many files), and a whole file
+    // is its own decision.
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i]!;
+      decisions[i] = isWholeFile(file) ? file : new MissingFile(file);
+    }
   }
 
   const fragments = neededFragments(manifest.fragments, decisions);
@@ -87,9 +91,8 @@ export async function planMirror(
 const NO_RECORDS: Readonly<Record<string, FragmentRecord>> = Object.freeze({});
 
 /**
- * A file of a folder that does not exist yet: written, from nothing, with all its fragments. Only
- * the file is held, the rest is the same for every one: an object with its own fields and array
- * was ~130 bytes a file, 115 MB for 900k files.
+ * A file of byte ranges in a folder that does not exist yet: written, from nothing, with all its
+ * fragments. Only the file is held, the rest is the same for every one.
  */
 class MissingFile {
   constructor(readonly file: FileLayout) {}
@@ -116,7 +119,10 @@ class MissingFile {
  */
 function neededFragments(fragments: Fragment[], decisions: readonly FileDecision[]): Fragment[] {
   let count = 0;
-  for (const decision of decisions) if (decision.action === 'write') count += decision.needed.length;
+  for (const decision of decisions) {
+    // A whole file to write needs its one fragment: no array made to say so.
+    if (decision.action === 'write') count += isWholeFile(decision.file) ? 1 : decision.needed.length;
+  }
   // A fragment belongs to one file: as many needed as there are means every one.
   if (count === fragments.length) return fragments;
   const wanted = new Set<Fragment>();
