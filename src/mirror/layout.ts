@@ -133,8 +133,7 @@ const NO_RECORDS: Readonly<Record<string, never>> = Object.freeze({});
  * (`{ kind, path, fragment }` was 16 bytes more a file, 900k of them).
  *
  * It is also the decision to write it from nothing, with its fragment (scan.ts's `write` of a
- * `missing` file), for a mirror into a folder that does not exist yet: an object of its own per
- * file was 29 MB more for 900k files.
+ * `missing` file), for a mirror into a folder that does not exist yet (missingFiles).
  */
 class WholeFile {
   constructor(readonly fragment: Fragment) {}
@@ -164,19 +163,66 @@ class WholeFile {
   }
 }
 
-/** A file and the decision to write it from nothing: a whole file is both (see WholeFile). */
-export function isWholeFile(file: FileLayout): file is FileLayout & MissingWhole {
-  return file instanceof WholeFile;
+/** A file of byte ranges, and as WholeFile the decision to write it from nothing. */
+class RangesFile {
+  readonly kind = 'ranges';
+  constructor(
+    readonly path: string,
+    readonly ranges: RangeFragment[],
+    readonly size: number,
+  ) {}
+  get file(): this {
+    return this;
+  }
+  get action(): 'write' {
+    return 'write';
+  }
+  get reason(): 'missing' {
+    return 'missing';
+  }
+  get needed(): Fragment[] {
+    return this.ranges;
+  }
+  get kept(): Readonly<Record<string, never>> {
+    return NO_RECORDS;
+  }
+  get base(): false {
+    return false;
+  }
 }
 
-/** What a WholeFile answers as a decision. */
-export interface MissingWhole {
+/** The decision to write a file from nothing, with all its fragments, that each file layout is. */
+export interface MissingFile {
   file: FileLayout;
   action: 'write';
   reason: 'missing';
   needed: Fragment[];
   kept: Readonly<Record<string, never>>;
   base: false;
+}
+
+/**
+ * The files of a folder that does not exist yet, as the decisions to write each from nothing:
+ * the files themselves (an object per file was 29 MB more for 900k files).
+ */
+export function missingFiles(files: FileLayout[]): MissingFile[] {
+  if (files.every((file) => file instanceof WholeFile || file instanceof RangesFile)) {
+    return files as unknown as MissingFile[];
+  }
+  // Files laid out by hand (in code): a decision each.
+  return files.map((file) => ({
+    file,
+    action: 'write',
+    reason: 'missing',
+    needed: fragmentsOf(file),
+    kept: NO_RECORDS,
+    base: false,
+  }));
+}
+
+/** A file that is one whole object: it needs its one fragment. */
+export function isWholeFile(file: FileLayout): boolean {
+  return file instanceof WholeFile;
 }
 
 function fileOf(group: Fragment | Fragment[], invalid: (problem: string) => FragfetchError): FileLayout {
@@ -210,7 +256,7 @@ function fileOf(group: Fragment | Fragment[], invalid: (problem: string) => Frag
     previous = range;
   }
   for (const range of ranges) size = Math.max(size, range.offset + range.size);
-  return { kind: 'ranges', path, ranges, size };
+  return new RangesFile(path, ranges, size);
 }
 
 function isRange(fragment: Fragment): fragment is RangeFragment {

@@ -1,11 +1,11 @@
 import { CacheStore } from '../cache/store.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
-import { type FileLayout, fragmentsOf, isWholeFile, planLayout } from './layout.js';
+import { type FileLayout, isWholeFile, missingFiles, planLayout } from './layout.js';
 import { prepareRoot } from './paths.js';
 import { unnamedFiles } from './prune.js';
 import { type FileDecision, scanFile } from './scan.js';
-import { type FragmentRecord, MirrorState } from './state.js';
+import { MirrorState } from './state.js';
 
 export interface PlanMirrorOptions {
   cacheDir: string;
@@ -53,22 +53,20 @@ export async function planMirror(
   const { root, exists } = await prepareRoot(dir, options.create);
   const state = exists ? await MirrorState.load(root) : MirrorState.empty(root);
   const store = new CacheStore(options.cacheDir);
-  const decisions: FileDecision[] = new Array<FileDecision>(files.length);
+  let decisions: FileDecision[];
   const scanOptions = {
     ...(options.checksum ? { checksum: true } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
   if (exists) {
+    decisions = new Array<FileDecision>(files.length);
     await forEachLimit(files, SCAN_CONCURRENCY, async (file, i) => {
       decisions[i] = await scanFile(root, file, state, store, scanOptions);
     });
   } else {
-    // Nothing to look at: no promise per file (10^6 of them for as many files), and a whole file
-    // is its own decision.
-    for (let i = 0; i < files.length; i++) {
-      const file = files[i]!;
-      decisions[i] = isWholeFile(file) ? file : new MissingFile(file);
-    }
+    // Nothing to look at: no promise per file (10^6 of them for as many files), and each file is
+    // its own decision.
+    decisions = missingFiles(files);
   }
 
   const fragments = neededFragments(manifest.fragments, decisions);
@@ -85,32 +83,6 @@ export async function planMirror(
     ...(fragments === manifest.fragments ? { neededOrder: ordered } : {}),
     toDelete,
   };
-}
-
-/** The records of a file rewritten from nothing: none, shared (they are copied, never changed). */
-const NO_RECORDS: Readonly<Record<string, FragmentRecord>> = Object.freeze({});
-
-/**
- * A file of byte ranges in a folder that does not exist yet: written, from nothing, with all its
- * fragments. Only the file is held, the rest is the same for every one.
- */
-class MissingFile {
-  constructor(readonly file: FileLayout) {}
-  get action(): 'write' {
-    return 'write';
-  }
-  get reason(): 'missing' {
-    return 'missing';
-  }
-  get needed(): Fragment[] {
-    return fragmentsOf(this.file);
-  }
-  get kept(): Record<string, FragmentRecord> {
-    return NO_RECORDS;
-  }
-  get base(): boolean {
-    return false;
-  }
 }
 
 /**
