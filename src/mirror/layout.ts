@@ -80,6 +80,7 @@ export function planLayout(
     return at === -1 ? undefined : groups[at];
   };
   checkDirectories(groups, fileAt, invalid);
+  index.release();
   // Each group becomes its file where it is: no second array of 900k.
   const files = groups as unknown as FileLayout[];
   for (let i = 0; i < groups.length; i++) files[i] = fileOf(groups[i]!, invalid);
