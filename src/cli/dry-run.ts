@@ -61,9 +61,12 @@ export type PlanDocument = Omit<PlanReport, 'download' | 'cached' | 'endpoints'>
  */
 export function planDocument(manifest: Manifest, plan: FetchPlan, cacheDir: string): PlanDocument {
   const cached: CachedFragment[] = [];
-  for (const fragment of plan.ordered) {
-    const hit = plan.cached.get(fragment);
-    if (hit) cached.push([fragment, hit.size ?? fragment.size]);
+  // Nothing cached (a new manifest, an empty cache): no lookup per fragment.
+  if (plan.cached.size > 0) {
+    for (const fragment of plan.ordered) {
+      const hit = plan.cached.get(fragment);
+      if (hit) cached.push([fragment, hit.size ?? fragment.size]);
+    }
   }
   const tallies = new Map<Priority, PriorityPlan>();
   const tally = (priority: Priority) => {
