@@ -1,12 +1,11 @@
 import type { ChalkInstance } from 'chalk';
 import { CacheStore } from '../cache/store.js';
-import { displayUrl } from '../errors.js';
 import { type FetchPlan, planFetch } from '../fetch/engine.js';
-import { endpointOf, isOriginOf } from '../fetch/stats.js';
 import { type Fragment, type Manifest, PRIORITIES, type Priority } from '../manifest/fragment.js';
 import { formatBytes, oneLine, plural, widest } from '../units.js';
 import { type CliIO, EXIT } from './io.js';
 import { JsonList, writeJsonDocument } from './json-stream.js';
+import { type PlannedEndpoint, PlanUrls } from './plan-urls.js';
 import { chalkFor } from './terminal.js';
 
 /** The `--dry-run --json` document: what a run would download, what it would take from the cache, from where. */
@@ -21,7 +20,7 @@ export interface PlanReport {
   download: PlannedFragment[];
   cached: PlannedFragment[];
   /** Origins the download would use: `primary` fragments are asked there first, `fallback` ones on failover. */
-  endpoints: { url: string; primary: number; fallback: number }[];
+  endpoints: PlannedEndpoint[];
 }
 
 export interface PriorityPlan {
@@ -62,9 +61,12 @@ export type PlanDocument = Omit<PlanReport, 'download' | 'cached' | 'endpoints'>
  */
 export function planDocument(manifest: Manifest, plan: FetchPlan, cacheDir: string): PlanDocument {
   const cached: CachedFragment[] = [];
-  for (const fragment of plan.ordered) {
-    const hit = plan.cached.get(fragment);
-    if (hit) cached.push([fragment, hit.size ?? fragment.size]);
+  // Nothing cached (a new manifest, an empty cache): no lookup per fragment.
+  if (plan.cached.size > 0) {
+    for (const fragment of plan.ordered) {
+      const hit = plan.cached.get(fragment);
+      if (hit) cached.push([fragment, hit.size ?? fragment.size]);
+    }
   }
   const tallies = new Map<Priority, PriorityPlan>();
   const tally = (priority: Priority) => {
@@ -90,6 +92,7 @@ export function planDocument(manifest: Manifest, plan: FetchPlan, cacheDir: stri
     bytesCached += size ?? 0;
   }
   const priorities = PRIORITIES.flatMap((priority) => tallies.get(priority) ?? []);
+  const urls = new PlanUrls();
 
   return {
     dryRun: true,
@@ -98,28 +101,31 @@ export function planDocument(manifest: Manifest, plan: FetchPlan, cacheDir: stri
     fragments: { total: plan.ordered.length, toDownload: plan.missing.length, cached: cached.length },
     bytes: { toDownload: plan.missingBytes, cached: bytesCached, undeclared },
     priorities,
-    download: new JsonList(plan.missing, (fragment, indent) => plannedJson(fragment, fragment.size, indent)),
-    cached: new JsonList(cached, ([fragment, size], indent) => plannedJson(fragment, size, indent)),
-    endpoints: endpointsOf(plan.missing),
+    download: new JsonList(plan.missing, (fragment, indent) =>
+      plannedJson(fragment, fragment.size, indent, urls),
+    ),
+    cached: new JsonList(cached, ([fragment, size], indent) => plannedJson(fragment, size, indent, urls)),
+    endpoints: urls.endpoints(plan.missing),
   };
 }
 
 /** The document with its lists made: the human form's input. */
 export function planReport(document: PlanDocument): PlanReport {
+  const urls = new PlanUrls();
   return {
     ...document,
-    download: document.download.items.map((fragment) => planned(fragment, fragment.size)),
-    cached: document.cached.items.map(([fragment, size]) => planned(fragment, size)),
+    download: document.download.items.map((fragment) => planned(fragment, fragment.size, urls)),
+    cached: document.cached.items.map(([fragment, size]) => planned(fragment, size, urls)),
   };
 }
 
-function planned(fragment: Fragment, size: number | undefined): PlannedFragment {
+function planned(fragment: Fragment, size: number | undefined, urls: PlanUrls): PlannedFragment {
   return {
     id: fragment.id,
     path: fragment.path,
     priority: fragment.priority,
     size: size ?? null,
-    url: displayUrl(fragment.urls[0] ?? ''),
+    url: urls.first(fragment),
   };
 }
 
@@ -160,11 +166,11 @@ const QUOTED_PRIORITY = Object.fromEntries(PRIORITIES.map((p) => [p, JSON.string
  * `planned(fragment, size)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object,
  * each string quoted once (an id is most often the path).
  */
-function plannedJson(fragment: Fragment, size: number | undefined, indent: string): string {
+function plannedJson(fragment: Fragment, size: number | undefined, indent: string, urls: PlanUrls): string {
   const keys = plannedKeys(indent);
   const path = JSON.stringify(fragment.path);
   const id = fragment.id === fragment.path ? path : JSON.stringify(fragment.id);
-  const url = JSON.stringify(displayUrl(fragment.urls[0] ?? ''));
+  const url = urls.quotedFirst(fragment);
   return (
     keys.id +
     id +
@@ -178,47 +184,6 @@ function plannedJson(fragment: Fragment, size: number | undefined, indent: strin
     url +
     keys.end
   );
-}
-
-/**
- * Origins the download would use, each counted once per fragment (two base URLs may share one).
- * Consecutive fragments mostly have the same origins in the same order: a run of them is
- * recognised by the starts of their URLs, and counted at its end, once.
- */
-function endpointsOf(missing: readonly Fragment[]): PlanReport['endpoints'] {
-  const endpoints = new Map<string, { url: string; primary: number; fallback: number }>();
-  const count = (origins: readonly string[], fragments: number) => {
-    const seen: string[] = [];
-    for (const raw of origins) {
-      const origin = displayUrl(raw);
-      if (seen.includes(origin)) continue;
-      let tally = endpoints.get(origin);
-      if (tally === undefined) endpoints.set(origin, (tally = { url: origin, primary: 0, fallback: 0 }));
-      if (seen.length === 0) tally.primary += fragments;
-      else tally.fallback += fragments;
-      seen.push(origin);
-    }
-  };
-  let origins: string[] = [];
-  let run = 0;
-  for (const fragment of missing) {
-    const urls = fragment.urls;
-    if (run > 0 && sameOrigins(origins, urls)) {
-      run++;
-      continue;
-    }
-    if (run > 0) count(origins, run);
-    origins = urls.map((url) => endpointOf(url));
-    run = 1;
-  }
-  if (run > 0) count(origins, run);
-  return [...endpoints.values()];
-}
-
-function sameOrigins(origins: readonly string[], urls: readonly string[]): boolean {
-  if (urls.length !== origins.length) return false;
-  for (let i = 0; i < urls.length; i++) if (!isOriginOf(origins[i]!, urls[i]!)) return false;
-  return true;
 }
 
 /**

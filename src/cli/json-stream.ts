@@ -13,6 +13,8 @@ export class JsonList<T> {
 }
 
 const CHUNK = 1 << 20;
+/** List items encoded at once. */
+const BATCH = 32;
 
 type OutputEvent = 'drain' | 'close' | 'error';
 
@@ -66,9 +68,20 @@ async function writeList(
     return;
   }
   const inner = `${indent}  `;
-  const before = `,\n${inner}`;
+  // Items are put a batch at a time, joined: a put per item (encoding a few hundred bytes each)
+  // was 0.35 s of calls for 2·10^6 of them.
+  const separator = `,\n${inner}`;
+  const batch = new Array<string>(BATCH);
+  let inBatch = 0;
+  chunks.put(`[\n${inner}`);
   for (let j = 0; j < items.length; j++) {
-    if (chunks.put(`${j === 0 ? `[\n${inner}` : before}${format(items[j], inner)}`)) await chunks.flush();
+    batch[inBatch++] = format(items[j], inner);
+    const last = j === items.length - 1;
+    if (inBatch < BATCH && !last) continue;
+    if (inBatch < BATCH) batch.length = inBatch;
+    const full = chunks.put(batch.join(separator) + (last ? '' : separator));
+    inBatch = 0;
+    if (full) await chunks.flush();
   }
   chunks.put(`\n${indent}]`);
 }
@@ -102,7 +115,8 @@ class Chunks {
       if (text.length * 3 > this.#buffer.length) this.#buffer = Buffer.allocUnsafe(text.length * 3);
     }
     this.#used += this.#buffer.write(text, this.#used, 'utf8');
-    return this.#used >= CHUNK - 4096;
+    // A chunk queued to make room is full too.
+    return this.#full.length > 0 || this.#used >= CHUNK - 4096;
   }
 
   /** Chunks full, to be written by the next flush, in order. */

@@ -24,19 +24,22 @@ export type MirrorPlanDocument = Omit<MirrorPlanReport, 'write' | 'upToDate'> & 
 
 /** The plan's decisions sorted into the report's lists, in file order: no object per file. */
 export function mirrorPlanDocument(plan: MirrorPlan): MirrorPlanDocument {
-  let write: Write[] = [];
+  const { decisions } = plan;
+  // Every file to write (a folder that does not exist yet): the decisions as they are, no list made.
+  const all = decisions.every((decision) => decision.action === 'write');
+  const write: Write[] = all ? (decisions as Write[]) : [];
   const upToDate: FileDecision[] = [];
   const refused: MirrorPlanReport['refused'] = [];
-  for (const decision of plan.decisions) {
-    if (decision.action === 'write') write.push(decision);
-    else if (decision.action === 'unchanged') upToDate.push(decision);
-    else {
-      const { code, message } = decision.error;
-      refused.push({ path: decision.file.path, error: { code, message: stripUrlAuth(message) } });
+  if (!all) {
+    for (const decision of decisions) {
+      if (decision.action === 'write') write.push(decision);
+      else if (decision.action === 'unchanged') upToDate.push(decision);
+      else {
+        const { code, message } = decision.error;
+        refused.push({ path: decision.file.path, error: { code, message: stripUrlAuth(message) } });
+      }
     }
   }
-  // Every file to write (a folder that does not exist yet): the decisions as they are.
-  if (write.length === plan.decisions.length) write = plan.decisions as Write[];
   return {
     dir: plan.root,
     exists: plan.exists,

@@ -32,7 +32,9 @@ export function directManifest(json: unknown, source: string): Manifest | undefi
     if (fragment === undefined) return undefined;
     fragments[index] = fragment;
   }
-  if (ids.repeated()) return undefined;
+  const repeated = ids.repeated();
+  ids.release();
+  if (repeated) return undefined;
   const manifest: Manifest = { version: 1, source: displayUrl(source), fragments };
   if (name !== undefined) manifest.name = name;
   if (resolver.logins.size > 0) manifest.logins = resolver.logins;
@@ -146,6 +148,11 @@ class Ids {
       this.#lastOffsets = offsets;
     }
     this.#lastOffsets.push(offset);
+  }
+
+  /** Its index's memory, for the next index (a mirror's paths). */
+  release(): void {
+    this.#index.release();
   }
 
   repeated(): boolean {

@@ -17,6 +17,29 @@ interface Base {
   search: string;
 }
 
+/** The base URLs whose fragments' URLs are made as they are read: `prefix + path + search` of each, in turn. */
+export type UrlBases = readonly Readonly<Pick<Base, 'prefix' | 'search'>>[];
+
+/** Each resolver's getter of `urls`, to the bases it makes them from. */
+const BASES_OF_GETTER = new WeakMap<object, UrlBases>();
+let lastGetter: unknown;
+let lastBases: UrlBases | undefined;
+
+/**
+ * The bases a fragment's URLs are its path under, when they are made as they are read; undefined
+ * for a fragment with URLs of its own. A reader of every fragment's first URL or origins (a dry run
+ * of 10^6) takes what the bases have in common once, instead of building two URLs a fragment.
+ */
+export function urlBasesOf(fragment: Fragment): UrlBases | undefined {
+  const getter = Object.getOwnPropertyDescriptor(fragment, 'urls')?.get;
+  if (getter === undefined) return undefined;
+  if (getter !== lastGetter) {
+    lastGetter = getter;
+    lastBases = BASES_OF_GETTER.get(getter);
+  }
+  return lastBases;
+}
+
 /**
  * Gives each fragment its candidate URLs: its own `url`, else its path under each base URL in turn,
  * else (a manifest read over HTTP) its path next to the manifest. URLs carry no login: a login
@@ -51,6 +74,7 @@ export class FragmentResolver {
       enumerable: true,
       configurable: true,
     };
+    BASES_OF_GETTER.set(this.#lazyUrls.get!, bases);
   }
 
   /**

@@ -6,6 +6,14 @@
  * UTF-16 code units), compares it only with the strings of its slot's chain, and allocates nothing
  * per entry. The strings stay where they are: `keyOf(position)` gives an entry's back.
  */
+/**
+ * The table of the last index released: the next index of its size takes it instead of 16 MB
+ * more for 10^6 entries (a manifest's ids, then a mirror's paths: the first one's table was still
+ * held when the second was made, its memory freed only by a full collection). Weakly: memory that
+ * no index takes again is the collector's.
+ */
+let spare: WeakRef<Int32Array> | undefined;
+
 export class StringIndex {
   /** Position + 1 of each entry, then its hash; a position of 0 is an empty slot. At most half are used. */
   #slots: Int32Array;
@@ -17,9 +25,21 @@ export class StringIndex {
   constructor(capacity: number, keyOf: (position: number) => string) {
     let size = 16;
     while (size < capacity * 2) size *= 2;
-    this.#slots = new Int32Array(size * 2);
+    const reused = spare?.deref();
+    if (reused?.length === size * 2) {
+      spare = undefined;
+      this.#slots = reused.fill(0);
+    } else this.#slots = new Int32Array(size * 2);
     this.#mask = size - 1;
     this.#keyOf = keyOf;
+  }
+
+  /** Done with: its table may serve the next index of its size; it is empty from now on. */
+  release(): void {
+    spare = new WeakRef(this.#slots);
+    this.#slots = new Int32Array(32);
+    this.#mask = 15;
+    this.#count = 0;
   }
 
   /** The position already holding `key`; else `position` is recorded for it and -1 returned. */

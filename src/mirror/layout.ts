@@ -44,7 +44,9 @@ export function planLayout(
   const invalid = (problem: string) => new FragfetchError('EMANIFEST', `${source}: ${problem}`);
   // Each path's fragment, or its fragments when there are more, in order of first use: most files
   // are one whole object (an array each was 900k arrays for 10^6 fragments).
-  const groups: (Fragment | Fragment[])[] = [];
+  // Made at the most it can need and cut to what it holds: grown by pushes, it left its copies behind.
+  const groups = new Array<Fragment | Fragment[]>(ordered.length);
+  let count = 0;
   const index = new StringIndex(manifest.fragments.length, (position) => first(groups[position]!).path);
   for (const fragment of ordered) {
     const { path } = fragment;
@@ -62,9 +64,9 @@ export function planLayout(
         `fragment "${fragment.id}": path ${path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
       );
     }
-    const at = index.add(path, groups.length);
+    const at = index.add(path, count);
     if (at === -1) {
-      groups.push(fragment);
+      groups[count++] = fragment;
       continue;
     }
     const group = groups[at]!;
@@ -72,12 +74,15 @@ export function planLayout(
     else groups[at] = [group, fragment];
   }
 
+  groups.length = count;
   const fileAt = (path: string) => {
     const at = index.get(path);
     return at === -1 ? undefined : groups[at];
   };
   checkDirectories(groups, fileAt, invalid);
-  const files = new Array<FileLayout>(groups.length);
+  index.release();
+  // Each group becomes its file where it is: no second array of 900k.
+  const files = groups as unknown as FileLayout[];
   for (let i = 0; i < groups.length; i++) files[i] = fileOf(groups[i]!, invalid);
   return files;
 }
@@ -122,18 +127,99 @@ function first(group: Fragment | Fragment[]): Fragment {
   return Array.isArray(group) ? group[0]! : group;
 }
 
+/** The records of a file rewritten from nothing: none, shared (they are copied, never changed). */
+const NO_RECORDS: Readonly<Record<string, never>> = Object.freeze({});
+
+/**
+ * A file laid out, which is also the decision to write it from nothing with all its fragments
+ * (scan.ts's `write` of a `missing` file), for a mirror into a folder that does not exist yet
+ * (missingFiles): no object more per file.
+ */
+abstract class LaidOutFile {
+  abstract readonly needed: Fragment[];
+  get file(): this {
+    return this;
+  }
+  get action(): 'write' {
+    return 'write';
+  }
+  get reason(): 'missing' {
+    return 'missing';
+  }
+  get kept(): Readonly<Record<string, never>> {
+    return NO_RECORDS;
+  }
+  get base(): false {
+    return false;
+  }
+}
+
 /**
  * A file that is one whole object: its path is its fragment's. A class, its kind and path shared
  * (`{ kind, path, fragment }` was 16 bytes more a file, 900k of them).
  */
-class WholeFile {
-  constructor(readonly fragment: Fragment) {}
+class WholeFile extends LaidOutFile {
+  constructor(readonly fragment: Fragment) {
+    super();
+  }
   get kind(): 'whole' {
     return 'whole';
   }
   get path(): string {
     return this.fragment.path;
   }
+  get needed(): Fragment[] {
+    return [this.fragment];
+  }
+}
+
+/** A file of byte ranges. */
+class RangesFile extends LaidOutFile {
+  readonly kind = 'ranges';
+  constructor(
+    readonly path: string,
+    readonly ranges: RangeFragment[],
+    readonly size: number,
+  ) {
+    super();
+  }
+  get needed(): Fragment[] {
+    return this.ranges;
+  }
+}
+
+/** The decision to write a file from nothing, with all its fragments, that each file layout is. */
+export interface MissingFile {
+  file: FileLayout;
+  action: 'write';
+  reason: 'missing';
+  needed: Fragment[];
+  kept: Readonly<Record<string, never>>;
+  base: false;
+}
+
+/**
+ * The files of a folder that does not exist yet, as the decisions to write each from nothing:
+ * the files themselves (an object per file was 29 MB more for 900k files).
+ */
+export function missingFiles(files: FileLayout[]): MissingFile[] {
+  if (files.every((file) => file instanceof LaidOutFile)) {
+    return files as unknown as MissingFile[];
+  }
+  // Files laid out by hand (in code): a decision each.
+  return files.map((file) => ({
+    file,
+    action: 'write',
+    reason: 'missing',
+    needed: fragmentsOf(file),
+    kept: NO_RECORDS,
+    base: false,
+  }));
+}
+
+/** A file that is one whole object: it needs its one fragment. */
+export function isWholeFile(file: FileLayout): boolean {
+  return file instanceof WholeFile;
 }
 
 function fileOf(group: Fragment | Fragment[], invalid: (problem: string) => FragfetchError): FileLayout {
@@ -167,7 +253,7 @@ function fileOf(group: Fragment | Fragment[], invalid: (problem: string) => Frag
     previous = range;
   }
   for (const range of ranges) size = Math.max(size, range.offset + range.size);
-  return { kind: 'ranges', path, ranges, size };
+  return new RangesFile(path, ranges, size);
 }
 
 function isRange(fragment: Fragment): fragment is RangeFragment {

@@ -2,11 +2,11 @@ import { CacheStore } from '../cache/store.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
 import { forEachLimit } from '../schedule/limit.js';
-import { type FileLayout, fragmentsOf, planLayout } from './layout.js';
+import { type FileLayout, isWholeFile, missingFiles, planLayout } from './layout.js';
 import { prepareRoot } from './paths.js';
 import { unnamedFiles } from './prune.js';
 import { type FileDecision, scanFile } from './scan.js';
-import { type FragmentRecord, MirrorState } from './state.js';
+import { MirrorState } from './state.js';
 
 export interface PlanMirrorOptions {
   cacheDir: string;
@@ -54,18 +54,20 @@ export async function planMirror(
   const { root, exists } = await prepareRoot(dir, options.create);
   const state = exists ? await MirrorState.load(root) : MirrorState.empty(root);
   const store = new CacheStore(options.cacheDir);
-  const decisions: FileDecision[] = new Array<FileDecision>(files.length);
+  let decisions: FileDecision[];
   const scanOptions = {
     ...(options.checksum ? { checksum: true } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
   if (exists) {
+    decisions = new Array<FileDecision>(files.length);
     await forEachLimit(files, SCAN_CONCURRENCY, async (file, i) => {
       decisions[i] = await scanFile(root, file, state, store, scanOptions);
     });
   } else {
-    // Nothing to look at: no promise per file (10^6 of them for as many files).
-    for (let i = 0; i < files.length; i++) decisions[i] = new MissingFile(files[i]!);
+    // Nothing to look at: no promise per file (10^6 of them for as many files), and each file is
+    // its own decision.
+    decisions = missingFiles(files);
   }
 
   const fragments = neededFragments(manifest.fragments, decisions);
@@ -84,40 +86,16 @@ export async function planMirror(
   };
 }
 
-/** The records of a file rewritten from nothing: none, shared (they are copied, never changed). */
-const NO_RECORDS: Readonly<Record<string, FragmentRecord>> = Object.freeze({});
-
-/**
- * A file of a folder that does not exist yet: written, from nothing, with all its fragments. Only
- * the file is held, the rest is the same for every one: an object with its own fields and array
- * was ~130 bytes a file, 115 MB for 900k files.
- */
-class MissingFile {
-  constructor(readonly file: FileLayout) {}
-  get action(): 'write' {
-    return 'write';
-  }
-  get reason(): 'missing' {
-    return 'missing';
-  }
-  get needed(): Fragment[] {
-    return fragmentsOf(this.file);
-  }
-  get kept(): Record<string, FragmentRecord> {
-    return NO_RECORDS;
-  }
-  get base(): boolean {
-    return false;
-  }
-}
-
 /**
  * The manifest's fragments that files to write need, in manifest order: all of them (the array as
  * it is) when every fragment is needed, as for a directory that does not exist yet.
  */
 function neededFragments(fragments: Fragment[], decisions: readonly FileDecision[]): Fragment[] {
   let count = 0;
-  for (const decision of decisions) if (decision.action === 'write') count += decision.needed.length;
+  for (const decision of decisions) {
+    // A whole file to write needs its one fragment: no array made to say so.
+    if (decision.action === 'write') count += isWholeFile(decision.file) ? 1 : decision.needed.length;
+  }
   // A fragment belongs to one file: as many needed as there are means every one.
   if (count === fragments.length) return fragments;
   const wanted = new Set<Fragment>();

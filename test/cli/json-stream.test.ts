@@ -59,4 +59,29 @@ describe('writeJsonDocument', () => {
     expect(out.text).toBe(`${JSON.stringify({ download: items }, null, 2)}\n`);
     expect(out.chunks).toBeGreaterThan(1);
   });
+
+  it('writes each chunk as it fills, long items or short: none held until the end', async () => {
+    let formatted = 0;
+    const formattedAtWrite: number[] = [];
+    const out = sink();
+    const write = out.write;
+    out.write = (chunk) => {
+      formattedAtWrite.push(formatted);
+      return write(chunk);
+    };
+    for (const size of [5000, 40]) {
+      formatted = 0;
+      formattedAtWrite.length = 0;
+      const count = Math.ceil((8 << 20) / size);
+      const items = Array.from({ length: count }, (_, i) => `${i}`.padEnd(size, 'x'));
+      const list = new JsonList(items, (item) => {
+        formatted++;
+        return JSON.stringify(item);
+      });
+      await writeJsonDocument(out, { list });
+      expect(formattedAtWrite.length).toBeGreaterThan(4);
+      // The first megabyte is out before a quarter of the 8 MB are made.
+      expect(formattedAtWrite[0]).toBeLessThan(count / 4);
+    }
+  });
 });

@@ -85,6 +85,25 @@ describe('orderFragments on many fragments', () => {
     }
   });
 
+  it('gives the same order with more distinct importances than it counts, and with -0', () => {
+    const random = seeded(7);
+    const fragments = Array.from({ length: 9000 }, (_, index) =>
+      fragment(
+        `f${index}`,
+        priorities[index % priorities.length]!,
+        index % 3 === 0 ? 0 : index % 7 === 0 ? -0 : random(),
+        index,
+      ),
+    );
+    const expected = [...fragments].sort(compareFragments).map((f) => f.id);
+    expect(orderFragments(fragments).map((f) => f.id)).toEqual(expected);
+    // Few of them again: counted.
+    const few = fragments
+      .slice(0, 4000)
+      .map((f, index) => ({ ...f, importance: index % 5 === 0 ? -0 : f.importance }));
+    expect(orderFragments(few).map((f) => f.id)).toEqual([...few].sort(compareFragments).map((f) => f.id));
+  });
+
   it('orders a fragment of no known priority as the comparison does, without throwing', () => {
     const odd = { ...fragment('odd', 'normal', 0, 1), priority: 'urgent' as Priority };
     const fragments = [fragment('a', 'low', 0, 0), odd, fragment('b', 'high', 0, 2)];

@@ -28,4 +28,19 @@ describe('StringIndex', () => {
     expect(index.add('t/5/5', -1)).toBe(5);
     expect(index.get('t/5/6')).toBe(-1);
   });
+
+  it('once released is empty, and the next index of its size starts empty in its table', () => {
+    const keys = Array.from({ length: 1000 }, (_, i) => `k${i}`);
+    const first = new StringIndex(1000, (position) => keys[position]!);
+    for (const [i, key] of keys.entries()) first.add(key, i);
+    first.release();
+    expect(first.get('k1')).toBe(-1);
+    expect(first.add('k1', 1)).toBe(-1);
+    expect(first.get('k1')).toBe(1);
+    const others = keys.map((key) => `${key}!`);
+    const second = new StringIndex(1000, (position) => others[position]!);
+    for (let i = 0; i < 1000; i++) expect(second.get(keys[i]!)).toBe(-1);
+    for (const [i, key] of others.entries()) expect(second.add(key, i)).toBe(-1);
+    expect(second.get('k999!')).toBe(999);
+  });
 });
