@@ -14,7 +14,8 @@ import { forEachLimit } from '../schedule/limit.js';
 import type { DownloadContext } from './context.js';
 import { countSegments, Coverage, planSegments } from './coverage.js';
 import { type HedgeLeg, hedged } from './hedge.js';
-import { fetchSegment, type ObjectFacts, type SegmentOutcome } from './segment.js';
+import type { ObjectFacts } from './acceptance.js';
+import { fetchSegment, type SegmentOutcome } from './segment.js';
 import { endpointOf } from './by-origin.js';
 
 /** A response to the request a download would make first: from byte 0 of its first URL, into its memory. */
