@@ -433,9 +433,9 @@ export class ObjectDownload {
     pool.sent(url);
     let outcome: SegmentOutcome | undefined;
     try {
-      outcome = await fetchSegment(
-        this.#ctx.http,
-        {
+      outcome = await fetchSegment({
+        http: this.#ctx.http,
+        request: {
           url,
           start,
           end,
@@ -450,8 +450,8 @@ export class ObjectDownload {
             this.#facts.url !== undefined &&
             endpointOf(this.#facts.url) === endpointOf(url),
         },
-        this.#facts,
-        {
+        facts: () => this.#facts,
+        sink: {
           file: this.#file,
           coverage: this.#coverage,
           hasher: this.#hasher,
@@ -466,15 +466,16 @@ export class ObjectDownload {
                 this.#ctx.events.written?.(fragment, this.#partial.dataPath, this.#coverage.contiguousEnd(0));
               },
         },
-        (response) => {
+        onAnswer: (response, facts) => {
+          this.#facts = facts;
           outcome = response;
           this.#answered++;
           pool.answered(url, performance.now() - began);
           onAnswer(response);
         },
-        first?.response,
-        hedge?.claim,
-      );
+        ...(first ? { given: first.response } : {}),
+        ...(hedge ? { claim: hedge.claim } : {}),
+      });
     } catch (caught) {
       const ms = performance.now() - began;
       if (signal.aborted) {

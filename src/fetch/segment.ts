@@ -50,22 +50,44 @@ export interface SegmentOutcome {
   range: string | undefined;
 }
 
+/** One segment request, and who hears of its answer. */
+export interface SegmentCall {
+  http: HttpClient;
+  request: SegmentRequest;
+  /**
+   * The object's facts as they stand now: read when the request is made and again when it is
+   * answered, since another request of the object may have settled them meanwhile.
+   */
+  facts: () => ObjectFacts;
+  sink: SegmentSink;
+  /**
+   * Called once the answer is accepted, before a byte of it is written, with the object's facts
+   * after it: keeping them is the caller's (they are never changed here).
+   */
+  onAnswer: (outcome: SegmentOutcome, facts: ObjectFacts) => void;
+  /** The answer to this very request, made already by the short path of small objects (small-object.ts). */
+  given?: Promise<HttpResponse | InPlaceResponse>;
+  /** Asked once the answer is accepted whether it may be written (object-download.ts's hedging). */
+  claim?: () => boolean;
+}
+
 /**
- * One GET for [start, end) of a fragment's window, written at its offsets of the data file; `claim`, when given, is asked
- * once the answer is accepted whether it may be written (see object-download.ts's hedging). Every response is checked
- * before a byte is written: a 206 must carry exactly the range asked for and the validators seen
- * before; a 200 to a range request means the server ignored Range or the object changed. Either
- * way the caller restarts the fragment: bytes of two versions are never spliced.
+ * One GET for [start, end) of a fragment's window, written at its offsets of the data file. Every
+ * response is judged before a byte is written (acceptance.ts): a 206 must carry exactly the range
+ * asked for and the validators seen before; a 200 to a range request means the server ignored Range
+ * or the object changed. Either way the caller restarts the fragment: bytes of two versions are
+ * never spliced.
  */
-export async function fetchSegment(
-  http: HttpClient,
-  request: SegmentRequest,
-  facts: ObjectFacts,
-  sink: SegmentSink,
-  onResponse?: (outcome: SegmentOutcome) => void,
-  given?: Promise<HttpResponse | InPlaceResponse>,
-  claim?: () => boolean,
-): Promise<SegmentOutcome> {
+export async function fetchSegment({
+  http,
+  request,
+  facts: currentFacts,
+  sink,
+  onAnswer,
+  given,
+  claim,
+}: SegmentCall): Promise<SegmentOutcome> {
+  const facts = currentFacts();
   const { url, start, objectOffset } = request;
   const end = request.end;
   const wholeInOne = start === 0 && !request.isRange && (end === undefined || end === request.declaredSize);
@@ -85,22 +107,20 @@ export async function fetchSegment(
     wholeInOne && end !== undefined && !sink.limiter && sink.file.inPlaceBuffer
       ? sink.file.inPlaceBuffer(0, end)
       : undefined;
-  // `given`: the answer to this very request, made by the short path of small objects (small-object.ts).
   const response = await (given ??
     (inPlace
       ? http.requestInPlace(url, headers, sink.signal, inPlace)
       : http.request('GET', url, headers, sink.signal)));
   try {
-    const verdict = judgeResponse({ ...request, range }, facts, response);
+    const verdict = judgeResponse({ ...request, range }, currentFacts(), response);
     if (verdict.kind === 'restart' || verdict.kind === 'refuse') throw verdict.error;
-    Object.assign(facts, verdict.facts);
     const skip = verdict.kind === 'whole' ? verdict.skip : 0;
     const answeredEnd = verdict.kind === 'range' ? verdict.answeredEnd : undefined;
     // A hedged request (object-download.ts): the first acceptable answer takes the segment, in the
     // same synchronous step as its check, so a second answer never writes a byte.
     if (claim && !claim()) throw sink.signal.reason;
     const outcome = { status: response.status, bytes: 0, range };
-    onResponse?.(outcome);
+    onAnswer(outcome, verdict.facts);
     const windowEnd = answeredEnd ?? end ?? request.declaredSize;
     const streamed =
       'inPlace' in response
@@ -125,7 +145,7 @@ export async function fetchSegment(
         },
       );
     }
-    const expectedEnd = windowEnd ?? facts.objectSize;
+    const expectedEnd = windowEnd ?? verdict.facts.objectSize;
     if (expectedEnd !== undefined && start + bytes < expectedEnd) {
       throw new FragfetchError(
         'ENETWORK',
