@@ -38,6 +38,20 @@ export interface DownloadResult {
   resumedBytes: number;
 }
 
+export interface ObjectDownloadOptions {
+  fragment: Fragment;
+  /** The key its partial state is saved under (unused in memory). */
+  key: string;
+  partial: PartialFiles;
+  ctx: DownloadContext;
+  /** Its place in the run's order: the rank of every request slot it asks for. */
+  rank: number;
+  /** Receive into this instead of the partial file (small objects: see download-group.ts). */
+  memory?: Buffer;
+  /** The answer to its first request, made already (small-object.ts). */
+  first?: FirstResponse;
+}
+
 /** How often an object that keeps changing under us is restarted before we give up. */
 const MAX_RESTARTS = 3;
 const SAVE_INTERVAL_MS = 1000;
@@ -121,27 +135,16 @@ export class ObjectDownload {
   /** The answer to this download's first request, made already (small-object.ts). */
   #first: FirstResponse | undefined;
 
-  /**
-   * `memory`: receive into it instead of the partial file (small objects: see download-group.ts);
-   * `first`: the answer to the first request, which was made for it (small-object.ts).
-   */
-  constructor(
-    fragment: Fragment,
-    key: string,
-    partial: PartialFiles,
-    ctx: DownloadContext,
-    rank: number,
-    memory?: Buffer,
-    first?: FirstResponse,
-  ) {
-    this.#memory = memory;
-    this.#first = first;
+  constructor(options: ObjectDownloadOptions) {
+    const { fragment } = options;
+    this.#memory = options.memory;
+    this.#first = options.first;
     this.#fragment = fragment;
     this.#urls = fragment.urls;
-    this.#key = key;
-    this.#partial = partial;
-    this.#ctx = ctx;
-    this.#rank = rank;
+    this.#key = options.key;
+    this.#partial = options.partial;
+    this.#ctx = options.ctx;
+    this.#rank = options.rank;
     this.#size = fragment.size;
   }
 

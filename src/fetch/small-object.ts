@@ -1,12 +1,21 @@
-import type { PartialFiles } from '../cache/partial.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { hashWhole } from '../receive/hasher.js';
 import { judgeResponse, type ObjectFacts } from './acceptance.js';
 import type { DownloadContext } from './context.js';
-import { type DownloadResult, hashAlgorithms, ObjectDownload } from './object-download.js';
+import {
+  type DownloadResult,
+  hashAlgorithms,
+  ObjectDownload,
+  type ObjectDownloadOptions,
+} from './object-download.js';
 
 const NO_HEADERS: Record<string, string> = {};
 const NO_FACTS: ObjectFacts = {};
+
+/** A small object's download: into `memory`, with no partial state (its key is unused). */
+export type SmallDownloadOptions = Omit<ObjectDownloadOptions, 'key' | 'first' | 'memory'> & {
+  memory: Buffer;
+};
 
 /**
  * Downloads a small whole object into `memory` on a short path: one request, and when its answer is
@@ -21,24 +30,21 @@ const NO_FACTS: ObjectFacts = {};
  * by the rules every answer is (acceptance.ts); only a whole body received whole is taken here.
  */
 export async function downloadSmallWhole(
-  fragment: Fragment,
-  partial: PartialFiles,
-  ctx: DownloadContext,
-  rank: number,
-  memory: Buffer,
+  options: SmallDownloadOptions,
   slot: (() => void) | undefined,
 ): Promise<DownloadResult> {
+  const { fragment, ctx } = options;
   const size = fragment.size;
   const urls = fragment.urls; // made anew at each read, maybe (resolve.ts)
   if (size === undefined || slot === undefined || !takesShortPath(fragment, urls, ctx)) {
-    return new ObjectDownload(fragment, '', partial, ctx, rank, memory).run(slot);
+    return new ObjectDownload({ ...options, key: '' }).run(slot);
   }
   const url = urls[0]!;
-  const inPlace = memory.subarray(0, size);
+  const inPlace = options.memory.subarray(0, size);
   const began = performance.now();
   const answer = ctx.http.requestInPlace(url, NO_HEADERS, ctx.signal, inPlace);
   const handOver = () =>
-    new ObjectDownload(fragment, '', partial, ctx, rank, memory, { response: answer, began }).run(slot);
+    new ObjectDownload({ ...options, key: '', first: { response: answer, began } }).run(slot);
   let response: Awaited<typeof answer>;
   try {
     response = await answer;
