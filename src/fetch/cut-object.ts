@@ -11,7 +11,7 @@ import { entryMetadata, settleFailed } from './download-group.js';
 import type { JobContext } from './job.js';
 import { hashAlgorithms, integrityError } from './object-download.js';
 import type { PendingGroup } from './range-probes.js';
-import { strongEtag } from './segment.js';
+import { strongEtag } from './acceptance.js';
 
 const TEMP_PREFIX = `cut-${process.pid}-${randomBytes(4).toString('hex')}`;
 let tempCounter = 0;

@@ -162,8 +162,8 @@ async function downloadAndStore(
   const fragment = group[0]!;
   try {
     const result = memory
-      ? await downloadSmallWhole(fragment, partial, ctx, rank, memory, slot)
-      : await new ObjectDownload(fragment, key, partial, ctx, rank).run(slot, extra);
+      ? await downloadSmallWhole({ fragment, partial, ctx, rank, memory }, slot)
+      : await new ObjectDownload({ fragment, key, partial, ctx, rank }).run(slot, extra);
     const metadata = entryMetadata(fragment, result.url, result, manifest);
     // The data file is the taker's now: it publishes the content, not us.
     await lock?.assertHeld();

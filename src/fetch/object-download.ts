@@ -14,7 +14,8 @@ import { forEachLimit } from '../schedule/limit.js';
 import type { DownloadContext } from './context.js';
 import { countSegments, Coverage, planSegments } from './coverage.js';
 import { type HedgeLeg, hedged } from './hedge.js';
-import { fetchSegment, type ObjectFacts, type SegmentOutcome } from './segment.js';
+import type { ObjectFacts } from './acceptance.js';
+import { fetchSegment, type SegmentOutcome } from './segment.js';
 import { endpointOf } from './by-origin.js';
 
 /** A response to the request a download would make first: from byte 0 of its first URL, into its memory. */
@@ -35,6 +36,20 @@ export interface DownloadResult {
   lastModified?: string;
   /** Bytes that an earlier run had already received. */
   resumedBytes: number;
+}
+
+export interface ObjectDownloadOptions {
+  fragment: Fragment;
+  /** The key its partial state is saved under (unused in memory). */
+  key: string;
+  partial: PartialFiles;
+  ctx: DownloadContext;
+  /** Its place in the run's order: the rank of every request slot it asks for. */
+  rank: number;
+  /** Receive into this instead of the partial file (small objects: see download-group.ts). */
+  memory?: Buffer;
+  /** The answer to its first request, made already (small-object.ts). */
+  first?: FirstResponse;
 }
 
 /** How often an object that keeps changing under us is restarted before we give up. */
@@ -120,27 +135,16 @@ export class ObjectDownload {
   /** The answer to this download's first request, made already (small-object.ts). */
   #first: FirstResponse | undefined;
 
-  /**
-   * `memory`: receive into it instead of the partial file (small objects: see download-group.ts);
-   * `first`: the answer to the first request, which was made for it (small-object.ts).
-   */
-  constructor(
-    fragment: Fragment,
-    key: string,
-    partial: PartialFiles,
-    ctx: DownloadContext,
-    rank: number,
-    memory?: Buffer,
-    first?: FirstResponse,
-  ) {
-    this.#memory = memory;
-    this.#first = first;
+  constructor(options: ObjectDownloadOptions) {
+    const { fragment } = options;
+    this.#memory = options.memory;
+    this.#first = options.first;
     this.#fragment = fragment;
     this.#urls = fragment.urls;
-    this.#key = key;
-    this.#partial = partial;
-    this.#ctx = ctx;
-    this.#rank = rank;
+    this.#key = options.key;
+    this.#partial = options.partial;
+    this.#ctx = options.ctx;
+    this.#rank = options.rank;
     this.#size = fragment.size;
   }
 
@@ -432,9 +436,9 @@ export class ObjectDownload {
     pool.sent(url);
     let outcome: SegmentOutcome | undefined;
     try {
-      outcome = await fetchSegment(
-        this.#ctx.http,
-        {
+      outcome = await fetchSegment({
+        http: this.#ctx.http,
+        request: {
           url,
           start,
           end,
@@ -449,8 +453,8 @@ export class ObjectDownload {
             this.#facts.url !== undefined &&
             endpointOf(this.#facts.url) === endpointOf(url),
         },
-        this.#facts,
-        {
+        facts: () => this.#facts,
+        sink: {
           file: this.#file,
           coverage: this.#coverage,
           hasher: this.#hasher,
@@ -465,15 +469,16 @@ export class ObjectDownload {
                 this.#ctx.events.written?.(fragment, this.#partial.dataPath, this.#coverage.contiguousEnd(0));
               },
         },
-        (response) => {
+        onAnswer: (response, facts) => {
+          this.#facts = facts;
           outcome = response;
           this.#answered++;
           pool.answered(url, performance.now() - began);
           onAnswer(response);
         },
-        first?.response,
-        hedge?.claim,
-      );
+        ...(first ? { given: first.response } : {}),
+        ...(hedge ? { claim: hedge.claim } : {}),
+      });
     } catch (caught) {
       const ms = performance.now() - began;
       if (signal.aborted) {

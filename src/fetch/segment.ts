@@ -1,29 +1,16 @@
 import { isDiskFull } from '../cache/disk-full.js';
 import { displayUrl, FragfetchError } from '../errors.js';
-import { codingProblem } from '../net/codings.js';
-import { parseContentRange, parseUnsatisfiedRange, rangeHeader } from '../net/content-range.js';
+import { rangeHeader } from '../net/content-range.js';
 import { type HttpClient, type HttpResponse, toNetworkError } from '../net/http.js';
 import type { InPlaceBody, InPlaceResponse } from '../net/http.js';
 import type { RateLimiter } from '../net/rate-limit.js';
-import { parseRetryAfter } from '../net/retry.js';
 import type { DataFile } from '../receive/data-file.js';
 import type { FileHasher } from '../receive/hasher.js';
+import { judgeResponse, type ObjectFacts, strongEtag, where } from './acceptance.js';
 import type { Coverage } from './coverage.js';
 
 /** Bytes gathered before one positional write: fewer, larger writes without holding much memory. */
 const WRITE_BATCH = 512 * 1024;
-
-/** What the responses have told us about the remote object; every later response must agree. */
-export interface ObjectFacts {
-  /** Set by the first response checked: from then on, its validators (perhaps none) are the object's. */
-  url?: string;
-  /** The ETag as sent, weak or strong: any change is a change; only a strong one goes in If-Range. */
-  etag?: string;
-  lastModified?: string;
-  objectSize?: number;
-  /** False once a server answered a Range request with the whole body. */
-  ranges?: boolean;
-}
 
 export interface SegmentRequest {
   url: string;
@@ -63,22 +50,44 @@ export interface SegmentOutcome {
   range: string | undefined;
 }
 
+/** One segment request, and who hears of its answer. */
+export interface SegmentCall {
+  http: HttpClient;
+  request: SegmentRequest;
+  /**
+   * The object's facts as they stand now: read when the request is made and again when it is
+   * answered, since another request of the object may have settled them meanwhile.
+   */
+  facts: () => ObjectFacts;
+  sink: SegmentSink;
+  /**
+   * Called once the answer is accepted, before a byte of it is written, with the object's facts
+   * after it: keeping them is the caller's (they are never changed here).
+   */
+  onAnswer: (outcome: SegmentOutcome, facts: ObjectFacts) => void;
+  /** The answer to this very request, made already by the short path of small objects (small-object.ts). */
+  given?: Promise<HttpResponse | InPlaceResponse>;
+  /** Asked once the answer is accepted whether it may be written (object-download.ts's hedging). */
+  claim?: () => boolean;
+}
+
 /**
- * One GET for [start, end) of a fragment's window, written at its offsets of the data file; `claim`, when given, is asked
- * once the answer is accepted whether it may be written (see object-download.ts's hedging). Every response is checked
- * before a byte is written: a 206 must carry exactly the range asked for and the validators seen
- * before; a 200 to a range request means the server ignored Range or the object changed. Either
- * way the caller restarts the fragment: bytes of two versions are never spliced.
+ * One GET for [start, end) of a fragment's window, written at its offsets of the data file. Every
+ * response is judged before a byte is written (acceptance.ts): a 206 must carry exactly the range
+ * asked for and the validators seen before; a 200 to a range request means the server ignored Range
+ * or the object changed. Either way the caller restarts the fragment: bytes of two versions are
+ * never spliced.
  */
-export async function fetchSegment(
-  http: HttpClient,
-  request: SegmentRequest,
-  facts: ObjectFacts,
-  sink: SegmentSink,
-  onResponse?: (outcome: SegmentOutcome) => void,
-  given?: Promise<HttpResponse | InPlaceResponse>,
-  claim?: () => boolean,
-): Promise<SegmentOutcome> {
+export async function fetchSegment({
+  http,
+  request,
+  facts: currentFacts,
+  sink,
+  onAnswer,
+  given,
+  claim,
+}: SegmentCall): Promise<SegmentOutcome> {
+  const facts = currentFacts();
   const { url, start, objectOffset } = request;
   const end = request.end;
   const wholeInOne = start === 0 && !request.isRange && (end === undefined || end === request.declaredSize);
@@ -98,18 +107,20 @@ export async function fetchSegment(
     wholeInOne && end !== undefined && !sink.limiter && sink.file.inPlaceBuffer
       ? sink.file.inPlaceBuffer(0, end)
       : undefined;
-  // `given`: the answer to this very request, made by the short path of small objects (small-object.ts).
   const response = await (given ??
     (inPlace
       ? http.requestInPlace(url, headers, sink.signal, inPlace)
       : http.request('GET', url, headers, sink.signal)));
   try {
-    const { skip, answeredEnd } = checkResponse(response, request, facts, range);
+    const verdict = judgeResponse({ ...request, range }, currentFacts(), response);
+    if (verdict.kind === 'restart' || verdict.kind === 'refuse') throw verdict.error;
+    const skip = verdict.kind === 'whole' ? verdict.skip : 0;
+    const answeredEnd = verdict.kind === 'range' ? verdict.answeredEnd : undefined;
     // A hedged request (object-download.ts): the first acceptable answer takes the segment, in the
     // same synchronous step as its check, so a second answer never writes a byte.
     if (claim && !claim()) throw sink.signal.reason;
     const outcome = { status: response.status, bytes: 0, range };
-    onResponse?.(outcome);
+    onAnswer(outcome, verdict.facts);
     const windowEnd = answeredEnd ?? end ?? request.declaredSize;
     const streamed =
       'inPlace' in response
@@ -134,7 +145,7 @@ export async function fetchSegment(
         },
       );
     }
-    const expectedEnd = windowEnd ?? facts.objectSize;
+    const expectedEnd = windowEnd ?? verdict.facts.objectSize;
     if (expectedEnd !== undefined && start + bytes < expectedEnd) {
       throw new FragfetchError(
         'ENETWORK',
@@ -152,134 +163,6 @@ export async function fetchSegment(
       response.body.destroy();
     }
   }
-}
-
-/**
- * Validates status and headers; returns how many leading body bytes precede the window, and for a
- * 206 where its range ends in the window (exclusive): no byte past it is the object's.
- */
-function checkResponse(
-  response: Pick<HttpResponse, 'status' | 'headers'>,
-  request: SegmentRequest,
-  facts: ObjectFacts,
-  range: string | undefined,
-): { skip: number; answeredEnd?: number } {
-  const { url, start, objectOffset } = request;
-  const { status, headers } = response;
-  if (status === 416) {
-    const total = parseUnsatisfiedRange(headers['content-range']);
-    throw new FragfetchError(
-      'ESIZE',
-      `${where(url, range)}: range not satisfiable, the object has ${total ?? '?'} bytes`,
-      {
-        url,
-        status,
-        found: total,
-      },
-    );
-  }
-  if (status !== 200 && status !== 206) {
-    throw new FragfetchError('EHTTP', `${where(url, range)}: HTTP ${status}`, {
-      url,
-      status,
-      retryAfterMs: parseRetryAfter(headers['retry-after']),
-    });
-  }
-
-  const coded = codingProblem(headers);
-  if (coded) throw new FragfetchError('EENCODING', `${where(url, range)}: ${coded}`, { url, status });
-
-  const etag = headers.etag;
-  const lastModified = headers['last-modified'];
-  let objectSize: number | undefined;
-  let skip = 0;
-  let answeredEnd: number | undefined;
-  if (status === 206) {
-    if (!range)
-      throw new FragfetchError('ERANGE', `${where(url, range)}: 206 to a request without Range`, {
-        url,
-        status,
-      });
-    const got = parseContentRange(headers['content-range']);
-    const wantEnd = request.end === undefined ? undefined : objectOffset + request.end - 1;
-    if (!got || got.start !== objectOffset + start || (wantEnd !== undefined && got.end > wantEnd)) {
-      throw new FragfetchError(
-        'ERANGE',
-        `${where(url, range)}: answered Content-Range ${headers['content-range'] ?? '(none)'}, not the range asked for`,
-        { url, status, expected: range, found: headers['content-range'] },
-      );
-    }
-    const length = headers['content-length'];
-    if (length !== undefined && Number(length) !== got.end - got.start + 1) {
-      throw new FragfetchError(
-        'ERANGE',
-        `${where(url, range)}: Content-Length ${length} for Content-Range ${headers['content-range']}`,
-        { url, status, expected: got.end - got.start + 1, found: length },
-      );
-    }
-    objectSize = got.total;
-    answeredEnd = got.end + 1 - objectOffset;
-  } else {
-    const length = headers['content-length'];
-    objectSize = length === undefined ? undefined : Number(length);
-    if (range) {
-      const changed = validatorsDiffer(facts, etag, lastModified);
-      throw new FragfetchError(
-        changed ? 'ECHANGED' : 'ERANGE',
-        changed
-          ? `${where(url, range)}: the object changed (new validator), restarting it`
-          : `${where(url, range)}: the server ignored Range and sent the whole object`,
-        { url, status },
-      );
-    }
-    // The whole object from byte 0: skip to the window's start.
-    skip = objectOffset + start;
-  }
-
-  if (validatorsDiffer(facts, etag, lastModified)) {
-    throw new FragfetchError(
-      'ECHANGED',
-      `${where(url, range)}: the object changed (validator differs), restarting it`,
-      {
-        url,
-        status,
-        expected: facts.etag ?? facts.lastModified,
-        found: etag ?? lastModified,
-      },
-    );
-  }
-  if (objectSize !== undefined) {
-    if (facts.objectSize !== undefined && facts.objectSize !== objectSize) {
-      throw new FragfetchError(
-        'ECHANGED',
-        `${where(url, range)}: the object's length changed to ${objectSize}, restarting it`,
-        {
-          url,
-          expected: facts.objectSize,
-          found: objectSize,
-        },
-      );
-    }
-    const declared = request.declaredSize;
-    if (declared !== undefined) {
-      const needed = request.isRange ? objectOffset + declared : declared;
-      const wrong = request.isRange ? objectSize < needed : objectSize !== declared;
-      if (wrong) {
-        throw new FragfetchError(
-          'ESIZE',
-          `${where(url, range)}: the object has ${objectSize} bytes, the manifest says ${request.isRange ? `at least ${needed}` : declared}`,
-          { url, expected: needed, found: objectSize },
-        );
-      }
-    }
-  }
-
-  facts.url ??= url;
-  facts.etag ??= etag;
-  facts.lastModified ??= lastModified;
-  facts.objectSize ??= objectSize;
-  if (status === 206) facts.ranges = true;
-  return answeredEnd === undefined ? { skip } : { skip, answeredEnd };
 }
 
 async function streamToFile(
@@ -386,28 +269,4 @@ function writeError(error: unknown): FragfetchError {
   return new FragfetchError(code, `cannot write the partial download: ${(error as Error).message}`, {
     cause: error,
   });
-}
-
-/** How a failed response is named in its message; built only for a failure (2000 small objects). */
-function where(url: string, range: string | undefined): string {
-  return `GET ${displayUrl(url)}${range ? ` (${range})` : ''}`;
-}
-
-/** Weak ETags may not be used for range requests (RFC 9110 §13.1.5). */
-export function strongEtag(value: string | undefined): string | undefined {
-  return value && !value.startsWith('W/') ? value : undefined;
-}
-
-/**
- * Whether a response's validators are not those seen first. "None" is a validator too: one that
- * appears, or goes, is a change. ETags decide when either side has one; else Last-Modified.
- */
-function validatorsDiffer(
-  facts: ObjectFacts,
-  etag: string | undefined,
-  lastModified: string | undefined,
-): boolean {
-  if (facts.url === undefined) return false;
-  if (facts.etag !== undefined || etag !== undefined) return etag !== facts.etag;
-  return lastModified !== facts.lastModified;
 }

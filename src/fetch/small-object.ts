@@ -1,11 +1,21 @@
-import type { PartialFiles } from '../cache/partial.js';
 import type { Fragment } from '../manifest/fragment.js';
-import { codingProblem } from '../net/codings.js';
 import { hashWhole } from '../receive/hasher.js';
+import { judgeResponse, type ObjectFacts } from './acceptance.js';
 import type { DownloadContext } from './context.js';
-import { type DownloadResult, hashAlgorithms, ObjectDownload } from './object-download.js';
+import {
+  type DownloadResult,
+  hashAlgorithms,
+  ObjectDownload,
+  type ObjectDownloadOptions,
+} from './object-download.js';
 
 const NO_HEADERS: Record<string, string> = {};
+const NO_FACTS: ObjectFacts = {};
+
+/** A small object's download: into `memory`, with no partial state (its key is unused). */
+export type SmallDownloadOptions = Omit<ObjectDownloadOptions, 'key' | 'first' | 'memory'> & {
+  memory: Buffer;
+};
 
 /**
  * Downloads a small whole object into `memory` on a short path: one request, and when its answer is
@@ -16,37 +26,40 @@ const NO_HEADERS: Record<string, string> = {};
  *
  * Any other answer goes to ObjectDownload as the answer to its own first request (`first`), which
  * it is — the same URL, no Range, the same memory — so a failure, a short body, a wrong length or
- * digest is checked, counted, retried and resumed exactly as for every object. Only what
- * ObjectDownload would accept is accepted here; whatever is in doubt is left to it.
+ * digest is checked, counted, retried and resumed exactly as for every object. The answer is judged
+ * by the rules every answer is (acceptance.ts); only a whole body received whole is taken here.
  */
 export async function downloadSmallWhole(
-  fragment: Fragment,
-  partial: PartialFiles,
-  ctx: DownloadContext,
-  rank: number,
-  memory: Buffer,
+  options: SmallDownloadOptions,
   slot: (() => void) | undefined,
 ): Promise<DownloadResult> {
+  const { fragment, ctx } = options;
   const size = fragment.size;
   const urls = fragment.urls; // made anew at each read, maybe (resolve.ts)
   if (size === undefined || slot === undefined || !takesShortPath(fragment, urls, ctx)) {
-    return new ObjectDownload(fragment, '', partial, ctx, rank, memory).run(slot);
+    return new ObjectDownload({ ...options, key: '' }).run(slot);
   }
   const url = urls[0]!;
-  const inPlace = memory.subarray(0, size);
+  const inPlace = options.memory.subarray(0, size);
   const began = performance.now();
   const answer = ctx.http.requestInPlace(url, NO_HEADERS, ctx.signal, inPlace);
   const handOver = () =>
-    new ObjectDownload(fragment, '', partial, ctx, rank, memory, { response: answer, began }).run(slot);
+    new ObjectDownload({ ...options, key: '', first: { response: answer, began } }).run(slot);
   let response: Awaited<typeof answer>;
   try {
     response = await answer;
   } catch {
     return handOver();
   }
-  if (!('inPlace' in response) || response.status !== 200) return handOver();
-  const { headers, inPlace: body } = response;
-  if (Number(headers['content-length']) !== size || codingProblem(headers)) return handOver();
+  // The rules of every answer (acceptance.ts), for the request ObjectDownload would have made first;
+  // in place means the transport found a Content-Length that fits the buffer.
+  const verdict = judgeResponse(
+    { url, start: 0, end: size, objectOffset: 0, isRange: false, declaredSize: size, range: undefined },
+    NO_FACTS,
+    response,
+  );
+  if (verdict.kind !== 'whole' || !('inPlace' in response)) return handOver();
+  const { inPlace: body } = response;
   try {
     await body.done;
   } catch {
@@ -66,8 +79,7 @@ export async function downloadSmallWhole(
     bytes: size,
     ms: performance.now() - began,
   });
-  const etag = headers.etag;
-  const lastModified = headers['last-modified'];
+  const { etag, lastModified } = verdict.facts;
   return {
     data: { bytes: inPlace },
     sha256: digests.get('sha256')!,
