@@ -6,24 +6,14 @@ import type { InPlaceBody, InPlaceResponse } from '../net/http.js';
 import type { RateLimiter } from '../net/rate-limit.js';
 import type { DataFile } from '../receive/data-file.js';
 import type { FileHasher } from '../receive/hasher.js';
-import { judgeResponse, type ObjectFacts, strongEtag, where } from './acceptance.js';
+import { type Asked, judgeResponse, type ObjectFacts, strongEtag, where } from './acceptance.js';
 import type { Coverage } from './coverage.js';
 
 /** Bytes gathered before one positional write: fewer, larger writes without holding much memory. */
 const WRITE_BATCH = 512 * 1024;
 
-export interface SegmentRequest {
-  url: string;
-  /** First byte wanted, relative to the fragment's window. */
-  start: number;
-  /** End of the window span wanted (exclusive); undefined when the object's size is not known yet. */
-  end: number | undefined;
-  /** Where the fragment's window starts in the remote object. */
-  objectOffset: number;
-  /** True for a byte-range fragment: the object is larger than the window. */
-  isRange: boolean;
-  /** Declared size of the window, if any. */
-  declaredSize: number | undefined;
+/** A segment's request: what it asks for (the Range header is made from it), and to whom validators go. */
+export interface SegmentRequest extends Omit<Asked, 'range'> {
   /**
    * Whether the object's validators go out in If-Range: only to the endpoint that gave them. Every
    * answer is compared with them whatever its endpoint: ranges of mirrors whose validators differ

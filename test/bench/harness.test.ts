@@ -54,12 +54,7 @@ describe('bench: nginx over https', () => {
 describe('bench: two mirrors of different speed', () => {
   it('serves the https site again on a port of its own, every request limited', () => {
     const conf = nginxConf({
-      prefix: '/p',
-      port: 8080,
-      root: '/r',
-      throttledDir: '/r/big',
-      throttleBytesPerSecond: 32_000_000,
-      workers: 2,
+      ...NGINX_BASE,
       tempPathDirectives: [],
       tls: { port: 8443, cert: '/c.pem', key: '/k.pem', http2Directive: true },
       slowMirror: { port: 9443, bytesPerSecond: 4_000_000 },
