@@ -146,25 +146,42 @@ export function aria2Row(
   };
 }
 
+/** What a cat row pipes into: a command that prints the sha256 of its stdin in hex first. */
+export interface CatConsumer {
+  id: string;
+  label: string;
+  command: string;
+}
+
+/** coreutils' sha256sum: the issue's consumer, without SHA extensions here (~195 MB/s, one core). */
+export const SHA256SUM: CatConsumer = { id: 'fragfetch-cat', label: 'sha256sum', command: 'sha256sum' };
+
+/** OpenSSL's digest with SHA extensions (~900 MB/s here): a consumer that keeps up with the link. */
+export const OPENSSL_SHA256: CatConsumer = {
+  id: 'fragfetch-cat-openssl',
+  label: 'openssl dgst -sha256',
+  command: 'openssl dgst -sha256 -r',
+};
+
 /**
- * `fragfetch cat <manifest> <id> | sha256sum` (issue 20): one fragment streamed in order while its
- * ranges download; verified by the digest of what came out of the pipe.
+ * `fragfetch cat <manifest> <id> | <consumer>`: one fragment streamed in order while its ranges
+ * download; verified by the digest of what came out of the pipe.
  */
-export function catRow(ctx: ScenarioContext, load: Workload, sri: string): Row {
+export function catRow(ctx: ScenarioContext, load: Workload, sri: string, consumer: CatConsumer): Row {
   const expected = Buffer.from(sri.replace(/^sha256-/, ''), 'base64').toString('hex');
   const id = load.transfers[0]!.name;
   return {
-    id: 'fragfetch-cat',
+    id: consumer.id,
     tool: 'fragfetch',
-    label: 'fragfetch cat, piped to sha256sum',
+    label: `fragfetch cat, piped to ${consumer.label}`,
     prepare: async (round) => {
-      const cache = path.join(round.dir, 'fragfetch-cat-cache');
+      const cache = path.join(round.dir, `${consumer.id}-cache`);
       const [node, bin, , manifest, ...options] = fragfetchArgv(ctx.projectRoot, load.manifestPath, cache);
       const quoted = [node, bin, 'cat', manifest, id, ...options.filter((o) => o !== '--json')]
         .map((word) => `'${word!.replace(/'/g, "'\\''")}'`)
         .join(' ');
       return {
-        argv: ['bash', '-c', `set -o pipefail; ${quoted} | sha256sum`],
+        argv: ['bash', '-c', `set -o pipefail; ${quoted} | ${consumer.command}`],
         verify: async (result) =>
           result.exitCode === 0 && result.stdout.startsWith(expected)
             ? { ok: true }

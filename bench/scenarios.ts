@@ -8,7 +8,7 @@ import { type FixtureGroup, formatBytes } from './fixtures.js';
 import { manifestScaleScenario } from './manifest-scenario.js';
 import { type NetworkScenarioName, networkScenario } from './network-scenarios.js';
 import { releaseFiles } from './release.js';
-import { aria2Row, catRow, curlRow, fragfetchRow, type Row } from './rows.js';
+import { aria2Row, catRow, curlRow, fragfetchRow, OPENSSL_SHA256, type Row, SHA256SUM } from './rows.js';
 import { curlLabel, fragfetchArgv } from './tools.js';
 import { fragfetchVerdict } from './verdict.js';
 import { group, rangeSlices, type ScenarioContext, wholeFiles, type Workload } from './workload.js';
@@ -228,20 +228,34 @@ export async function buildScenario(ctx: ScenarioContext, name: ScenarioName): P
     case 'cat':
     case 'cat-link': {
       const rate = name === 'cat' ? THROTTLE_BYTES_PER_SECOND : LINK_THROTTLE_BYTES_PER_SECOND;
+      const sri = group(ctx, 'big').files[0]!.sri;
       return {
         ...base,
-        description: `fragfetch cat of one ${formatBytes(load.bytes)} object into sha256sum, the server limiting each connection to ${rate / 1e6} MB/s`,
-        rows: [fragfetchRow(ctx, load, count), catRow(ctx, load, group(ctx, 'big').files[0]!.sri)],
+        description: `fragfetch cat of one ${formatBytes(load.bytes)} object into sha256sum and into openssl, the server limiting each connection to ${rate / 1e6} MB/s`,
+        rows: [
+          fragfetchRow(ctx, load, count),
+          ...[SHA256SUM, OPENSSL_SHA256].map((consumer) => catRow(ctx, load, sri, consumer)),
+        ],
         targets: [
           {
             label: 'fragfetch cat piped to sha256sum ≤ 1.2 × fetch',
-            numerator: 'fragfetch-cat',
+            numerator: SHA256SUM.id,
+            denominator: 'fragfetch',
+            limit: 1.2,
+          },
+          // The same pipe into a consumer that is not the bound: what cat itself costs over fetch.
+          {
+            label: 'fragfetch cat piped to openssl dgst -sha256 ≤ 1.2 × fetch',
+            numerator: OPENSSL_SHA256.id,
             denominator: 'fragfetch',
             limit: 1.2,
           },
         ],
-        conditions: [{ row: 'fragfetch-cat', label: 'the sha256 of what cat wrote is the object’s' }],
-        rssRows: ['fragfetch-cat'],
+        conditions: [SHA256SUM, OPENSSL_SHA256].map((consumer) => ({
+          row: consumer.id,
+          label: `the sha256 of what cat wrote into ${consumer.label} is the object’s`,
+        })),
+        rssRows: [SHA256SUM.id, OPENSSL_SHA256.id],
       };
     }
     case 'ranges':
