@@ -1,5 +1,6 @@
 import type { Fragment } from '../manifest/fragment.js';
 import { hashWhole } from '../receive/hasher.js';
+import type { SlotLease } from '../schedule/slot-lease.js';
 import { judgeResponse, type ObjectFacts } from './acceptance.js';
 import type { DownloadContext } from './context.js';
 import {
@@ -31,20 +32,23 @@ export type SmallDownloadOptions = Omit<ObjectDownloadOptions, 'key' | 'first' |
  */
 export async function downloadSmallWhole(
   options: SmallDownloadOptions,
-  slot: (() => void) | undefined,
+  lease: SlotLease,
 ): Promise<DownloadResult> {
   const { fragment, ctx } = options;
   const size = fragment.size;
   const urls = fragment.urls; // made anew at each read, maybe (resolve.ts)
-  if (size === undefined || slot === undefined || !takesShortPath(fragment, urls, ctx)) {
-    return new ObjectDownload({ ...options, key: '' }).run(slot);
+  // The short path makes its request only in the slot acquired for it: else it is no shorter.
+  const slot = size !== undefined && takesShortPath(fragment, urls, ctx) ? lease.take() : undefined;
+  if (size === undefined || slot === undefined) {
+    return new ObjectDownload({ ...options, key: '' }).run(lease);
   }
   const url = urls[0]!;
   const inPlace = options.memory.subarray(0, size);
   const began = performance.now();
   const answer = ctx.http.requestInPlace(url, NO_HEADERS, ctx.signal, inPlace);
+  // The request goes over with the slot it holds: ObjectDownload releases it when the request ends.
   const handOver = () =>
-    new ObjectDownload({ ...options, key: '', first: { response: answer, began } }).run(slot);
+    new ObjectDownload({ ...options, key: '', first: { response: answer, began, slot } }).run();
   let response: Awaited<typeof answer>;
   try {
     response = await answer;
@@ -69,7 +73,7 @@ export async function downloadSmallWhole(
   const digests = hashWhole(inPlace, hashAlgorithms(fragment));
   const expected = fragment.integrity;
   if (expected && digests.get(expected.algorithm) !== expected.digest) return handOver();
-  slot();
+  slot.release();
   ctx.events.bytes(fragment, url, size);
   ctx.events.request({
     fragment,
