@@ -15,6 +15,7 @@ import type { DownloadContext } from './context.js';
 import { countSegments, Coverage, planSegments } from './coverage.js';
 import { type HedgeLeg, hedged } from './hedge.js';
 import type { ObjectFacts } from './acceptance.js';
+import { hashAlgorithms, integrityError, matchesIntegrity } from './integrity.js';
 import { fetchSegment, type SegmentOutcome } from './segment.js';
 import { endpointOf } from './by-origin.js';
 
@@ -181,19 +182,17 @@ export class ObjectDownload {
         const size = this.#size ?? 0;
         const digests = await this.#hasher.digests(size);
         const sha256 = digests.get('sha256')!;
-        const expected = fragment.integrity;
-        if (expected && digests.get(expected.algorithm) !== expected.digest) {
-          const found = `${expected.algorithm}-${digests.get(expected.algorithm)}`;
+        if (!matchesIntegrity(fragment, digests)) {
           if (!integrityRetried) {
             // One clean retry: a corrupting proxy or a bad resume should not fail the run.
             integrityRetried = true;
-            this.#ctx.events.retry(fragment, integrityError(fragment, found), 0);
+            this.#ctx.events.retry(fragment, integrityError(fragment, digests), 0);
             await this.#restart(false);
             continue;
           }
           await this.#closeFile();
           await this.#partial.remove();
-          throw integrityError(fragment, found);
+          throw integrityError(fragment, digests);
         }
         await this.#stopSaving();
         await this.#file.truncate(size);
@@ -605,20 +604,6 @@ export class ObjectDownload {
     this.#hasher?.dispose();
     await this.#file?.close().catch(() => {});
   }
-}
-
-/** The algorithms to hash a fragment with: sha256 for the cache, and the manifest's own if another. */
-export function hashAlgorithms(fragment: Fragment): string[] {
-  const declared = fragment.integrity?.algorithm;
-  return declared && declared !== 'sha256' ? ['sha256', declared] : ['sha256'];
-}
-
-export function integrityError(fragment: Fragment, found: string): FragfetchError {
-  return new FragfetchError(
-    'EINTEGRITY',
-    `${fragment.id}: integrity mismatch: expected ${fragment.integrity?.sri}, got ${found}`,
-    { expected: fragment.integrity?.sri, found, url: fragment.urls[0] },
-  );
 }
 
 /** The abort reason of a request another mirror answered first. */

@@ -3,12 +3,8 @@ import { hashWhole } from '../receive/hasher.js';
 import type { SlotLease } from '../schedule/slot-lease.js';
 import { judgeResponse, type ObjectFacts } from './acceptance.js';
 import type { DownloadContext } from './context.js';
-import {
-  type DownloadResult,
-  hashAlgorithms,
-  ObjectDownload,
-  type ObjectDownloadOptions,
-} from './object-download.js';
+import { hashAlgorithms, matchesIntegrity } from './integrity.js';
+import { type DownloadResult, ObjectDownload, type ObjectDownloadOptions } from './object-download.js';
 
 const NO_HEADERS: Record<string, string> = {};
 const NO_FACTS: ObjectFacts = {};
@@ -71,8 +67,7 @@ export async function downloadSmallWhole(
   }
   if (body.received !== size) return handOver();
   const digests = hashWhole(inPlace, hashAlgorithms(fragment));
-  const expected = fragment.integrity;
-  if (expected && digests.get(expected.algorithm) !== expected.digest) return handOver();
+  if (!matchesIntegrity(fragment, digests)) return handOver();
   slot.release();
   ctx.events.bytes(fragment, url, size);
   ctx.events.request({
