@@ -17,14 +17,14 @@ export type SmallDownloadOptions = Omit<ObjectDownloadOptions, 'key' | 'first' |
 /**
  * Downloads a small whole object into `memory` on a short path: one request, and when its answer is
  * plain — a 200 of exactly the declared length, received whole, with the declared digest — the
- * result, with none of ObjectDownload's rounds, segments, coverage, retry loop and sinks. On 2000
- * objects of 64 KiB those were a tenth of the run: 1.28 → 1.14 s and 1.32 → 1.17 s, with 1.9 →
- * 1.65 s of CPU (`npm run bench`'s small fixtures, cache on tmpfs, 8 and 10 alternating runs).
+ * result, with none of ObjectDownload's rounds, segments, coverage, retry loop and sinks: set up per
+ * object, they cost a tenth of a run of many small objects (bench/README.md).
  *
  * Any other answer goes to ObjectDownload as the answer to its own first request (`first`), which
- * it is — the same URL, no Range, the same memory — so a failure, a short body, a wrong length or
- * digest is checked, counted, retried and resumed exactly as for every object. The answer is judged
- * by the rules every answer is (acceptance.ts); only a whole body received whole is taken here.
+ * it is — the same URL, no Range, the same memory, the same slot — so a failure, a short body, a
+ * wrong length or digest is checked, counted, retried and resumed exactly as for every object. The
+ * answer is judged by the rules every answer is (acceptance.ts), the bytes by those all bytes are
+ * (integrity.ts); only a whole body received whole is taken here.
  */
 export async function downloadSmallWhole(
   options: SmallDownloadOptions,
@@ -33,7 +33,7 @@ export async function downloadSmallWhole(
   const { fragment, ctx } = options;
   const size = fragment.size;
   const urls = fragment.urls; // made anew at each read, maybe (resolve.ts)
-  // The short path makes its request only in the slot acquired for it: else it is no shorter.
+  // The short request is made in the slot leased for it; without one, ObjectDownload acquires its own.
   const slot = size !== undefined && takesShortPath(fragment, urls, ctx) ? lease.take() : undefined;
   if (size === undefined || slot === undefined) {
     return new ObjectDownload({ ...options, key: '' }).run(lease);
