@@ -9,7 +9,7 @@ import { isRetryable, parseRetryAfter, retryDelay } from '../net/retry.js';
 import type { DownloadEvents } from './context.js';
 import { entryMetadata, settleFailed } from './download-group.js';
 import type { JobContext } from './job.js';
-import { hashAlgorithms, integrityError } from './object-download.js';
+import { hashAlgorithms, integrityError, matchesIntegrity } from './integrity.js';
 import type { PendingGroup } from './range-probes.js';
 import { strongEtag } from './acceptance.js';
 
@@ -285,15 +285,12 @@ class Cut {
       [...this.#hashes].map(([algorithm, hash]) => [algorithm, hash.digest('base64')] as const),
     );
     this.#found = digests;
-    const expected = this.fragment.integrity;
-    const matches =
-      this.#written === this.size && (!expected || digests.get(expected.algorithm) === expected.digest);
+    const matches = this.#written === this.size && matchesIntegrity(this.fragment, digests);
     return { sha256: digests.get('sha256')!, matches };
   }
 
   integrityError(): FragfetchError {
-    const algorithm = this.fragment.integrity?.algorithm ?? 'sha256';
-    return integrityError(this.fragment, `${algorithm}-${this.#found?.get(algorithm) ?? '?'}`);
+    return integrityError(this.fragment, this.#found ?? new Map());
   }
 
   async discard(): Promise<void> {

@@ -6,7 +6,7 @@ import type { CacheHit, EntryMetadata } from '../cache/store.js';
 import { isFragfetchError, urlWithoutCredentials } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import type { SmallBuffers } from '../receive/small-buffers.js';
-import type { HeldSlots } from '../schedule/held-slots.js';
+import type { SlotLease } from '../schedule/slot-lease.js';
 import type { JobContext } from './job.js';
 import { ObjectDownload } from './object-download.js';
 import { downloadSmallWhole } from './small-object.js';
@@ -21,58 +21,39 @@ export async function downloadGroup(
   group: Fragment[],
   key: string,
   rank: number,
-  slot: () => void,
+  lease: SlotLease,
   job: JobContext,
-  extra?: HeldSlots,
 ): Promise<void> {
   const fragment = group[0]!;
   if (fragment.size !== undefined && fragment.size <= SMALL_OBJECT_BYTES) {
-    extra?.keep(0);
-    return downloadSmall(group, rank, slot, job);
+    lease.keep(1);
+    return downloadSmall(group, rank, lease, job);
   }
   const partial = new PartialFiles(job.store.dir, key);
-  let releaseSlot: (() => void) | undefined = () => {
-    slot();
-    extra?.keep(0);
-  };
-  for (;;) {
-    let lock: HeldLock;
-    try {
-      const held = await lockOrHit(group, key, partial, job, () => {
-        // Waiting costs no request: the slot goes to others meanwhile.
-        releaseSlot?.();
-        releaseSlot = undefined;
-      });
-      if (!held) {
-        releaseSlot?.();
+  try {
+    for (;;) {
+      let lock: HeldLock;
+      try {
+        // Waiting costs no request: the slots go to others meanwhile, and the download acquires
+        // its own once the lock is ours.
+        const held = await lockOrHit(group, key, partial, job, () => lease.release());
+        if (!held) return;
+        lock = held;
+      } catch (error) {
+        if (!job.ctx.signal.aborted) settleFailed(group, error, job);
         return;
       }
-      lock = held;
-    } catch (error) {
-      releaseSlot?.();
-      if (!job.ctx.signal.aborted) settleFailed(group, error, job);
-      return;
+      let outcome: Awaited<ReturnType<typeof downloadAndStore>>;
+      try {
+        // The lease, if still held (no wait for another process), goes to the download's requests.
+        outcome = await downloadAndStore(group, key, partial, rank, lease, job, undefined, lock);
+      } finally {
+        await lock.release();
+      }
+      if (outcome !== 'lock-lost') return;
     }
-    let outcome: Awaited<ReturnType<typeof downloadAndStore>>;
-    try {
-      // Still held (no wait for another process): the first slot and the reserved ones.
-      const held = releaseSlot === undefined ? undefined : { slot, extra };
-      outcome = await downloadAndStore(
-        group,
-        key,
-        partial,
-        rank,
-        held?.slot,
-        job,
-        undefined,
-        lock,
-        held?.extra,
-      );
-    } finally {
-      releaseSlot = undefined;
-      await lock.release();
-    }
-    if (outcome !== 'lock-lost') return;
+  } finally {
+    lease.release();
   }
 }
 
@@ -129,18 +110,18 @@ async function lockOrHit(
  */
 export const SMALL_OBJECT_BYTES = 256 * 1024;
 
-async function downloadSmall(group: Fragment[], rank: number, slot: () => void, job: JobContext) {
+async function downloadSmall(group: Fragment[], rank: number, lease: SlotLease, job: JobContext) {
   let memory: Awaited<ReturnType<SmallBuffers['acquire']>>;
   try {
     // Holding the request slot while waiting: the backpressure of a disk slower than the network.
     memory = await job.smallBuffers.acquire(rank, job.ctx.signal);
   } catch (error) {
-    slot();
+    lease.release();
     if (!job.ctx.signal.aborted) settleFailed(group, error, job);
     return;
   }
   try {
-    await downloadAndStore(group, '', PartialFiles.ephemeral(job.store.dir), rank, slot, job, memory.buffer);
+    await downloadAndStore(group, '', PartialFiles.ephemeral(job.store.dir), rank, lease, job, memory.buffer);
   } finally {
     memory.release();
   }
@@ -151,19 +132,18 @@ async function downloadAndStore(
   key: string,
   partial: PartialFiles,
   rank: number,
-  slot: (() => void) | undefined,
+  lease: SlotLease,
   job: JobContext,
   memory?: Buffer,
   lock?: HeldLock,
-  extra?: HeldSlots,
 ): Promise<'done' | 'lock-lost'> {
   const { store, stats, observer, manifest } = job;
   const ctx = lock ? { ...job.ctx, signal: AbortSignal.any([job.ctx.signal, lock.signal]) } : job.ctx;
   const fragment = group[0]!;
   try {
     const result = memory
-      ? await downloadSmallWhole({ fragment, partial, ctx, rank, memory }, slot)
-      : await new ObjectDownload({ fragment, key, partial, ctx, rank }).run(slot, extra);
+      ? await downloadSmallWhole({ fragment, partial, ctx, rank, memory }, lease)
+      : await new ObjectDownload({ fragment, key, partial, ctx, rank }).run(lease);
     const metadata = entryMetadata(fragment, result.url, result, manifest);
     // The data file is the taker's now: it publishes the content, not us.
     await lock?.assertHeld();

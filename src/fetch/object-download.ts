@@ -9,12 +9,13 @@ import type { InPlaceResponse } from '../net/http.js';
 import { isRetryable, retryDelay } from '../net/retry.js';
 import { type DataFile, MemoryFile, openDataFile } from '../receive/data-file.js';
 import { type FileHasher, ProgressiveHasher, WholeHasher } from '../receive/hasher.js';
-import type { HeldSlots, TakenSlot } from '../schedule/held-slots.js';
+import { HeldSlot, type SlotLease } from '../schedule/slot-lease.js';
 import { forEachLimit } from '../schedule/limit.js';
 import type { DownloadContext } from './context.js';
 import { countSegments, Coverage, planSegments } from './coverage.js';
 import { type HedgeLeg, hedged } from './hedge.js';
 import type { ObjectFacts } from './acceptance.js';
+import { hashAlgorithms, integrityError, matchesIntegrity } from './integrity.js';
 import { fetchSegment, type SegmentOutcome } from './segment.js';
 import { endpointOf } from './by-origin.js';
 
@@ -24,6 +25,8 @@ export interface FirstResponse {
   response: Promise<HttpResponse | InPlaceResponse>;
   /** When the request was made (performance.now()). */
   began: number;
+  /** The request slot it was made in: the download releases it when that request ends. */
+  slot: HeldSlot;
 }
 
 export interface DownloadResult {
@@ -107,9 +110,8 @@ export class ObjectDownload {
   readonly #partial: PartialFiles;
   readonly #ctx: DownloadContext;
   readonly #rank: number;
-  #heldSlot: (() => void) | undefined;
-  /** More slots acquired ahead for this download's first connections (schedule.ts). */
-  #reserved: HeldSlots | undefined;
+  /** The slots acquired for this download's first requests (schedule.ts), until they take them. */
+  #lease: SlotLease | undefined;
 
   #file!: DataFile;
   #hasher!: FileHasher;
@@ -149,16 +151,18 @@ export class ObjectDownload {
   }
 
   /**
-   * `slot`: a request slot already acquired for this fragment, used by its first request; `extra`:
-   * more, reserved for its other first connections (a large object: see schedule.ts).
+   * `lease`: the request slots already acquired for this fragment, taken by its first requests
+   * (one, or a large object's first connections: see schedule.ts); its later requests acquire their
+   * own. Whatever is left of it is given back when the download ends.
    */
-  async run(slot?: () => void, extra?: HeldSlots): Promise<DownloadResult> {
-    this.#heldSlot = slot;
-    this.#reserved = extra;
+  async run(lease?: SlotLease): Promise<DownloadResult> {
+    this.#lease = lease;
     try {
       return await this.#run();
     } finally {
-      this.#keepHeld(0);
+      this.#lease?.release();
+      // A first request handed over and never reached (its slot is still ours).
+      this.#first?.slot.release();
     }
   }
 
@@ -178,19 +182,17 @@ export class ObjectDownload {
         const size = this.#size ?? 0;
         const digests = await this.#hasher.digests(size);
         const sha256 = digests.get('sha256')!;
-        const expected = fragment.integrity;
-        if (expected && digests.get(expected.algorithm) !== expected.digest) {
-          const found = `${expected.algorithm}-${digests.get(expected.algorithm)}`;
+        if (!matchesIntegrity(fragment, digests)) {
           if (!integrityRetried) {
             // One clean retry: a corrupting proxy or a bad resume should not fail the run.
             integrityRetried = true;
-            this.#ctx.events.retry(fragment, integrityError(fragment, found), 0);
+            this.#ctx.events.retry(fragment, integrityError(fragment, digests), 0);
             await this.#restart(false);
             continue;
           }
           await this.#closeFile();
           await this.#partial.remove();
-          throw integrityError(fragment, found);
+          throw integrityError(fragment, digests);
         }
         await this.#stopSaving();
         await this.#file.truncate(size);
@@ -302,7 +304,7 @@ export class ObjectDownload {
     if (second.done) {
       // One request, no siblings to stop or to hold at a gate: most objects, and every small one,
       // whose round controller, listener and worker promises cost more than the rest of the setup.
-      this.#keepHeld(1);
+      this.#lease?.keep(1);
       await this.#fetchWithRetry(first.value, this.#ctx.signal);
       return;
     }
@@ -336,7 +338,7 @@ export class ObjectDownload {
       }
     };
     const width = Math.min(this.#ctx.maxConnectionsPerObject, count);
-    this.#keepHeld(width);
+    this.#lease?.keep(width);
     try {
       await forEachLimit(andThen([first.value, second.value], plan), width, fetchOne, round.signal);
     } catch (error) {
@@ -355,18 +357,14 @@ export class ObjectDownload {
       const start = Math.min(this.#coverage.contiguousEnd(segment.start), end ?? Number.POSITIVE_INFINITY);
       if (end !== undefined && start >= end) return;
       const endpoint = this.#choose();
-      const held = this.#takeHeldSlot();
-      const release = held?.release ?? (await this.#ctx.slots.acquire(this.#rank, signal));
-      // A slot is for one request: given back before a backoff, so the wait holds no one else up.
-      let released = false;
-      const free = () => {
-        if (released) return;
-        released = true;
-        held?.answered();
-        release();
-      };
+      const first = this.#first;
+      this.#first = undefined;
+      // A slot is for one request: released when it ends, and before a backoff, so that the wait
+      // holds no one else up; the next attempt acquires its own.
+      const slot =
+        first?.slot ?? this.#lease?.take() ?? (await HeldSlot.acquire(this.#ctx.slots, this.#rank, signal));
       const onAnswer = (outcome: SegmentOutcome) => {
-        held?.answered();
+        slot.answered();
         if (outcome.status === 206 && fragment.offset !== undefined && !this.#toldRanges) {
           this.#toldRanges = true;
           this.#ctx.rangeVerdict?.(fragment, true);
@@ -377,7 +375,7 @@ export class ObjectDownload {
         onHeaders?.();
       };
       try {
-        await this.#attempt({ endpoint, start, end, signal, onAnswer });
+        await this.#attempt({ endpoint, start, end, signal, onAnswer }, first);
         return;
       } catch (caught) {
         if (signal.aborted) throw signal.reason ?? caught;
@@ -399,10 +397,10 @@ export class ObjectDownload {
         const wait = this.#nextAttempt(error, attempt, failed);
         if (wait === undefined) throw error;
         this.#ctx.events.retry(fragment, error, wait);
-        free();
+        slot.release();
         await delay(wait, signal);
       } finally {
-        free();
+        slot.release();
       }
     }
   }
@@ -412,9 +410,7 @@ export class ObjectDownload {
    * one and no answer comes within the pool's hedging delay (hedge.ts). A hedged request takes no
    * slot of its own: it stands in for one that is not answering.
    */
-  #attempt(leg: Omit<Leg, 'first' | 'hedge'>): Promise<void> {
-    const first = this.#first;
-    this.#first = undefined;
+  #attempt(leg: Omit<Leg, 'first' | 'hedge'>, first: FirstResponse | undefined): Promise<void> {
     if (first || this.#urls.length === 1) return this.#leg({ ...leg, ...(first ? { first } : {}) });
     const delayMs = this.#ctx.endpoints.hedgeDelayMs();
     return hedged({
@@ -545,22 +541,6 @@ export class ObjectDownload {
     return retryDelay(attempt, error, this.#ctx.retry, this.#ctx.random);
   }
 
-  #takeHeldSlot(): TakenSlot | undefined {
-    const slot = this.#heldSlot;
-    this.#heldSlot = undefined;
-    return slot ? { release: slot, answered: () => {} } : this.#reserved?.take();
-  }
-
-  /** Gives back the held slots beyond the first `count`: this round will not use them. */
-  #keepHeld(count: number): void {
-    const first = this.#heldSlot ? 1 : 0;
-    if (count === 0 && this.#heldSlot) {
-      this.#heldSlot();
-      this.#heldSlot = undefined;
-    }
-    this.#reserved?.keep(Math.max(0, count - first));
-  }
-
   /** Drops every byte received: the object changed, it failed verification, or Range is not honoured. */
   async #restart(rangesIgnored: boolean): Promise<void> {
     this.#coverage.clear();
@@ -624,20 +604,6 @@ export class ObjectDownload {
     this.#hasher?.dispose();
     await this.#file?.close().catch(() => {});
   }
-}
-
-/** The algorithms to hash a fragment with: sha256 for the cache, and the manifest's own if another. */
-export function hashAlgorithms(fragment: Fragment): string[] {
-  const declared = fragment.integrity?.algorithm;
-  return declared && declared !== 'sha256' ? ['sha256', declared] : ['sha256'];
-}
-
-export function integrityError(fragment: Fragment, found: string): FragfetchError {
-  return new FragfetchError(
-    'EINTEGRITY',
-    `${fragment.id}: integrity mismatch: expected ${fragment.integrity?.sri}, got ${found}`,
-    { expected: fragment.integrity?.sri, found, url: fragment.urls[0] },
-  );
 }
 
 /** The abort reason of a request another mirror answered first. */

@@ -1,6 +1,6 @@
 import { cacheKey } from '../cache/store.js';
 import type { Fragment } from '../manifest/fragment.js';
-import { HeldSlots } from '../schedule/held-slots.js';
+import { SlotLease } from '../schedule/slot-lease.js';
 import type { DownloadContext } from './context.js';
 import { cutObject } from './cut-object.js';
 import { downloadGroup } from './download-group.js';
@@ -25,9 +25,9 @@ export async function downloadMissing(
     void work.finally(() => running.delete(work));
   };
   const pending = groupByKey(missing);
-  const run = (entry: PendingGroup, slot: () => void, extra?: HeldSlots) => {
+  const run = (entry: PendingGroup, lease: SlotLease) => {
     entry.started = true;
-    const download = downloadGroup(entry.group, entry.key, entry.rank, slot, job, extra);
+    const download = downloadGroup(entry.group, entry.key, entry.rank, lease, job);
     const done = download.finally(() => probes.ended(entry));
     track(done);
     return done;
@@ -35,8 +35,8 @@ export async function downloadMissing(
   const probes = new RangeProbes(pending, {
     launch: (entry) =>
       track(
-        ctx.slots.acquire(entry.rank, signal).then(
-          (slot) => (entry.started ? slot() : run(entry, slot)),
+        SlotLease.acquire(ctx.slots, entry.rank, 1, signal).then(
+          (lease) => (entry.started ? lease.release() : run(entry, lease)),
           () => {},
         ),
       ),
@@ -49,17 +49,17 @@ export async function downloadMissing(
   try {
     for (const entry of pending) {
       if (entry.started || !probes.admit(entry)) continue;
-      const [slot, ...more] = await reserve(ctx, entry);
-      const extra = more.length > 0 ? new HeldSlots(more) : undefined;
+      const connections = firstConnections(ctx, entry);
+      const lease = await SlotLease.acquire(ctx.slots, entry.rank, connections, signal);
       // Handed to a cut of its object while it waited for the slot.
       if (entry.started) {
-        slot!();
-        extra?.keep(0);
+        lease.release();
         continue;
       }
-      const done = run(entry, slot!, extra);
-      // Nothing after it starts until its first round of requests is under way (see reserve).
-      if (extra) await Promise.race([extra.opened, done]);
+      const done = run(entry, lease);
+      // Nothing after it starts until its first round of requests is under way (see
+      // firstConnections). A single slot is not waited for: the next download starts at once.
+      if (connections > 1) await Promise.race([lease.opened, done]);
     }
   } catch {
     // Aborted while waiting for a slot: what is running winds down below.
@@ -68,29 +68,20 @@ export async function downloadMissing(
 }
 
 /**
- * The request slots a download starts with: one, or for an object split into ranges as many as it
- * will open at once, all taken before anything after it in the order starts. Else the next, less
- * urgent fragments would take the free slots while the object waits for its first answer (a
+ * How many request slots a download starts with: one, or for an object split into ranges as many
+ * as it will open at once, all taken before anything after it in the order starts. Else the next,
+ * less urgent fragments would take the free slots while the object waits for its first answer (a
  * critical 2 MiB tensor got 1 of 16 connections for its first 0.2 s); the loop then waits until
  * the server has answered the object's first round, as its setup (lock, partial file) outlasts a
- * small object's whole download, and new connections reach the server in no set order. Only this loop reserves, one download at a time, so two reservations never wait
- * on each other.
+ * small object's whole download, and new connections reach the server in no set order. Only this
+ * loop acquires several slots at once, one download at a time, so two leases never wait on each
+ * other.
  */
-async function reserve(ctx: DownloadContext, entry: PendingGroup): Promise<(() => void)[]> {
-  const fragment = entry.group[0]!;
-  const size = fragment.size ?? 0;
-  const connections =
-    size > ctx.splitThreshold
-      ? Math.min(ctx.maxConnectionsPerObject, Math.ceil(size / ctx.chunkSize), ctx.slots.capacity)
-      : 1;
-  const held: (() => void)[] = [];
-  try {
-    while (held.length < connections) held.push(await ctx.slots.acquire(entry.rank, ctx.signal));
-  } catch (error) {
-    for (const release of held) release();
-    throw error;
-  }
-  return held;
+function firstConnections(ctx: DownloadContext, entry: PendingGroup): number {
+  const size = entry.group[0]!.size ?? 0;
+  return size > ctx.splitThreshold
+    ? Math.min(ctx.maxConnectionsPerObject, Math.ceil(size / ctx.chunkSize), ctx.slots.capacity)
+    : 1;
 }
 
 /** Content named twice (the same integrity, or the same URL and range) is fetched once for all names. */

@@ -1,13 +1,10 @@
 import type { Fragment } from '../manifest/fragment.js';
 import { hashWhole } from '../receive/hasher.js';
+import type { SlotLease } from '../schedule/slot-lease.js';
 import { judgeResponse, type ObjectFacts } from './acceptance.js';
 import type { DownloadContext } from './context.js';
-import {
-  type DownloadResult,
-  hashAlgorithms,
-  ObjectDownload,
-  type ObjectDownloadOptions,
-} from './object-download.js';
+import { hashAlgorithms, matchesIntegrity } from './integrity.js';
+import { type DownloadResult, ObjectDownload, type ObjectDownloadOptions } from './object-download.js';
 
 const NO_HEADERS: Record<string, string> = {};
 const NO_FACTS: ObjectFacts = {};
@@ -20,31 +17,34 @@ export type SmallDownloadOptions = Omit<ObjectDownloadOptions, 'key' | 'first' |
 /**
  * Downloads a small whole object into `memory` on a short path: one request, and when its answer is
  * plain — a 200 of exactly the declared length, received whole, with the declared digest — the
- * result, with none of ObjectDownload's rounds, segments, coverage, retry loop and sinks. On 2000
- * objects of 64 KiB those were a tenth of the run: 1.28 → 1.14 s and 1.32 → 1.17 s, with 1.9 →
- * 1.65 s of CPU (`npm run bench`'s small fixtures, cache on tmpfs, 8 and 10 alternating runs).
+ * result, with none of ObjectDownload's rounds, segments, coverage, retry loop and sinks: set up per
+ * object, they cost a tenth of a run of many small objects (bench/README.md).
  *
  * Any other answer goes to ObjectDownload as the answer to its own first request (`first`), which
- * it is — the same URL, no Range, the same memory — so a failure, a short body, a wrong length or
- * digest is checked, counted, retried and resumed exactly as for every object. The answer is judged
- * by the rules every answer is (acceptance.ts); only a whole body received whole is taken here.
+ * it is — the same URL, no Range, the same memory, the same slot — so a failure, a short body, a
+ * wrong length or digest is checked, counted, retried and resumed exactly as for every object. The
+ * answer is judged by the rules every answer is (acceptance.ts), the bytes by those all bytes are
+ * (integrity.ts); only a whole body received whole is taken here.
  */
 export async function downloadSmallWhole(
   options: SmallDownloadOptions,
-  slot: (() => void) | undefined,
+  lease: SlotLease,
 ): Promise<DownloadResult> {
   const { fragment, ctx } = options;
   const size = fragment.size;
   const urls = fragment.urls; // made anew at each read, maybe (resolve.ts)
-  if (size === undefined || slot === undefined || !takesShortPath(fragment, urls, ctx)) {
-    return new ObjectDownload({ ...options, key: '' }).run(slot);
+  // The short request is made in the slot leased for it; without one, ObjectDownload acquires its own.
+  const slot = size !== undefined && takesShortPath(fragment, urls, ctx) ? lease.take() : undefined;
+  if (size === undefined || slot === undefined) {
+    return new ObjectDownload({ ...options, key: '' }).run(lease);
   }
   const url = urls[0]!;
   const inPlace = options.memory.subarray(0, size);
   const began = performance.now();
   const answer = ctx.http.requestInPlace(url, NO_HEADERS, ctx.signal, inPlace);
+  // The request goes over with the slot it holds: ObjectDownload releases it when the request ends.
   const handOver = () =>
-    new ObjectDownload({ ...options, key: '', first: { response: answer, began } }).run(slot);
+    new ObjectDownload({ ...options, key: '', first: { response: answer, began, slot } }).run();
   let response: Awaited<typeof answer>;
   try {
     response = await answer;
@@ -67,9 +67,8 @@ export async function downloadSmallWhole(
   }
   if (body.received !== size) return handOver();
   const digests = hashWhole(inPlace, hashAlgorithms(fragment));
-  const expected = fragment.integrity;
-  if (expected && digests.get(expected.algorithm) !== expected.digest) return handOver();
-  slot();
+  if (!matchesIntegrity(fragment, digests)) return handOver();
+  slot.release();
   ctx.events.bytes(fragment, url, size);
   ctx.events.request({
     fragment,

@@ -47,3 +47,31 @@ it('does the same for check’s probes, once the endpoint’s first probe has op
     '/m/a.bin',
   ]);
 });
+
+it('holds no slot through a backoff: with -j 1, b is answered while a waits out a Retry-After of a minute', async () => {
+  // Were a's slot held through its wait, b could start only after it: past the test's timeout.
+  h.cdn.reset();
+  h.cdn.fault('/m/a.bin', { kind: 'status', status: 503, headers: { 'retry-after': '3600' } });
+  const controller = new AbortController();
+  const run = fetchManifest(h.manifest(fragments), {
+    cacheDir: h.cacheDir,
+    concurrency: 1,
+    signal: controller.signal,
+  });
+  await h.cdn.until(() => h.cdn.requests.some((r) => r.path === '/m/b.bin' && r.status === 200));
+  controller.abort(new Error('stop'));
+  const report = await run;
+  expect(report.interrupted).toBe(true);
+  expect(await arrivals()).toEqual(['/m/a.bin 503', '/m/b.bin 200']);
+});
+
+it('a small object cut short goes on in the slot of its first request, and gives it back', async () => {
+  // The short path hands its answer over with the slot it holds: the download releases that slot
+  // for the backoff (else, with -j 1, nothing could go on) and resumes after the bytes it kept.
+  h.cdn.reset();
+  h.cdn.fault('/m/a.bin', { kind: 'truncate', afterBytes: 400 });
+  const report = await fetchManifest(h.manifest(fragments), { cacheDir: h.cacheDir, concurrency: 1 });
+  expect(report.ok).toBe(true);
+  expect(await arrivals()).toEqual(['/m/a.bin 200', '/m/b.bin 200', '/m/a.bin 206']);
+  expect(h.cdn.requestsFor('/m/a.bin')[1]?.range).toMatch(/^bytes=[1-9]\d*-999$/);
+});
