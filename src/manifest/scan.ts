@@ -17,19 +17,22 @@ export function scanManifest(text: string, source: string): Manifest | undefined
   return new Scanner(text).manifest(source);
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
-const PERIOD = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
+/** The characters the scanner looks for, by char code (frozen: the compiler folds them in). */
+const CODE = Object.freeze({
+  quote: 0x22,
+  backslash: 0x5c,
+  comma: 0x2c,
+  colon: 0x3a,
+  openBrace: 0x7b,
+  closeBrace: 0x7d,
+  openBracket: 0x5b,
+  closeBracket: 0x5d,
+  minus: 0x2d,
+  plus: 0x2b,
+  period: 0x2e,
+  zero: 0x30,
+  nine: 0x39,
+});
 
 /** A fragment's fields by key, in one object reused for every fragment. */
 interface FragmentRecord {
@@ -73,7 +76,7 @@ class Scanner {
     let version: unknown;
     let name: unknown;
     let baseUrls: unknown;
-    this.#expect(OPEN_BRACE);
+    this.#expect(CODE.openBrace);
     do {
       const key = this.#key();
       // A key twice is the last one for JSON.parse; one that changes how fragments read comes first.
@@ -87,7 +90,7 @@ class Scanner {
         builder = DirectBuilder.start(name, baseUrls, source, expected);
         if (builder === undefined || !this.#fragments(builder)) return undefined;
       } else return undefined;
-    } while (this.#next(CLOSE_BRACE));
+    } while (this.#next(CODE.closeBrace));
     this.#space();
     if (this.#failed || this.#at !== this.#text.length || builder === undefined) return undefined;
     return builder.finish();
@@ -105,32 +108,32 @@ class Scanner {
       importance: undefined,
       id: undefined,
     };
-    this.#expect(OPEN_BRACKET);
+    this.#expect(CODE.openBracket);
     do {
       record.path = record.url = record.offset = record.size = undefined;
       record.integrity = record.priority = record.importance = record.id = undefined;
       this.#fragment(record);
       if (this.#failed || !builder.add(record)) return false;
-    } while (this.#next(CLOSE_BRACKET));
+    } while (this.#next(CODE.closeBracket));
     return !this.#failed;
   }
 
   /** One fragment's object into `record`: its keys known ones, each once, each a string or a number. */
   #fragment(record: FragmentRecord): void {
-    this.#expect(OPEN_BRACE);
+    this.#expect(CODE.openBrace);
     let seen = 0;
     do {
       this.#space();
       const field = this.#field();
       if ((seen & (1 << field)) !== 0) this.#fail();
       seen |= 1 << field;
-      this.#expect(COLON);
+      this.#expect(CODE.colon);
       this.#space();
       let value: unknown;
-      if (this.#text.charCodeAt(this.#at) !== QUOTE) value = this.#number();
+      if (this.#text.charCodeAt(this.#at) !== CODE.quote) value = this.#number();
       else value = field === PRIORITY_FIELD ? this.#priority() : this.#string();
       set(record, field, value);
-    } while (this.#next(CLOSE_BRACE));
+    } while (this.#next(CODE.closeBrace));
   }
 
   /** A fragment's key as its number in FIELDS, told by its length and text, with no string made. */
@@ -153,15 +156,15 @@ class Scanner {
   /** A key of the document and its colon. */
   #key(): string {
     const key = this.#string();
-    this.#expect(COLON);
+    this.#expect(CODE.colon);
     return key;
   }
 
   #strings(): string[] {
     const strings: string[] = [];
-    this.#expect(OPEN_BRACKET);
+    this.#expect(CODE.openBracket);
     do strings.push(this.#string());
-    while (this.#next(CLOSE_BRACKET));
+    while (this.#next(CODE.closeBracket));
     return strings;
   }
 
@@ -175,16 +178,16 @@ class Scanner {
   /** From the opening quote at the cursor past the closing one: where the string's text ends. */
   #stringEnd(): number {
     const text = this.#text;
-    if (text.charCodeAt(this.#at) !== QUOTE) {
+    if (text.charCodeAt(this.#at) !== CODE.quote) {
       this.#fail();
       return this.#at;
     }
     let at = this.#at + 1;
     for (;;) {
       const code = text.charCodeAt(at);
-      if (code === QUOTE) break;
+      if (code === CODE.quote) break;
       // Past the end, charCodeAt gives NaN: no string ends there.
-      if (code === BACKSLASH || code < 0x20 || Number.isNaN(code)) {
+      if (code === CODE.backslash || code < 0x20 || Number.isNaN(code)) {
         this.#fail();
         return this.#at;
       }
@@ -204,22 +207,22 @@ class Scanner {
     const start = this.#at;
     let at = start;
     let plain = true;
-    if (text.charCodeAt(at) === MINUS) {
+    if (text.charCodeAt(at) === CODE.minus) {
       plain = false;
       at++;
     }
     let value = 0;
     const first = text.charCodeAt(at);
-    if (first === ZERO) at++;
-    else if (first > ZERO && first <= NINE) {
-      for (let code = first; code >= ZERO && code <= NINE; code = text.charCodeAt(++at)) {
-        value = value * 10 + (code - ZERO);
+    if (first === CODE.zero) at++;
+    else if (first > CODE.zero && first <= CODE.nine) {
+      for (let code = first; code >= CODE.zero && code <= CODE.nine; code = text.charCodeAt(++at)) {
+        value = value * 10 + (code - CODE.zero);
       }
     } else {
       this.#fail();
       return 0;
     }
-    if (text.charCodeAt(at) === PERIOD) {
+    if (text.charCodeAt(at) === CODE.period) {
       plain = false;
       at = this.#digits(at + 1);
     }
@@ -227,7 +230,7 @@ class Scanner {
     if ((text.charCodeAt(at) | 0x20) === 0x65) {
       plain = false;
       const sign = text.charCodeAt(at + 1);
-      at = this.#digits(sign === PLUS || sign === MINUS ? at + 2 : at + 1);
+      at = this.#digits(sign === CODE.plus || sign === CODE.minus ? at + 2 : at + 1);
     }
     if (this.#failed) return 0;
     this.#at = at;
@@ -239,7 +242,11 @@ class Scanner {
   #digits(at: number): number {
     const text = this.#text;
     const start = at;
-    for (let code = text.charCodeAt(at); code >= ZERO && code <= NINE; code = text.charCodeAt(++at));
+    for (
+      let code = text.charCodeAt(at);
+      code >= CODE.zero && code <= CODE.nine;
+      code = text.charCodeAt(++at)
+    );
     if (at === start) this.#fail();
     return at;
   }
@@ -248,7 +255,7 @@ class Scanner {
   #next(close: number): boolean {
     this.#space();
     const code = this.#text.charCodeAt(this.#at++);
-    if (code === COMMA) return true;
+    if (code === CODE.comma) return true;
     if (code !== close) this.#fail();
     return false;
   }
