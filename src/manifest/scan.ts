@@ -3,15 +3,16 @@ import { type Manifest, PRIORITIES } from './fragment.js';
 
 /**
  * A manifest read from its text, each fragment checked (direct.ts) as soon as its object ends, in
- * one record reused for all of them: JSON.parse made an object and its strings per fragment only
- * for them to be read once and dropped (for 10^6 fragments, 0.56 s of parse and most of the
- * collector's time, and ~150 MB at the peak).
+ * one record reused for all of them: JSON.parse made an object and strings per fragment only for
+ * them to be read once and dropped, and a manifest of 10^6 fragments paid for making them, for
+ * collecting them and for holding them all at once.
  *
  * It reads the form tools write: `version`, `name` and `baseUrls` before `fragments`, each key once,
  * the fields of a fragment as strings and numbers, strings without escapes or control characters.
  * Anything else (and anything invalid) gives undefined: JSON.parse and the schema read the text
  * instead, and they say what is wrong and where. What it accepts, it reads as JSON.parse would
- * (test/manifest/scan.test.ts compares the two).
+ * (test/manifest/scan.test.ts compares the two). Its strings are slices of the text, which V8 may
+ * keep whole while a long one is held: no more than the manifest's size (MAX_MANIFEST_BYTES).
  */
 export function scanManifest(text: string, source: string): Manifest | undefined {
   return new Scanner(text).manifest(source);
