@@ -18,27 +18,75 @@ const PRIORITY_SET: ReadonlySet<string> = new Set(PRIORITIES);
 export function directManifest(json: unknown, source: string): Manifest | undefined {
   if (!isRecord(json) || json.version !== 1) return undefined;
   const { name, baseUrls, fragments: inputs } = json;
-  if (name !== undefined && typeof name !== 'string') return undefined;
-  if (baseUrls !== undefined) {
-    if (!Array.isArray(baseUrls) || baseUrls.length === 0) return undefined;
-    if (!baseUrls.every((url) => typeof url === 'string' && isHttpUrl(url))) return undefined;
-  }
   if (!Array.isArray(inputs) || inputs.length === 0) return undefined;
-  const resolver = new FragmentResolver((baseUrls as string[] | undefined) ?? [], source);
-  const fragments = new Array<Fragment>(inputs.length);
-  const ids = new Ids(inputs.length);
-  for (let index = 0; index < inputs.length; index++) {
-    const fragment = directFragment(inputs[index], index, resolver, ids);
-    if (fragment === undefined) return undefined;
-    fragments[index] = fragment;
+  const builder = DirectBuilder.start(name, baseUrls, source, inputs.length);
+  if (builder === undefined) return undefined;
+  for (const input of inputs) if (!builder.add(input)) return undefined;
+  return builder.finish();
+}
+
+/**
+ * A manifest built fragment by fragment, each checked as it comes: from a parsed document's array
+ * (directManifest) or from the text itself (scan.ts). Every refusal is undefined or false, for the
+ * schema to say why.
+ */
+export class DirectBuilder {
+  readonly #name: string | undefined;
+  readonly #source: string;
+  readonly #resolver: FragmentResolver;
+  readonly #ids: Ids;
+  readonly #fragments: Fragment[];
+  #count = 0;
+
+  private constructor(
+    name: string | undefined,
+    baseUrls: readonly string[],
+    source: string,
+    expected: number,
+  ) {
+    this.#name = name;
+    this.#source = source;
+    this.#resolver = new FragmentResolver(baseUrls, source);
+    this.#ids = new Ids(expected);
+    this.#fragments = new Array<Fragment>(expected);
   }
-  const repeated = ids.repeated();
-  ids.release();
-  if (repeated) return undefined;
-  const manifest: Manifest = { version: 1, source: displayUrl(source), fragments };
-  if (name !== undefined) manifest.name = name;
-  if (resolver.logins.size > 0) manifest.logins = resolver.logins;
-  return manifest;
+
+  /** `expected`: about how many fragments there will be (the arrays are made at that size). */
+  static start(
+    name: unknown,
+    baseUrls: unknown,
+    source: string,
+    expected: number,
+  ): DirectBuilder | undefined {
+    if (name !== undefined && typeof name !== 'string') return undefined;
+    if (baseUrls !== undefined) {
+      if (!Array.isArray(baseUrls) || baseUrls.length === 0) return undefined;
+      if (!baseUrls.every((url) => typeof url === 'string' && isHttpUrl(url))) return undefined;
+    }
+    return new DirectBuilder(name, (baseUrls as string[] | undefined) ?? [], source, expected);
+  }
+
+  /** The next fragment, as JSON.parse would give it; false when the schema would refuse it. */
+  add(input: unknown): boolean {
+    const fragment = directFragment(input, this.#count, this.#resolver, this.#ids);
+    if (fragment === undefined) return false;
+    this.#fragments[this.#count++] = fragment;
+    return true;
+  }
+
+  /** The manifest, or undefined when two fragments share an id. */
+  finish(): Manifest | undefined {
+    const ids = this.#ids;
+    const repeated = ids.repeated();
+    ids.release();
+    if (repeated || this.#count === 0) return undefined;
+    const fragments = this.#fragments;
+    fragments.length = this.#count;
+    const manifest: Manifest = { version: 1, source: displayUrl(this.#source), fragments };
+    if (this.#name !== undefined) manifest.name = this.#name;
+    if (this.#resolver.logins.size > 0) manifest.logins = this.#resolver.logins;
+    return manifest;
+  }
 }
 
 function directFragment(

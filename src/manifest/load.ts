@@ -6,7 +6,7 @@ import { withoutLogins } from '../net/credentials.js';
 import { HttpClient, type HttpResponse, type NetworkOptions } from '../net/http.js';
 import { formatBytes } from '../units.js';
 import type { Manifest } from './fragment.js';
-import { parseJson, parseManifest, parseManifestText } from './parse.js';
+import { fromRead, parseManifestText, type ReadManifest, readManifestText } from './parse.js';
 
 export interface LoadManifestOptions {
   /** Sent with an HTTP request, e.g. an Authorization header for a private bucket. */
@@ -31,15 +31,16 @@ export async function loadManifest(source: string, options: LoadManifestOptions 
       `cannot read manifest ${displayUrl(source)}: unsupported URL scheme "${scheme}"`,
     );
   }
-  return parseManifest(await readJson(source), source);
+  return fromRead(await readManifest(source), source);
 }
 
 /**
- * The document, read and parsed in a function of its own: its text (38 MB for 10^6 fragments) is
- * no longer reachable, from a register of a frame still running, while the fragments are built.
+ * The manifest or its document, read in a function of its own: its text (38 MB for 10^6
+ * fragments) is no longer reachable, from a register of a frame still running, while a document's
+ * fragments are built.
  */
-async function readJson(source: string): Promise<unknown> {
-  return parseJson(await readText(source), source);
+async function readManifest(source: string): Promise<ReadManifest> {
+  return readManifestText(await readText(source), source);
 }
 
 async function readText(source: string): Promise<string> {

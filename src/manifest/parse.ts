@@ -2,6 +2,7 @@ import { displayUrl, FragfetchError } from '../errors.js';
 import { directManifest, newFragment } from './direct.js';
 import type { Fragment, Manifest } from './fragment.js';
 import { FragmentResolver } from './resolve.js';
+import { scanManifest } from './scan.js';
 import { type FragmentInput, issueLines, manifestSchema, summarizeProblems } from './schema.js';
 
 export { resolveAgainstBase } from './resolve.js';
@@ -40,18 +41,38 @@ export function schemaManifest(json: unknown, source: string): Manifest {
 
 /** Parses manifest text; a JSON syntax error becomes one line naming the manifest and the position. */
 export function parseManifestText(text: string, source: string): Manifest {
-  return parseManifest(parseJson(text, source), source);
+  return fromRead(readManifestText(text, source), source);
+}
+
+/** The manifest, read from its text, or the document, for parseManifest. */
+export type ReadManifest = { manifest: Manifest } | { json: unknown };
+
+/**
+ * Reads the manifest from its text at once when it is of the scanner's form (scan.ts), else parses
+ * it: a caller that makes this its own frame leaves the text unreachable while a document is checked.
+ */
+export function readManifestText(text: string, source: string): ReadManifest {
+  const manifest = scanManifest(withoutBom(text), source);
+  return manifest === undefined ? { json: parseJson(text, source) } : { manifest };
+}
+
+export function fromRead(read: ReadManifest, source: string): Manifest {
+  return 'manifest' in read ? read.manifest : parseManifest(read.json, source);
 }
 
 /** JSON.parse, with a syntax error told as one line naming the manifest and the position. */
 export function parseJson(text: string, source: string): unknown {
-  // Editors on Windows like to start UTF-8 files with a byte order mark, which JSON.parse rejects.
-  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  const body = withoutBom(text);
   try {
     return JSON.parse(body);
   } catch (error) {
     throw invalid(source, [`not valid JSON (${describeJsonError(body, error)})`]);
   }
+}
+
+/** Editors on Windows like to start UTF-8 files with a byte order mark, which JSON.parse rejects. */
+function withoutBom(text: string): string {
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
 }
 
 function toFragment(input: FragmentInput, index: number): Omit<Fragment, 'urls'> {
