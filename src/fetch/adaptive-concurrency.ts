@@ -15,6 +15,14 @@ const GAIN = 1.3;
 /** Windows to wait after a step that did not pay before the next try, and its growth then. */
 const HOLD_WINDOWS = 16;
 const RETRY_GROWTH = 1.25;
+/**
+ * Slow start only where the first round's requests carried at most this much each. It may grow
+ * up to twice past what pays before a window shows it; requests this small end within a round trip
+ * or two, and the extra with them. Large ones (16 MiB) would hold the extra connections for seconds,
+ * and the first round's time, long for a process's start as much as for handshakes, says nothing
+ * of round trips there.
+ */
+const SLOW_START_BYTES = 1024 * 1024;
 
 /**
  * The requests in flight of a run when `-j auto`: grown while throughput grows, shrunk when a server
@@ -26,12 +34,13 @@ const RETRY_GROWTH = 1.25;
  * waiting for a slot (saturated): at a run's tail throughput falls for want of work, not of
  * concurrency.
  *
- * Where a round trip is most of a request's time (see `#waitsRoundTrips`), twice the requests carry
- * about twice the bytes, and the limit grows from the first round's end as TCP's window grows per
- * ACK: by one for each request that ends saturated, so it doubles in a request's time — yet never
- * past twice what its window began at, so that the window that judges a doubling sees it. Each
- * window must bring 30 % more throughput per doubling of its mean limit over the window before;
- * one that does not sends the limit back to where the window before began, and slow start is over.
+ * Where a round trip is most of a small request's time (`#waitsRoundTrips`, SLOW_START_BYTES),
+ * twice the requests carry about twice the bytes, and the limit grows from the first round's end
+ * as TCP's window grows per ACK: by one for each request that ends saturated, so it doubles in a
+ * request's time — yet never past twice what its window began at, so that the window that judges
+ * a doubling sees it. Each window must bring 30 % more throughput per doubling of its mean limit
+ * over the window before; one that does not sends the limit back to where the window before
+ * began, and slow start is over.
  *
  * Elsewhere, or after that, the limit moves in judged steps: the first saturated window measures
  * and the limit doubles at once; then it doubles while each doubling brings at least 30 % more
@@ -62,8 +71,9 @@ export class AdaptiveConcurrency {
   /** Requests of the first round still to end, unmeasured: they make the connections. */
   #warming: number;
   readonly #initial: number;
-  /** The first round's requests' time, summed (ms). */
+  /** The first round's requests' time, summed (ms), and the bytes that arrived meanwhile. */
   #warmingMs = 0;
+  #warmingBytes = 0;
   /** Until then, after a step, nothing is measured: the new connections are still being made. */
   #settleUntil = Number.NEGATIVE_INFINITY;
   /** How long a request takes, smoothed (ms). */
@@ -124,16 +134,16 @@ export class AdaptiveConcurrency {
       // The first round of requests made the connections: measured, their handshakes would make
       // the base low and the first step look as if it paid, and their time the windows long.
       this.#warmingMs += requestMs;
-      if (--this.#warming === 0) this.#restartWindow(now);
+      if (--this.#warming === 0) {
+        this.#warmingBytes = this.#windowBytes;
+        this.#restartWindow(now);
+      }
       return;
     }
     this.#requestMs =
       this.#requestMs === undefined ? requestMs : this.#requestMs + (requestMs - this.#requestMs) / 8;
     if (this.#slowStart === undefined) {
-      // Where requests mostly wait for round trips, twice as many carry about twice the bytes: slow
-      // start begins at once, each window judging the growth of the one before. Elsewhere the limit
-      // doubles only once a window has measured it, each doubling judged before the next.
-      this.#slowStart = this.#waitsRoundTrips();
+      this.#slowStart = this.#warmingBytes / this.#initial <= SLOW_START_BYTES && this.#waitsRoundTrips();
       if (this.#slowStart) this.#before = this.#limit;
     }
     this.#limitMs += this.#limit * (now - this.#limitAt);

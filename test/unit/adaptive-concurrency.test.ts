@@ -115,13 +115,13 @@ describe('AdaptiveConcurrency: slow start where requests wait for round trips', 
   /** 64 KiB objects 40 ms away (the bench's edge): ~45 ms a request, 80 ms on a new connection. */
   const edge = { rttMs: 40, bytesPerMs: 200e3, objects: 1000, objectBytes: 64 * KiB };
 
-  function rounds(first: number, then: number, count: number) {
+  function rounds(first: number, then: number, count: number, bytes = 64 * KiB) {
     const state = { t: 0 };
     const control = new AdaptiveConcurrency({ initial: 16, max: 64, windowMs: 100, now: () => state.t });
     const limits: number[] = [];
     const request = (ms: number) => {
       state.t += 3;
-      control.bytes(64 * KiB);
+      control.bytes(bytes);
       limits.push(control.ended(false, true, ms) ?? control.limit);
     };
     for (let i = 0; i < 16; i++) request(first);
@@ -135,6 +135,13 @@ describe('AdaptiveConcurrency: slow start where requests wait for round trips', 
     expect(rounds(90, 45, 10).slice(16)).toEqual([17, 18, 19, 20, 21, 22, 23, 24, 25, 26]);
     // Where the first round took as long as the rest, the limit waits for a measured window.
     expect(rounds(45, 45, 10).slice(16)).toEqual(Array(10).fill(16));
+  });
+
+  it('does not slow-start on large objects, whatever the first round took', () => {
+    // 16 MiB each: the first round's time is the process's start as much as round trips, and a
+    // step too far would hold its extra connections for seconds.
+    expect(rounds(1500, 400, 10, 16 * MiB).slice(16)).toEqual(Array(10).fill(16));
+    expect(rounds(1500, 400, 10, 1024 * KiB).slice(16)).toEqual([17, 18, 19, 20, 21, 22, 23, 24, 25, 26]);
   });
 
   it('grows at most twice the limit a window began at, before that window is judged', () => {
