@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdaptiveConcurrency } from '../../src/fetch/adaptive-concurrency.js';
+import { runLink } from './adaptive-link.js';
 
 function controller(initial: number, max: number) {
   const state = { t: 0 };
@@ -105,5 +106,91 @@ describe('AdaptiveConcurrency', () => {
     const { control, tick } = controller(16, 64);
     for (let i = 0; i < 100; i++) tick(false, false);
     expect(control.limit).toBe(16);
+  });
+});
+
+describe('AdaptiveConcurrency: slow start where requests wait for round trips', () => {
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  /** 64 KiB objects 40 ms away (the bench's edge): ~45 ms a request, 80 ms on a new connection. */
+  const edge = { rttMs: 40, bytesPerMs: 200e3, objects: 1000, objectBytes: 64 * KiB };
+
+  function rounds(first: number, then: number, count: number, bytes = 64 * KiB) {
+    const state = { t: 0 };
+    const control = new AdaptiveConcurrency({ initial: 16, max: 64, windowMs: 100, now: () => state.t });
+    const limits: number[] = [];
+    const request = (ms: number) => {
+      state.t += 3;
+      control.bytes(bytes);
+      limits.push(control.ended(false, true, ms) ?? control.limit);
+    };
+    for (let i = 0; i < 16; i++) request(first);
+    for (let i = 0; i < count; i++) request(then);
+    return limits;
+  }
+
+  it('grows by one per request that ended with work waiting, when the first round took a round trip more', () => {
+    // The first round paid its handshakes (90 ms), the next requests take half: a round trip is
+    // most of a request.
+    expect(rounds(90, 45, 10).slice(16)).toEqual([17, 18, 19, 20, 21, 22, 23, 24, 25, 26]);
+    // Where the first round took as long as the rest, the limit waits for a measured window.
+    expect(rounds(45, 45, 10).slice(16)).toEqual(Array(10).fill(16));
+  });
+
+  it('does not slow-start on large objects, whatever the first round took', () => {
+    // 16 MiB each: the first round's time is the process's start as much as round trips, and a
+    // step too far would hold its extra connections for seconds.
+    expect(rounds(1500, 400, 10, 16 * MiB).slice(16)).toEqual(Array(10).fill(16));
+    expect(rounds(1500, 400, 10, 1024 * KiB).slice(16)).toEqual([17, 18, 19, 20, 21, 22, 23, 24, 25, 26]);
+  });
+
+  it('grows at most twice the limit a window began at, before that window is judged', () => {
+    // 33 requests in the first window (3 ms apart, 100 ms): one each, but not past 32.
+    expect(Math.max(...rounds(90, 45, 33))).toBe(32);
+  });
+
+  it('reaches the ceiling of a far edge within a few round trips, near a fixed 64', () => {
+    const auto = runLink(edge);
+    const fixed = runLink({ ...edge, initial: 64 });
+    expect(auto.final).toBe(64);
+    // The first round (two round trips with the handshakes), then a doubling per window at most.
+    expect(auto.reached(64)).toBeLessThanOrEqual(6 * edge.rttMs);
+    expect(auto.ms).toBeLessThan(1.25 * fixed.ms);
+    // By one at a time: every limit from 16 to 64 was set.
+    const set = new Set(auto.limits.map((entry) => entry.limit));
+    for (let limit = 16; limit <= 64; limit++) expect(set.has(limit)).toBe(true);
+  });
+
+  it('stops near the knee of a far edge whose bandwidth takes 24 requests, as the doublings do', () => {
+    const knee = { ...edge, objects: 3000, bytesPerMs: (24 * 64 * KiB) / edge.rttMs };
+    const auto = runLink(knee);
+    expect(auto.reached(32)).toBeDefined();
+    // The step beyond the knee is undone: to where the window that did not pay began.
+    expect(auto.final).toBeLessThanOrEqual(32);
+    expect(auto.final).toBeGreaterThanOrEqual(16);
+  });
+
+  it('does not slow-start where bandwidth is the bound: large objects on a near link', () => {
+    const bulk = runLink({ rttMs: 1, bytesPerMs: 300e3, objects: 400, objectBytes: 16 * MiB });
+    // One doubling tried once a window had measured 16, undone when it brought nothing.
+    expect(Math.max(...bulk.limits.map((entry) => entry.limit))).toBe(32);
+    expect(bulk.final).toBe(16);
+    expect(bulk.connections).toBeLessThanOrEqual(32);
+  });
+
+  it('ends slow start at an overload: halved, then no growth per request', () => {
+    const state = { t: 0 };
+    const control = new AdaptiveConcurrency({ initial: 16, max: 64, windowMs: 100, now: () => state.t });
+    const request = (ms: number, overloaded = false) => {
+      state.t += 3;
+      return control.ended(overloaded, true, ms);
+    };
+    for (let i = 0; i < 16; i++) request(90);
+    for (let i = 0; i < 8; i++) request(45);
+    expect(control.limit).toBe(24);
+    expect(request(45, true)).toBe(12);
+    expect(control.ceiling).toBe(23);
+    for (let i = 0; i < 20; i++) expect(request(45)).toBeUndefined();
+    expect(control.limit).toBe(12);
   });
 });
