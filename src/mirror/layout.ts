@@ -50,22 +50,10 @@ export function planLayout(
   const index = new StringIndex(manifest.fragments.length, (position) => first(groups[position]!).path);
   for (const fragment of ordered) {
     const { path } = fragment;
-    // The schema already refuses these; a manifest built in code may not have been through it.
-    const problem = pathProblem(path);
-    if (problem !== undefined) throw invalid(`fragment "${fragment.id}": path ${problem}`);
-    if (path.startsWith(STATE_DIR) && (path.length === STATE_DIR.length || path[STATE_DIR.length] === '/')) {
-      throw invalid(
-        `fragment "${fragment.id}": path ${path} is inside ${STATE_DIR}/, reserved for mirror state`,
-      );
-    }
-    // The suffix holds no "/": the path ends in it when its last segment does.
-    if (path.endsWith(TEMP_SUFFIX)) {
-      throw invalid(
-        `fragment "${fragment.id}": path ${path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
-      );
-    }
     const at = index.add(path, count);
     if (at === -1) {
+      // A path is checked once, with the first fragment that has it: the one a problem names.
+      checkPath(fragment, invalid);
       groups[count++] = fragment;
       continue;
     }
@@ -85,6 +73,25 @@ export function planLayout(
   const files = groups as unknown as FileLayout[];
   for (let i = 0; i < groups.length; i++) files[i] = fileOf(groups[i]!, invalid);
   return files;
+}
+
+/** A path mirror can write: valid (as the schema says) and outside what mirror keeps for itself. */
+function checkPath(fragment: Fragment, invalid: (problem: string) => FragfetchError): void {
+  const { path } = fragment;
+  // The schema already refuses these; a manifest built in code may not have been through it.
+  const problem = pathProblem(path);
+  if (problem !== undefined) throw invalid(`fragment "${fragment.id}": path ${problem}`);
+  if (path.startsWith(STATE_DIR) && (path.length === STATE_DIR.length || path[STATE_DIR.length] === '/')) {
+    throw invalid(
+      `fragment "${fragment.id}": path ${path} is inside ${STATE_DIR}/, reserved for mirror state`,
+    );
+  }
+  // The suffix holds no "/": the path ends in it when its last segment does.
+  if (path.endsWith(TEMP_SUFFIX)) {
+    throw invalid(
+      `fragment "${fragment.id}": path ${path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
+    );
+  }
 }
 
 /**
