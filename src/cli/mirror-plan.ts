@@ -25,8 +25,9 @@ export type MirrorPlanDocument = Omit<MirrorPlanReport, 'write' | 'upToDate'> & 
 /** The plan's decisions sorted into the report's lists, in file order: no object per file. */
 export function mirrorPlanDocument(plan: MirrorPlan): MirrorPlanDocument {
   const { decisions } = plan;
-  // Every file to write (a folder that does not exist yet): the decisions as they are, no list made.
-  const all = decisions.every((decision) => decision.action === 'write');
+  // Every file to write (always so into a folder that does not exist yet, which is not looked
+  // through again): the decisions as they are, no list made.
+  const all = !plan.exists || decisions.every((decision) => decision.action === 'write');
   const write: Write[] = all ? (decisions as Write[]) : [];
   const upToDate: FileDecision[] = [];
   const refused: MirrorPlanReport['refused'] = [];

@@ -72,6 +72,7 @@ export function planLayout(
   // Each group becomes its file where it is: no second array of 900k.
   const files = groups as unknown as FileLayout[];
   for (let i = 0; i < groups.length; i++) files[i] = fileOf(groups[i]!, invalid);
+  LAID_OUT.add(files);
   return files;
 }
 
@@ -195,6 +196,12 @@ class RangesFile extends LaidOutFile {
   }
 }
 
+/**
+ * The lists planLayout returned, each file one it made: they are the decisions as they are, with no
+ * pass over every file (10^6 objects just made, not yet in any cache) to find it out.
+ */
+const LAID_OUT = new WeakSet<readonly FileLayout[]>();
+
 /** The decision to write a file from nothing, with all its fragments, that each file layout is. */
 export interface MissingFile {
   file: FileLayout;
@@ -210,7 +217,7 @@ export interface MissingFile {
  * the files themselves (an object per file was 29 MB more for 900k files).
  */
 export function missingFiles(files: FileLayout[]): MissingFile[] {
-  if (files.every((file) => file instanceof LaidOutFile)) {
+  if (LAID_OUT.has(files) || files.every((file) => file instanceof LaidOutFile)) {
     return files as unknown as MissingFile[];
   }
   // Files laid out by hand (in code): a decision each.
