@@ -114,7 +114,7 @@ function groupsByIds(
     const { path } = fragment;
     if (fragment.offset === undefined) {
       if (fragment.id !== path) return undefined;
-      checkPath(fragment, invalid);
+      checkPath(fragment, invalid, true);
       groups[count++] = fragment;
       continue;
     }
@@ -125,7 +125,7 @@ function groupsByIds(
     const at = ranges.get(path);
     if (at === undefined) {
       if (ranges.size === MAX_SET) return undefined;
-      checkPath(fragment, invalid);
+      checkPath(fragment, invalid, true);
       ranges.set(path, count);
       lastAt = count;
       groups[count++] = fragment;
@@ -181,10 +181,15 @@ function addTo(groups: Groups, at: number, fragment: Fragment): void {
 }
 
 /** A path mirror can write: valid (as the schema says) and outside what mirror keeps for itself. */
-function checkPath(fragment: Fragment, invalid: (problem: string) => FragfetchError): void {
+function checkPath(
+  fragment: Fragment,
+  invalid: (problem: string) => FragfetchError,
+  /** Of a list as read: the reader has found its path valid (targetPath checks it again before a write). */
+  asRead = false,
+): void {
   const { path } = fragment;
   // The schema already refuses these; a manifest built in code may not have been through it.
-  const problem = pathProblem(path);
+  const problem = asRead ? undefined : pathProblem(path);
   if (problem !== undefined) throw invalid(`fragment "${fragment.id}": path ${problem}`);
   if (path.startsWith(STATE_DIR) && (path.length === STATE_DIR.length || path[STATE_DIR.length] === '/')) {
     throw invalid(
