@@ -138,6 +138,13 @@ interface PlannedKeys {
   size: string;
   url: string;
   end: string;
+  /**
+   * For a fragment whose id is its plain path (most of them): from the id's opening quote, from its
+   * closing quote to the path's opening one, and from the path's closing quote to the size, by priority.
+   */
+  plainId: string;
+  plainPath: string;
+  plainToSize: Record<Priority, string>;
 }
 
 let keysAt: PlannedKeys | undefined;
@@ -153,6 +160,11 @@ function plannedKeys(indent: string): PlannedKeys {
     size: `,${field}"size": `,
     url: `,${field}"url": `,
     end: `\n${indent}}`,
+    plainId: `{${field}"id": "`,
+    plainPath: `",${field}"path": "`,
+    plainToSize: Object.fromEntries(
+      PRIORITIES.map((p) => [p, `",${field}"priority": ${JSON.stringify(p)},${field}"size": `]),
+    ) as Record<Priority, string>,
   };
   return keysAt;
 }
@@ -162,26 +174,49 @@ const QUOTED_PRIORITY = Object.fromEntries(PRIORITIES.map((p) => [p, JSON.string
   string
 >;
 
+/** The members from the size to the URL's path, and from it to the end, for the last URL form. */
+let urlAt: { keys: PlannedKeys; around: readonly [string, string]; start: string; end: string } | undefined;
+
 /**
- * `planned(fragment, size)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object,
- * each string quoted once (an id is most often the path).
+ * `planned(fragment, size)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object:
+ * a fragment whose path is under base URLs (plain: JSON writes it as it is) in as few pieces as
+ * it has parts that vary, each a string made and flattened per fragment; any other with each
+ * string quoted once (an id is most often the path).
  */
 function plannedJson(fragment: Fragment, size: number | undefined, indent: string, urls: PlanUrls): string {
   const keys = plannedKeys(indent);
-  const path = JSON.stringify(fragment.path);
-  const id = fragment.id === fragment.path ? path : JSON.stringify(fragment.id);
-  const url = urls.quotedFirst(fragment);
+  const sized = size === undefined ? 'null' : String(size);
+  const around = urls.jsonAround(fragment);
+  const { path } = fragment;
+  if (around !== undefined && fragment.id === path) {
+    if (urlAt?.keys !== keys || urlAt.around !== around) {
+      urlAt = { keys, around, start: keys.url + around[0], end: around[1] + keys.end };
+    }
+    return (
+      keys.plainId +
+      path +
+      keys.plainPath +
+      path +
+      keys.plainToSize[fragment.priority] +
+      sized +
+      urlAt.start +
+      path +
+      urlAt.end
+    );
+  }
+  const quoted = JSON.stringify(path);
+  const id = fragment.id === path ? quoted : JSON.stringify(fragment.id);
   return (
     keys.id +
     id +
     keys.path +
-    path +
+    quoted +
     keys.priority +
     QUOTED_PRIORITY[fragment.priority] +
     keys.size +
-    (size === undefined ? 'null' : String(size)) +
+    sized +
     keys.url +
-    url +
+    urls.quotedFirst(fragment) +
     keys.end
   );
 }

@@ -12,6 +12,19 @@ export class JsonList<T> {
   ) {}
 }
 
+/**
+ * What JSON.stringify writes between the quotes of `text`: the text itself when no character of it
+ * is escaped (printable ASCII without `"` and `\\`, as paths mostly are), with no string made.
+ */
+export function jsonStringContent(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c)
+      return JSON.stringify(text).slice(1, -1);
+  }
+  return text;
+}
+
 const CHUNK = 1 << 20;
 /** List items encoded at once. */
 const BATCH = 32;

@@ -2,7 +2,7 @@ import { stripUrlAuth } from '../errors.js';
 import type { MirrorPlan } from '../mirror/plan.js';
 import type { FileDecision } from '../mirror/scan.js';
 import { formatBytes, widest } from '../units.js';
-import { JsonList } from './json-stream.js';
+import { JsonList, jsonStringContent } from './json-stream.js';
 
 /** The `mirror` member of `mirror --dry-run --json`: what would change under `<dir>`. */
 export interface MirrorPlanReport {
@@ -25,8 +25,9 @@ export type MirrorPlanDocument = Omit<MirrorPlanReport, 'write' | 'upToDate'> & 
 /** The plan's decisions sorted into the report's lists, in file order: no object per file. */
 export function mirrorPlanDocument(plan: MirrorPlan): MirrorPlanDocument {
   const { decisions } = plan;
-  // Every file to write (a folder that does not exist yet): the decisions as they are, no list made.
-  const all = decisions.every((decision) => decision.action === 'write');
+  // Every file to write (always so into a folder that does not exist yet, which is not looked
+  // through again): the decisions as they are, no list made.
+  const all = !plan.exists || decisions.every((decision) => decision.action === 'write');
   const write: Write[] = all ? (decisions as Write[]) : [];
   const upToDate: FileDecision[] = [];
   const refused: MirrorPlanReport['refused'] = [];
@@ -64,31 +65,52 @@ function written(decision: Write): MirrorPlanReport['write'][number] {
   return { path: decision.file.path, reason: decision.reason, fragments: decision.needed.length, bytes };
 }
 
-let keysAt:
-  { indent: string; path: string; reason: string; fragments: string; bytes: string; end: string } | undefined;
+/** A written file's members as JSON.stringify(…, null, 2) writes them at an indent, made once. */
+interface WriteKeys {
+  indent: string;
+  /** Up to the path's opening quote, and from its closing quote to the reason's. */
+  path: string;
+  reason: string;
+  /** From the reason's closing quote to the number of fragments, and on to the bytes. */
+  fragments: string;
+  bytes: string;
+  /** From the path's closing quote to the bytes, for a whole file missing (most of them). */
+  missingWhole: string;
+  end: string;
+}
 
-/** `written(decision)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object. */
+let keysAt: WriteKeys | undefined;
+
+function writeKeys(indent: string): WriteKeys {
+  if (keysAt?.indent === indent) return keysAt;
+  const field = `\n${indent}  `;
+  keysAt = {
+    indent,
+    path: `{${field}"path": "`,
+    reason: `",${field}"reason": "`,
+    fragments: `",${field}"fragments": `,
+    bytes: `,${field}"bytes": `,
+    missingWhole: `",${field}"reason": "missing",${field}"fragments": 1,${field}"bytes": `,
+    end: `\n${indent}}`,
+  };
+  return keysAt;
+}
+
+/**
+ * `written(decision)` as JSON.stringify(…, null, 2) writes it at `indent`, without the object, in
+ * as few pieces as it has parts that vary: each piece is a string made and flattened per file.
+ */
 function writeJson(decision: Write, indent: string): string {
-  if (keysAt?.indent !== indent) {
-    const field = `\n${indent}  `;
-    keysAt = {
-      indent,
-      path: `{${field}"path": `,
-      reason: `,${field}"reason": "`,
-      fragments: `",${field}"fragments": `,
-      bytes: `,${field}"bytes": `,
-      end: `\n${indent}}`,
-    };
-  }
+  const keys = writeKeys(indent);
   const { file, reason } = decision;
+  const path = jsonStringContent(file.path);
   // A whole file's only fragment is the one needed: no list to add up.
-  const single = file.kind === 'whole' && reason === 'missing';
-  const fragments = single ? 1 : decision.needed.length;
-  const bytes = single
-    ? (file.fragment.size ?? 0)
-    : decision.needed.reduce((sum, f) => sum + (f.size ?? 0), 0);
+  if (file.kind === 'whole' && reason === 'missing') {
+    return keys.path + path + keys.missingWhole + String(file.fragment.size ?? 0) + keys.end;
+  }
+  const bytes = decision.needed.reduce((sum, f) => sum + (f.size ?? 0), 0);
   // The reasons are words that JSON writes as they are.
-  return `${keysAt.path}${JSON.stringify(file.path)}${keysAt.reason}${reason}${keysAt.fragments}${fragments}${keysAt.bytes}${bytes}${keysAt.end}`;
+  return `${keys.path}${path}${keys.reason}${reason}${keys.fragments}${decision.needed.length}${keys.bytes}${bytes}${keys.end}`;
 }
 
 export function formatMirrorPlan(plan: MirrorPlanReport): string {

@@ -22,6 +22,8 @@ interface BasesForm {
   /** `before` and `after` as JSON writes them within a string. */
   quotedBefore: string;
   quotedAfter: string;
+  /** The JSON of the first URL around the path: its opening quote and `quotedBefore`, `quotedAfter` and its closing one. */
+  jsonAround: readonly [string, string] | undefined;
   /** The origin of each URL, in failover order (two may be the same). */
   origins: string[];
 }
@@ -40,7 +42,17 @@ export class PlanUrls {
   quotedFirst(fragment: Fragment): string {
     const form = this.#formOf(fragment);
     if (form?.before === undefined) return JSON.stringify(displayUrl(fragment.urls[0] ?? ''));
-    return `"${form.quotedBefore}${fragment.path}${form.quotedAfter}"`;
+    const [open, close] = form.jsonAround!;
+    return open + fragment.path + close;
+  }
+
+  /**
+   * For a fragment whose path is under base URLs, the JSON of its first URL as shown is
+   * `around[0] + path + around[1]`, and its path is written by JSON as it is (it is plain); else
+   * undefined.
+   */
+  jsonAround(fragment: Fragment): readonly [string, string] | undefined {
+    return this.#formOf(fragment)?.jsonAround;
   }
 
   /** The fragment's first URL as shown. */
@@ -107,11 +119,15 @@ function formOf(bases: UrlBases): BasesForm {
   const shown = displayUrl(`${probe}${search}`);
   const after = shown.slice(probe.length);
   const quoted = (text: string) => JSON.stringify(text).slice(1, -1);
+  const before = shown.startsWith(probe) ? prefix : undefined;
+  const quotedBefore = quoted(prefix);
+  const quotedAfter = quoted(after);
   return {
-    before: shown.startsWith(probe) ? prefix : undefined,
+    before,
     after,
-    quotedBefore: quoted(prefix),
-    quotedAfter: quoted(after),
+    quotedBefore,
+    quotedAfter,
+    jsonAround: before === undefined ? undefined : [`"${quotedBefore}`, `${quotedAfter}"`],
     origins: bases.map((base) => endpointOf(`${base.prefix}p${base.search}`)),
   };
 }

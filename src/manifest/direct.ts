@@ -3,6 +3,7 @@ import { type Fragment, type Integrity, type Manifest, PRIORITIES, type Priority
 import { checkIntegrity } from './integrity.js';
 import { FragmentResolver } from './resolve.js';
 import { StringIndex } from './string-index.js';
+import { markIdsUnique } from './unique-ids.js';
 import { isHttpUrl, pathProblem } from './schema.js';
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(PRIORITIES);
@@ -82,6 +83,7 @@ export class DirectBuilder {
     if (repeated || this.#count === 0) return undefined;
     const fragments = this.#fragments;
     fragments.length = this.#count;
+    markIdsUnique(fragments);
     const manifest: Manifest = { version: 1, source: displayUrl(this.#source), fragments };
     if (this.#name !== undefined) manifest.name = this.#name;
     if (this.#resolver.logins.size > 0) manifest.logins = this.#resolver.logins;

@@ -3,6 +3,7 @@ import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { orderFragments } from '../manifest/order.js';
 import { pathProblem } from '../manifest/schema.js';
 import { StringIndex } from '../manifest/string-index.js';
+import { idsKnownUnique } from '../manifest/unique-ids.js';
 
 /** A fragment that is a byte range: `offset` and `size` are both known (the schema requires it). */
 export type RangeFragment = Fragment & { offset: number; size: number };
@@ -42,38 +43,42 @@ export function planLayout(
 ): FileLayout[] {
   const source = displayUrl(manifest.source);
   const invalid = (problem: string) => new FragfetchError('EMANIFEST', `${source}: ${problem}`);
-  // Each path's fragment, or its fragments when there are more, in order of first use: most files
-  // are one whole object (an array each was 900k arrays for 10^6 fragments).
+  const known = idsKnownUnique(manifest.fragments) && ordered.length === manifest.fragments.length;
+  const groups =
+    (known ? groupsByIds(ordered, invalid) : undefined) ?? groupsByIndex(manifest, ordered, invalid);
+  // Each group becomes its file where it is: no second array of 900k.
+  const files = groups as unknown as FileLayout[];
+  for (let i = 0; i < groups.length; i++) files[i] = fileOf(groups[i]!, invalid);
+  LAID_OUT.add(files);
+  return files;
+}
+
+/** Each path's fragment, or its fragments when there are more, in order of first use. */
+type Groups = (Fragment | Fragment[])[];
+
+/**
+ * The groups by an index of every path: most files are one whole object (an array each was 900k
+ * arrays for 10^6 fragments).
+ */
+function groupsByIndex(
+  manifest: Manifest,
+  ordered: readonly Fragment[],
+  invalid: (problem: string) => FragfetchError,
+): Groups {
   // Made at the most it can need and cut to what it holds: grown by pushes, it left its copies behind.
-  const groups = new Array<Fragment | Fragment[]>(ordered.length);
+  const groups: Groups = new Array<Fragment | Fragment[]>(ordered.length);
   let count = 0;
   const index = new StringIndex(manifest.fragments.length, (position) => first(groups[position]!).path);
   for (const fragment of ordered) {
-    const { path } = fragment;
-    // The schema already refuses these; a manifest built in code may not have been through it.
-    const problem = pathProblem(path);
-    if (problem !== undefined) throw invalid(`fragment "${fragment.id}": path ${problem}`);
-    if (path.startsWith(STATE_DIR) && (path.length === STATE_DIR.length || path[STATE_DIR.length] === '/')) {
-      throw invalid(
-        `fragment "${fragment.id}": path ${path} is inside ${STATE_DIR}/, reserved for mirror state`,
-      );
-    }
-    // The suffix holds no "/": the path ends in it when its last segment does.
-    if (path.endsWith(TEMP_SUFFIX)) {
-      throw invalid(
-        `fragment "${fragment.id}": path ${path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
-      );
-    }
-    const at = index.add(path, count);
+    const at = index.add(fragment.path, count);
     if (at === -1) {
+      // A path is checked once, with the first fragment that has it: the one a problem names.
+      checkPath(fragment, invalid);
       groups[count++] = fragment;
       continue;
     }
-    const group = groups[at]!;
-    if (Array.isArray(group)) group.push(fragment);
-    else groups[at] = [group, fragment];
+    addTo(groups, at, fragment);
   }
-
   groups.length = count;
   const fileAt = (path: string) => {
     const at = index.get(path);
@@ -81,10 +86,122 @@ export function planLayout(
   };
   checkDirectories(groups, fileAt, invalid);
   index.release();
-  // Each group becomes its file where it is: no second array of 900k.
-  const files = groups as unknown as FileLayout[];
-  for (let i = 0; i < groups.length; i++) files[i] = fileOf(groups[i]!, invalid);
-  return files;
+  return groups;
+}
+
+/** Distinct paths of ranges, and directories, the groups by ids keep in sets; past that, the index. */
+const MAX_SET = 1 << 16;
+
+/**
+ * The groups of fragments whose ids are known unique (as read), when every whole object's id is
+ * its path: their paths are then their own, and only the paths of ranges (few files, most often)
+ * and the directories (as few) are kept, in small sets, instead of an index of every path whose
+ * lookups are each a cache miss. Undefined, for the index to decide and to name the fragments,
+ * when a whole object has an id of its own, when a path is both a whole object's and ranges', or a
+ * file's and a directory, or when the sets grow large.
+ */
+function groupsByIds(
+  ordered: readonly Fragment[],
+  invalid: (problem: string) => FragfetchError,
+): Groups | undefined {
+  const groups: Groups = new Array<Fragment | Fragment[]>(ordered.length);
+  let count = 0;
+  const ranges = new Map<string, number>();
+  // Ranges of one file tend to come together: the last one's group is at hand.
+  let lastPath: string | undefined;
+  let lastAt = 0;
+  for (const fragment of ordered) {
+    const { path } = fragment;
+    if (fragment.offset === undefined) {
+      if (fragment.id !== path) return undefined;
+      checkPath(fragment, invalid, true);
+      groups[count++] = fragment;
+      continue;
+    }
+    if (path === lastPath) {
+      addTo(groups, lastAt, fragment);
+      continue;
+    }
+    const at = ranges.get(path);
+    if (at === undefined) {
+      if (ranges.size === MAX_SET) return undefined;
+      checkPath(fragment, invalid, true);
+      ranges.set(path, count);
+      lastAt = count;
+      groups[count++] = fragment;
+    } else {
+      addTo(groups, at, fragment);
+      lastAt = at;
+    }
+    lastPath = path;
+  }
+  groups.length = count;
+  const directories = new Set<string>();
+  // The lengths of directories and of ranges' paths: a path of no such length is neither (most of
+  // them), looked up in no set (its hash never computed).
+  const lengths = new Set<number>();
+  for (const path of ranges.keys()) lengths.add(path.length);
+  let last = '';
+  for (const group of groups) {
+    const { path } = first(group);
+    const slash = lastSlash(path);
+    if (slash === -1 || (slash === last.length && path.startsWith(last))) continue;
+    last = path.slice(0, slash);
+    // The directory and its ancestors, up to one already known (whose own ancestors are).
+    for (let directory = last; !directories.has(directory);) {
+      directories.add(directory);
+      lengths.add(directory.length);
+      const up = lastSlash(directory);
+      if (up === -1) break;
+      directory = directory.slice(0, up);
+    }
+    if (directories.size > MAX_SET) return undefined;
+  }
+  for (const group of groups) {
+    const { path } = first(group);
+    if (!lengths.has(path.length)) continue;
+    if (directories.has(path)) return undefined;
+    if (!Array.isArray(group) && group.offset === undefined && ranges.has(path)) return undefined;
+  }
+  return groups;
+}
+
+/** `path.lastIndexOf('/')` without a call into the runtime per path. */
+function lastSlash(path: string): number {
+  for (let i = path.length - 1; i >= 0; i--) if (path.charCodeAt(i) === SLASH) return i;
+  return -1;
+}
+
+const SLASH = 0x2f;
+
+function addTo(groups: Groups, at: number, fragment: Fragment): void {
+  const group = groups[at]!;
+  if (Array.isArray(group)) group.push(fragment);
+  else groups[at] = [group, fragment];
+}
+
+/** A path mirror can write: valid (as the schema says) and outside what mirror keeps for itself. */
+function checkPath(
+  fragment: Fragment,
+  invalid: (problem: string) => FragfetchError,
+  /** Of a list as read: the reader has found its path valid (targetPath checks it again before a write). */
+  asRead = false,
+): void {
+  const { path } = fragment;
+  // The schema already refuses these; a manifest built in code may not have been through it.
+  const problem = asRead ? undefined : pathProblem(path);
+  if (problem !== undefined) throw invalid(`fragment "${fragment.id}": path ${problem}`);
+  if (path.startsWith(STATE_DIR) && (path.length === STATE_DIR.length || path[STATE_DIR.length] === '/')) {
+    throw invalid(
+      `fragment "${fragment.id}": path ${path} is inside ${STATE_DIR}/, reserved for mirror state`,
+    );
+  }
+  // The suffix holds no "/": the path ends in it when its last segment does.
+  if (path.endsWith(TEMP_SUFFIX)) {
+    throw invalid(
+      `fragment "${fragment.id}": path ${path} ends in ${TEMP_SUFFIX}, reserved for files being written`,
+    );
+  }
 }
 
 /**
@@ -102,7 +219,7 @@ function checkDirectories(
   let last = '';
   for (const group of groups) {
     const { path } = first(group);
-    const slash = path.lastIndexOf('/');
+    const slash = lastSlash(path);
     if (slash === -1) continue;
     if (slash === last.length && path.startsWith(last)) continue;
     const directory = path.slice(0, slash);
@@ -188,6 +305,12 @@ class RangesFile extends LaidOutFile {
   }
 }
 
+/**
+ * The lists planLayout returned, each file one it made: they are the decisions as they are, with no
+ * pass over every file (10^6 objects just made, not yet in any cache) to find it out.
+ */
+const LAID_OUT = new WeakSet<readonly FileLayout[]>();
+
 /** The decision to write a file from nothing, with all its fragments, that each file layout is. */
 export interface MissingFile {
   file: FileLayout;
@@ -203,7 +326,7 @@ export interface MissingFile {
  * the files themselves (an object per file was 29 MB more for 900k files).
  */
 export function missingFiles(files: FileLayout[]): MissingFile[] {
-  if (files.every((file) => file instanceof LaidOutFile)) {
+  if (LAID_OUT.has(files) || files.every((file) => file instanceof LaidOutFile)) {
     return files as unknown as MissingFile[];
   }
   // Files laid out by hand (in code): a decision each.

@@ -70,7 +70,8 @@ export async function planMirror(
     decisions = missingFiles(files);
   }
 
-  const fragments = neededFragments(manifest.fragments, decisions);
+  // Into a folder that does not exist yet, every file is written whole: every fragment is needed.
+  const fragments = exists ? neededFragments(manifest.fragments, decisions) : manifest.fragments;
   const needed: Manifest = { ...manifest, fragments };
   const toDelete =
     options.delete && exists ? await unnamedFiles(root, new Set(files.map((f) => f.path))) : [];
