@@ -246,7 +246,11 @@ export class AdaptiveConcurrency {
     if (now - this.#lastCut < this.#windowMs) return;
     this.#lastCut = now;
     this.#ceiling = Math.max(this.#min, Math.min(this.#ceiling, this.#limit - 1));
-    const next = Math.max(this.#min, Math.floor(this.#limit / 2));
+    // Slow start may have run up to twice past what the origin takes before its first refusal came
+    // back: halving from there would leave the origin overloaded for another window. Halve from
+    // what the window began at, as if the growth had not been.
+    const from = this.#slowStart ? Math.min(this.#limit, this.#windowLimit) : this.#limit;
+    const next = Math.max(this.#min, Math.floor(from / 2));
     this.#before = undefined;
     this.#base = undefined;
     this.#hold = HOLD_WINDOWS;
