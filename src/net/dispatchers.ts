@@ -1,6 +1,6 @@
-import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { Agent, buildConnector, Client, type Dispatcher, Pool, ProxyAgent } from 'undici';
-import type { TlsSettings } from './tls.js';
+import { secureContextOf, type TlsSettings } from './tls.js';
 
 export interface DispatcherOptions {
   /** Connect timeout, ms; 0 is none. */
@@ -37,20 +37,12 @@ export class Dispatchers {
     this.#options = options;
   }
 
-  /**
-   * One TLS context for the run's connections. Given `ca` (a CA file beside the default roots) or a
-   * client certificate, Node builds a context per connection otherwise, parsing every root
-   * certificate again for each.
-   */
-  #secureContext: SecureContext | undefined;
+  /** One TLS context for the run's connections (`secureContextOf`), made at the first. */
+  #secureContext: SecureContext | null | undefined;
 
   #connect() {
     const { tls, connectTimeoutMs } = this.#options;
-    if (tls.ca || tls.cert)
-      this.#secureContext ??= createSecureContext({
-        ...(tls.ca ? { ca: tls.ca } : {}),
-        ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
-      });
+    if (this.#secureContext === undefined) this.#secureContext = secureContextOf(tls) ?? null;
     return {
       timeout: connectTimeoutMs,
       ...(this.#secureContext ? { secureContext: this.#secureContext } : {}),

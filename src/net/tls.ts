@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { FragfetchError } from '../errors.js';
 
 /** What the TLS of every connection is given; contents, not paths (read once, at the start). */
 export interface TlsSettings {
-  /** Trusted CAs, replacing Node's defaults: so it holds them too. Undefined: Node's own store. */
-  ca?: string[] | undefined;
+  /** CAs trusted beside Node's default roots (PEM). Undefined: Node's own store alone. */
+  addedCa?: string[] | undefined;
   /** Client certificate and key for mutual TLS. */
   cert?: string | undefined;
   key?: string | undefined;
@@ -35,9 +35,8 @@ function read(path: string, what: string): string {
 
 /**
  * The TLS settings of a run. A CA file is added to the default CAs, as curl's `--cacert` is not but
- * as users of a private CA beside public CDNs need; giving `ca` to Node replaces its store, so the
- * defaults — Mozilla's roots and NODE_EXTRA_CA_CERTS, which Node applies only to its own store —
- * are given with it.
+ * as users of a private CA beside public CDNs need. NODE_EXTRA_CA_CERTS, which Node applies only to
+ * its own shared store, is added with it (see `secureContextOf`).
  */
 export function loadTls(files: TlsFiles, env: Readonly<Record<string, string | undefined>>): TlsSettings {
   const settings: TlsSettings = {};
@@ -48,7 +47,7 @@ export function loadTls(files: TlsFiles, env: Readonly<Record<string, string | u
     const given = read(caFile, 'CA file');
     if (!given.includes('-----BEGIN CERTIFICATE-----'))
       throw new FragfetchError('EUSAGE', `CA file ${caFile} holds no PEM certificate`);
-    settings.ca = [...rootCertificates, ...extra, given];
+    settings.addedCa = [...extra, given];
   }
   if ((files.certFile === undefined) !== (files.keyFile === undefined))
     throw new FragfetchError('EUSAGE', '--cert and --key go together: give both for mutual TLS');
@@ -57,6 +56,32 @@ export function loadTls(files: TlsFiles, env: Readonly<Record<string, string | u
     settings.key = read(files.keyFile, 'client key');
   }
   return settings;
+}
+
+/** The native half of a SecureContext: `addCACert` adds to a copy of the default roots. */
+interface NativeContext {
+  addCACert?: (pem: string) => void;
+}
+
+/**
+ * The one TLS context of a run's connections, or undefined where Node's default serves (no CA
+ * added, no client certificate): given none, Node would build a context per connection.
+ *
+ * Added CAs go to a copy of the default roots by the context's `addCACert`, which copies the roots
+ * Node parsed once per process (~1 ms); the documented `ca` option replaces the roots, so it would
+ * be given Mozilla's 144 again as text, parsed at every run's start (30–60 ms). Where `addCACert`
+ * is missing (another runtime), the `ca` option, with the roots.
+ */
+export function secureContextOf(tls: TlsSettings): SecureContext | undefined {
+  if (!tls.addedCa && !tls.cert) return undefined;
+  const options = tls.cert ? { cert: tls.cert, key: tls.key } : {};
+  const context = createSecureContext(options);
+  if (!tls.addedCa) return context;
+  const native = (context as { context?: NativeContext }).context;
+  if (typeof native?.addCACert !== 'function')
+    return createSecureContext({ ...options, ca: [...rootCertificates, ...tls.addedCa] });
+  for (const pem of tls.addedCa) native.addCACert(pem);
+  return context;
 }
 
 /**

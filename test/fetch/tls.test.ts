@@ -162,7 +162,7 @@ describe('TLS options of the CLI', () => {
 
   it('reads FRAGFETCH_CA_FILE as --ca-file, and NODE_EXTRA_CA_CERTS beside it', async () => {
     expect((await run([], { FRAGFETCH_CA_FILE: pki.otherCa.cert.path })).code).toBe(0);
-    // Given a CA file, Node's own store is replaced: NODE_EXTRA_CA_CERTS must still count.
+    // Node applies NODE_EXTRA_CA_CERTS to its own store only, not to one a CA file is added to: it must still count.
     const both = await run(['--ca-file', pki.ca.cert.path], { NODE_EXTRA_CA_CERTS: pki.otherCa.cert.path });
     expect(both.code).toBe(0);
     const neither = await run(['--ca-file', pki.ca.cert.path, '--retries', '0']);
