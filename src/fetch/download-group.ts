@@ -5,7 +5,7 @@ import { PartialFiles } from '../cache/partial.js';
 import type { CacheHit, EntryMetadata } from '../cache/store.js';
 import { isFragfetchError, urlWithoutCredentials } from '../errors.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
-import type { SmallBuffers } from '../receive/small-buffers.js';
+import type { HeldBuffer } from '../receive/small-buffers.js';
 import type { SlotLease } from '../schedule/slot-lease.js';
 import type { JobContext } from './job.js';
 import { ObjectDownload } from './object-download.js';
@@ -111,10 +111,10 @@ async function lockOrHit(
 export const SMALL_OBJECT_BYTES = 256 * 1024;
 
 async function downloadSmall(group: Fragment[], rank: number, lease: SlotLease, job: JobContext) {
-  let memory: Awaited<ReturnType<SmallBuffers['acquire']>>;
+  let memory: HeldBuffer;
   try {
     // Holding the request slot while waiting: the backpressure of a disk slower than the network.
-    memory = await job.smallBuffers.acquire(rank, job.ctx.signal);
+    memory = await job.smallBuffers.acquire(group[0]!.size!, rank, job.ctx.signal);
   } catch (error) {
     lease.release();
     if (!job.ctx.signal.aborted) settleFailed(group, error, job);

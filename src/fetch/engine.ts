@@ -199,6 +199,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
   const stale = new Set<string>();
   /** Said to the user as it happened, and kept in the report: how the run had to be made. */
   const notices: string[] = [];
+  const mostRequests = adaptive ? Math.max(slots.capacity, settings.maxConnections) : slots.capacity;
   const job: JobContext = {
     ctx,
     store,
@@ -206,16 +207,12 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     stats,
     observer,
     stale,
-    // Eight times the requests in flight: the store worker writes the jobs of one turn as one batch
-    // and answers when all are on disk, so objects wait for it in bursts; with twice as many buffers
-    // as requests, the main thread sat idle for a free buffer ~25 % of a run of 2000 small objects
-    // (1.60 s; 1.51 s with eight times; `npm run bench`, small). Pages are touched only as bytes
-    // land: 128 buffers of 256 KiB hold 8 MiB of 64 KiB objects, 32 MiB at most. With `-j auto`,
-    // for the most requests an origin may reach; buffers are made only as they are first needed.
-    smallBuffers: new SmallBuffers(
-      8 * (adaptive ? Math.max(slots.capacity, settings.maxConnections) : slots.capacity),
-      SMALL_OBJECT_BYTES,
-    ),
+    // Memory for two of the largest small objects per request in flight: the store worker writes
+    // the jobs of one turn as one batch and answers when all are on disk, so objects wait for it in
+    // bursts; with room for two 64 KiB objects per request, not eight, the main thread sat idle for
+    // a free buffer ~25 % of a run of 2000 small objects (`npm run bench`, small). 32 MiB at 64
+    // requests, made as first needed. With `-j auto`, for the most requests an origin may reach.
+    smallBuffers: new SmallBuffers(2 * SMALL_OBJECT_BYTES * mostRequests, SMALL_OBJECT_BYTES),
     ...(options.lockRefreshMs === undefined ? {} : { lock: { refreshMs: options.lockRefreshMs } }),
   };
 

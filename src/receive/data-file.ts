@@ -22,7 +22,7 @@ export function openDataFile(path: string, flags: 'r+' | 'w+'): Promise<DataFile
  * A small object's bytes, held in memory until they are verified and stored in one go (see
  * cache/store-writer.ts): a partial file cost three file-system calls per object (open, write, close),
  * each a round trip to libuv's thread pool. Bounded: objects up to `SMALL_OBJECT_BYTES` (256 KiB),
- * as many as small-buffers.ts has buffers.
+ * as many as the memory of small-buffers.ts holds.
  */
 export class MemoryFile implements DataFile {
   #data: Buffer;

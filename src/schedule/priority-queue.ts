@@ -35,6 +35,11 @@ export class PriorityQueue<T> {
     entries.splice(low, 0, entry);
   }
 
+  /** The first value, left in place. */
+  peek(): T | undefined {
+    return this.#entries[0]?.value;
+  }
+
   shift(): T | undefined {
     return this.#entries.shift()?.value;
   }

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryFile } from '../../src/receive/data-file.js';
-import { SmallBuffers } from '../../src/receive/small-buffers.js';
+import { type HeldBuffer, SmallBuffers } from '../../src/receive/small-buffers.js';
 import { CacheStore, cacheKey } from '../../src/cache/store.js';
 import { parseManifest } from '../../src/manifest/parse.js';
 import { randomBytesSeeded, sriOf, tempDir } from '../support/fixtures.js';
@@ -27,38 +27,101 @@ describe('MemoryFile', () => {
 });
 
 describe('SmallBuffers', () => {
-  it('hands out at most `count` buffers, reuses them, and serves waiters by rank', async () => {
-    const pool = new SmallBuffers(1, 16);
-    const first = await pool.acquire(0);
+  const KiB = 1024;
+  /** A turn of the event loop: whatever free memory would have let through has run by then. */
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('hands out pieces of shared memory, each its size rounded up to a power of two, within its bytes', async () => {
+    const pool = new SmallBuffers(32 * KiB, 16 * KiB);
+    const first = await pool.acquire(5000, 0);
     expect(first.buffer.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(first.buffer.length).toBe(8 * KiB);
+    expect((await pool.acquire(1, 0)).buffer.length).toBe(4 * KiB);
+    const third = await pool.acquire(8 * KiB, 0);
+    // Two slabs of 16 KiB: one cut in 8 KiB pieces, now both out, and one in 4 KiB pieces.
+    expect(pool.heldBytes).toBe(32 * KiB);
+    let fourth: HeldBuffer | undefined;
+    void pool.acquire(8 * KiB, 0).then((held) => (fourth = held));
+    await turn();
+    expect(fourth).toBeUndefined();
+    third.release();
+    third.release(); // twice is once
+    await turn();
+    // The same memory again, not a new slab.
+    expect(fourth!.buffer.buffer).toBe(third.buffer.buffer);
+    expect(fourth!.buffer.byteOffset).toBe(third.buffer.byteOffset);
+    // Released twice, the piece was still given back once: the next waits.
+    let fifth: HeldBuffer | undefined;
+    void pool.acquire(8 * KiB, 0).then((held) => (fifth = held));
+    await turn();
+    expect(fifth).toBeUndefined();
+    expect(pool.heldBytes).toBe(32 * KiB);
+  });
+
+  it('serves waiters by rank', async () => {
+    const pool = new SmallBuffers(16 * KiB, 16 * KiB);
+    const first = await pool.acquire(16 * KiB, 0);
     const order: number[] = [];
-    const late = pool.acquire(5).then((held) => {
+    const late = pool.acquire(16 * KiB, 5).then((held) => {
       order.push(5);
       return held;
     });
-    const urgent = pool.acquire(1).then((held) => {
+    const urgent = pool.acquire(16 * KiB, 1).then((held) => {
       order.push(1);
       return held;
     });
-    // A turn of the event loop: whatever a free buffer would have let through has run by then.
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     expect(order).toEqual([]);
     first.release();
-    first.release(); // twice is once
-    const second = await urgent;
-    expect(second.buffer).toBe(first.buffer);
-    second.release();
+    (await urgent).release();
     (await late).release();
     expect(order).toEqual([1, 5]);
   });
 
-  it('rejects a waiter whose run is interrupted', async () => {
-    const pool = new SmallBuffers(1, 16);
-    await pool.acquire(0);
+  it('gives a wholly free slab to another size, and lets no smaller object pass a larger one waiting first', async () => {
+    const pool = new SmallBuffers(16 * KiB, 16 * KiB);
+    const quarter = await pool.acquire(4 * KiB, 0);
+    const order: string[] = [];
+    const whole = pool.acquire(16 * KiB, 1).then((held) => {
+      order.push('whole');
+      return held;
+    });
+    // Three quarters of the slab are free, but the object of rank 1 waits for all of it.
+    const small = pool.acquire(4 * KiB, 2).then((held) => {
+      order.push('small');
+      return held;
+    });
+    await turn();
+    expect(order).toEqual([]);
+    quarter.release();
+    const held = await whole;
+    expect(held.buffer.length).toBe(16 * KiB);
+    expect(order).toEqual(['whole']);
+    held.release();
+    (await small).release();
+    expect(order).toEqual(['whole', 'small']);
+    expect(pool.heldBytes).toBe(16 * KiB);
+  });
+
+  it('rejects a waiter whose run is interrupted, and serves the next at once', async () => {
+    const pool = new SmallBuffers(16 * KiB, 16 * KiB);
+    await pool.acquire(8 * KiB, 0);
     const controller = new AbortController();
-    const waiting = pool.acquire(0, controller.signal);
+    const large = pool.acquire(16 * KiB, 1, controller.signal);
+    let small: HeldBuffer | undefined;
+    void pool.acquire(8 * KiB, 2).then((held) => (small = held));
+    await turn();
+    expect(small).toBeUndefined();
     controller.abort(new Error('interrupted'));
-    await expect(waiting).rejects.toThrow('interrupted');
+    await expect(large).rejects.toThrow('interrupted');
+    await turn();
+    expect(small?.buffer.length).toBe(8 * KiB);
+    await expect(pool.acquire(1, 0, controller.signal)).rejects.toThrow('interrupted');
+  });
+
+  it('refuses an object larger than a slab', () => {
+    const pool = new SmallBuffers(64 * KiB, 16 * KiB);
+    expect(() => pool.acquire(16 * KiB + 1, 0)).toThrow(RangeError);
   });
 });
 
