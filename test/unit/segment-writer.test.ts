@@ -3,6 +3,7 @@ import { Coverage } from '../../src/fetch/coverage.js';
 import type { SegmentSink } from '../../src/fetch/segment.js';
 import { SegmentWriter, WRITE_BATCH } from '../../src/fetch/segment-writer.js';
 import { isFragfetchError } from '../../src/errors.js';
+import { RateLimiter } from '../../src/net/rate-limit.js';
 import type { DataFile } from '../../src/receive/data-file.js';
 import { randomBytesSeeded } from '../support/fixtures.js';
 
@@ -119,6 +120,21 @@ describe('SegmentWriter', () => {
     expect(file.bytes.subarray(100, 100 + data.length).equals(data)).toBe(true);
     expect(told.hashed).toEqual(file.writes.map((write) => [write.position, write.length]));
     expect(told.bytes).toBe(data.length);
+  });
+
+  it('pauses the body while the rate limiter holds it, and resumes it after', async () => {
+    const file = new HeldFile();
+    const { sink } = sinkOf(file);
+    // A clock that stands still: the burst (a quarter second, 250,000 bytes) is all there is.
+    const limited = { ...sink, limiter: new RateLimiter(1_000_000, () => 0) };
+    const writer = new SegmentWriter({ skip: 0, start: 0, windowEnd: undefined }, limited, 'http://x/a');
+    let resume!: () => void;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    writer.attach(() => resume());
+    const data = randomBytesSeeded(8 * CHUNK, 11);
+    expect(feed(writer, data, 0)).toBe(4 * CHUNK);
+    await resumed;
+    expect(feed(writer, data, 4 * CHUNK)).toBe(5 * CHUNK);
   });
 
   it('skips the bytes before its window and drops those past it, saying so', async () => {
