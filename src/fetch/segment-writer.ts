@@ -8,10 +8,10 @@ import type { SegmentSink } from './segment.js';
 /**
  * Bytes gathered before one positional write: each write is a round trip to libuv's thread pool
  * and each batch a message to the hash worker (both wake another thread, which on a busy machine
- * takes the main thread's core), so fewer is cheaper, while two batches per connection stay in
- * memory at most.
+ * takes the main thread's core), so fewer is cheaper; but each connection holds up to two batches,
+ * and at 1 MiB sixteen https connections took the peak RSS near the 200 MiB the bench allows.
  */
-export const WRITE_BATCH = 1024 * 1024;
+export const WRITE_BATCH = 512 * 1024;
 
 /** Which bytes of a body are the segment's: `skip` of them first, then up to `windowEnd` from `start`. */
 export interface SegmentWindow {
@@ -48,8 +48,9 @@ export class SegmentWriter implements BodySink {
   #skip: number;
   #resume: () => void = () => {};
 
-  /** The file offset after the last byte taken, and where the batch in flight, then the gathering one, begin. */
+  /** The file offset after the last byte taken (gathered or being written). */
   #taken: number;
+  /** The file offset after the last byte written: where the next write goes. */
   #written: number;
   #batch: Buffer[] = [];
   #batchBytes = 0;
