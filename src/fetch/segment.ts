@@ -1,4 +1,3 @@
-import { isDiskFull } from '../cache/disk-full.js';
 import { displayUrl, FragfetchError } from '../errors.js';
 import { rangeHeader } from '../net/content-range.js';
 import { type HttpClient, type HttpResponse, toNetworkError } from '../net/http.js';
@@ -8,9 +7,7 @@ import type { DataFile } from '../receive/data-file.js';
 import type { FileHasher } from '../receive/hasher.js';
 import { type Asked, judgeResponse, type ObjectFacts, strongEtag, where } from './acceptance.js';
 import type { Coverage } from './coverage.js';
-
-/** Bytes gathered before one positional write: fewer, larger writes without holding much memory. */
-const WRITE_BATCH = 512 * 1024;
+import { SegmentWriter, type Written } from './segment-writer.js';
 
 /** A segment's request: what it asks for (the Range header is made from it), and to whom validators go. */
 export interface SegmentRequest extends Omit<Asked, 'range'> {
@@ -155,72 +152,18 @@ export async function fetchSegment({
   }
 }
 
-async function streamToFile(
+/** A streamed body into the data file, through a SegmentWriter (no stream in between). */
+function streamToFile(
   response: HttpResponse,
-  skipBytes: number,
+  skip: number,
   start: number,
   windowEnd: number | undefined,
   sink: SegmentSink,
   url: string,
-): Promise<{ bytes: number; overflow: boolean }> {
-  let skip = skipBytes;
-  let position = start;
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  let overflow = false;
-
-  const flush = async () => {
-    if (batchBytes === 0) return;
-    const chunks = batch;
-    const length = batchBytes;
-    batch = [];
-    batchBytes = 0;
-    let bytesWritten: number;
-    try {
-      ({ bytesWritten } = await sink.file.writev(chunks, position));
-    } catch (error) {
-      throw writeError(error);
-    }
-    // A regular file takes a short write only when it can take no more: the disk is full.
-    if (bytesWritten !== length)
-      throw writeError(
-        Object.assign(new Error(`short write: ${bytesWritten} of ${length} bytes`), { code: 'ENOSPC' }),
-      );
-    sink.coverage.add(position, position + length);
-    sink.hasher.written(position, length, chunks);
-    position += length;
-    sink.onWritten(length);
-  };
-
-  try {
-    for await (const received of response.body) {
-      let chunk: Buffer = received;
-      if (skip > 0) {
-        if (chunk.length <= skip) {
-          skip -= chunk.length;
-          continue;
-        }
-        chunk = chunk.subarray(skip);
-        skip = 0;
-      }
-      if (windowEnd !== undefined && position + batchBytes + chunk.length > windowEnd) {
-        chunk = chunk.subarray(0, windowEnd - position - batchBytes);
-        overflow = true;
-      }
-      sink.onBytes(chunk.length);
-      if (sink.limiter) await sink.limiter.take(chunk.length, sink.signal);
-      batch.push(chunk);
-      batchBytes += chunk.length;
-      if (batchBytes >= WRITE_BATCH) await flush();
-      if (overflow) break;
-    }
-    await flush();
-  } catch (error) {
-    // What arrived intact is kept: the retry resumes after it.
-    await flush().catch(() => {});
-    throw toNetworkError(error, url, sink.signal);
-  }
-  return { bytes: position - start, overflow };
+): Promise<Written> {
+  const writer = new SegmentWriter({ skip, start, windowEnd }, sink, url);
+  writer.attach(response.body.divert(writer));
+  return writer.done;
 }
 
 /**
@@ -232,7 +175,7 @@ async function receiveInPlace(
   buffer: Buffer,
   sink: SegmentSink,
   url: string,
-): Promise<{ bytes: number; overflow: boolean }> {
+): Promise<Written> {
   const record = () => {
     const bytes = body.received;
     if (bytes === 0) return 0;
@@ -251,12 +194,4 @@ async function receiveInPlace(
   }
   // The transport wrote no more than the Content-Length it checked against `buffer`'s length.
   return { bytes: record(), overflow: false };
-}
-
-/** A failed write of the partial file is the disk's failure, never the network's (object-download.ts names the folder). */
-function writeError(error: unknown): FragfetchError {
-  const code = isDiskFull(error) ? 'ENOSPC' : 'ECACHE';
-  return new FragfetchError(code, `cannot write the partial download: ${(error as Error).message}`, {
-    cause: error,
-  });
 }

@@ -9,7 +9,54 @@ export type Headers = Record<string, string | undefined>;
 export interface HttpResponse {
   status: number;
   headers: Headers;
-  body: Readable & AsyncIterable<Buffer>;
+  body: ResponseBody & AsyncIterable<Buffer>;
+}
+
+/**
+ * A streamed body read as a stream holds up to this much before undici is paused: the socket is
+ * paused once while its reader is busy, not for every chunk. A diverted body's sink decides itself.
+ */
+const BODY_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * Who takes a streamed body's chunks as undici hands them over, with no stream between them
+ * (`ResponseBody.divert`): segment.ts's file writer, on the path of every large object's bytes,
+ * where a Readable cost a push, a read, an async iterator step and, for chunks buffered together,
+ * a copy into one buffer — per chunk. Backpressure as a stream's: `data` returning false pauses
+ * the socket until the sink calls its `resume`.
+ */
+export interface BodySink {
+  data(chunk: Buffer): boolean;
+  /** The body is complete. */
+  end(): void;
+  /** The body failed (described as a streamed body's error would be); nothing follows. */
+  error(error: Error): void;
+}
+
+/**
+ * A streamed body: a Readable for whoever reads it as one, or diverted, whole, to a `BodySink`.
+ * Destroying it, diverted or not, gives the request up if it has not ended.
+ */
+export class ResponseBody extends Readable {
+  readonly #divert: (sink: BodySink) => () => void;
+
+  constructor(
+    options: { read(): void; destroy(error: Error | null, callback: (error?: Error | null) => void): void },
+    divert: (sink: BodySink) => () => void,
+  ) {
+    super({ highWaterMark: BODY_BUFFER_BYTES, ...options });
+    this.#divert = divert;
+  }
+
+  /**
+   * Hands the rest of the body to `sink`: what is buffered here first, in one chunk, then each chunk
+   * as it arrives, then its end or its failure. Returns the function that resumes a paused body. Only
+   * for a body nobody has read from yet.
+   */
+  divert(sink: BodySink): () => void {
+    if (this.readableFlowing) throw new Error('divert: the body is already being read');
+    return this.#divert(sink);
+  }
 }
 
 /**
@@ -32,12 +79,6 @@ export interface InPlaceResponse {
   headers: Headers;
   inPlace: InPlaceBody;
 }
-
-/**
- * A streamed body holds up to this much before undici is paused: while the consumer writes a batch
- * (segment.ts writes 512 KiB at a time), the socket is paused once, not for every chunk.
- */
-const BODY_BUFFER_BYTES = 256 * 1024;
 
 function flatten(headers: Record<string, string | string[] | undefined>): Headers {
   const out: Headers = {};
@@ -62,7 +103,11 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   #answered = false;
   #ended = false;
-  #body: Readable | undefined;
+  /** Where a streamed body's chunks go: into its ResponseBody, until it is diverted. */
+  #sink: BodySink | undefined;
+  #diverted = false;
+  /** The end was handed to the sink: a later divert finds the body complete. */
+  #delivered = false;
   #inPlaceBytes = 0;
   #inPlaceDone: { done: Promise<void>; resolve(): void; reject(error: Error): void } | undefined;
   /** Why the request was given up before undici started it: it is aborted as soon as it starts. */
@@ -138,23 +183,57 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
       this.#resolve({ status, headers, inPlace: this.#bodyInPlace() });
       return;
     }
-    const body = new Readable({
-      highWaterMark: BODY_BUFFER_BYTES,
-      read: () => {
-        this.#floor?.release();
-        controller.resume();
+    const body: ResponseBody = new ResponseBody(
+      {
+        read: () => {
+          // Diverted: the sink's own backpressure decides (a read after the divert's drain too).
+          if (this.#diverted) return;
+          this.#floor?.release();
+          controller.resume();
+        },
+        destroy: (error, callback) => {
+          // Given up before its end (a range cut from a 200, an error): the request goes too.
+          if (!this.#ended) this.#end(() => controller.abort(error ?? new Error('body given up')));
+          callback(error);
+        },
       },
-      destroy: (error, callback) => {
-        // Given up before its end (a range cut from a 200, an error): the request goes too.
-        if (!this.#ended) this.#end(() => controller.abort(error ?? new Error('body given up')));
-        callback(error);
-      },
-    });
+      (sink) => this.#divert(body, sink),
+    );
     // Consumers read with for-await, which sees errors; this keeps an unread body (a redirect
     // drained, a probe done) from crashing the process.
     body.on('error', () => {});
-    this.#body = body;
+    this.#sink = {
+      data: (chunk) => body.push(chunk),
+      end: () => body.push(null),
+      error: (error) => body.destroy(error),
+    };
     this.#resolve({ status, headers, body: body as HttpResponse['body'] });
+  }
+
+  /** See `ResponseBody.divert`. */
+  #divert(body: ResponseBody, sink: BodySink): () => void {
+    const controller = this.#controller!;
+    const resume = () => {
+      this.#floor?.release();
+      controller.resume();
+    };
+    this.#diverted = true;
+    const buffered = body.read() as Buffer | null;
+    const more = buffered === null || sink.data(buffered);
+    if (body.errored) sink.error(body.errored);
+    else if (this.#delivered) sink.end();
+    else {
+      this.#sink = sink;
+      // Paused by the stream's full buffer, perhaps: from now on only the sink's wish counts.
+      if (more) resume();
+      else this.#hold(controller);
+    }
+    return resume;
+  }
+
+  #hold(controller: Dispatcher.DispatchController): void {
+    this.#floor?.hold();
+    controller.pause();
   }
 
   #bodyInPlace(): InPlaceBody {
@@ -199,10 +278,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
       this.#inPlaceBytes += chunk.length;
       return;
     }
-    if (this.#body && !this.#body.push(chunk)) {
-      this.#floor?.hold();
-      controller.pause();
-    }
+    if (this.#sink && !this.#sink.data(chunk)) this.#hold(controller);
   }
 
   onResponseEnd(): void {
@@ -215,7 +291,8 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     process.nextTick(() =>
       setImmediate(() => {
         this.#inPlaceDone?.resolve();
-        this.#body?.push(null);
+        this.#delivered = true;
+        this.#sink?.end();
       }),
     );
   }
@@ -231,7 +308,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     const error = this.#describe(cause);
     this.#end(() => {
       this.#inPlaceDone?.reject(error);
-      this.#body?.destroy(error);
+      this.#sink?.error(error);
     });
   }
 }

@@ -18,9 +18,9 @@ export interface HashJob {
   update(offset: number, length: number): void;
   /**
    * Hashes these bytes, next in order, by moving their memory to the worker: no copy and no read
-   * back. Only when every chunk owns its whole ArrayBuffer (each socket read gets its own, and a body
-   * chunk is most often a whole read); returns false, having sent nothing, otherwise. The chunks are
-   * unusable afterwards.
+   * back. Only when the chunks own their whole ArrayBuffers (each socket read gets its own, and a
+   * body chunk is most often a whole read), but for a few KiB of views, copied; returns false, having
+   * sent nothing, otherwise. The chunks that moved are unusable afterwards.
    */
   transfer(chunks: readonly Buffer[]): boolean;
   /** The digests (base64, in the job's algorithm order); the job is closed afterwards. */
@@ -34,6 +34,21 @@ export interface HashJob {
  * busy), and further spans are read back from the page cache instead, so memory stays bounded.
  */
 const MAX_MOVED_BACKLOG = 8 * 1024 * 1024;
+
+/**
+ * A chunk that is a view of a larger buffer cannot be moved without taking the rest of that buffer:
+ * a small one is copied instead (a body's first chunk, which shares its socket read with the
+ * headers), so that its batch need not be read back from the file.
+ */
+const MAX_COPIED_BYTES = 64 * 1024;
+
+function owns(chunk: Buffer): boolean {
+  return (
+    chunk.byteOffset === 0 &&
+    chunk.byteLength === chunk.buffer.byteLength &&
+    chunk.buffer instanceof ArrayBuffer
+  );
+}
 
 class HashWorker {
   readonly #worker: Worker;
@@ -68,18 +83,14 @@ class HashWorker {
   /** Moves chunks to the worker unless its backlog is full; false if nothing was sent. */
   move(id: number, chunks: readonly Buffer[]): boolean {
     if (this.broken) return false;
-    const owned = chunks.every(
-      (chunk) =>
-        chunk.byteOffset === 0 &&
-        chunk.byteLength === chunk.buffer.byteLength &&
-        chunk.buffer instanceof ArrayBuffer,
-    );
-    if (!owned) return false;
+    let copied = 0;
+    for (const chunk of chunks) if (!owns(chunk)) copied += chunk.byteLength;
+    if (copied > MAX_COPIED_BYTES) return false;
     const bytes = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
     const backlog = this.#movedBytes - Number(Atomics.load(this.#shared, 0));
     if (backlog + bytes > MAX_MOVED_BACKLOG) return false;
     this.#movedBytes += bytes;
-    const views = chunks.map((chunk) => new Uint8Array(chunk.buffer));
+    const views = chunks.map((chunk) => (owns(chunk) ? new Uint8Array(chunk.buffer) : new Uint8Array(chunk)));
     const message: HashRequest = { op: 'data', id, chunks: views };
     this.#worker.postMessage(
       message,

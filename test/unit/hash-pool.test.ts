@@ -86,6 +86,27 @@ describe('ProgressiveHasher on a hash worker', () => {
     await rm(dir, { recursive: true });
   });
 
+  it('moves a batch whose first chunk is a small view (a body sharing its read with the headers), copying that one', async () => {
+    const read = randomBytesSeeded(64 * 1024, 7);
+    // The headers took the read's first 300 bytes; the body's first chunk is the rest of it.
+    const first = read.subarray(300);
+    const own = (bytes: Buffer) => Buffer.from(new Uint8Array(bytes).buffer);
+    const rest = [own(randomBytesSeeded(256 * 1024, 8)), own(randomBytesSeeded(9, 9))];
+    const expected = createHash('sha256').update(first);
+    for (const chunk of rest) expected.update(chunk);
+    const job = openHashJob('never read: every byte is moved', ['sha256'])!;
+    expect(job.transfer([first, ...rest])).toBe(true);
+    expect(await job.digest()).toEqual([expected.digest('base64')]);
+    // The view's buffer stays the caller's; the chunks that own theirs moved.
+    expect(read.buffer.byteLength).toBe(64 * 1024);
+    expect(rest.map((chunk) => chunk.buffer.byteLength)).toEqual([0, 0]);
+    // A larger view is not copied: its span is read back instead.
+    const big = randomBytesSeeded(512 * 1024, 10).subarray(1);
+    const other = openHashJob('never read', ['sha256'])!;
+    expect(other.transfer([big])).toBe(false);
+    other.close();
+  });
+
   it('leaves V8 flags alone: no gc() exposed to the process by a running worker', async () => {
     const dir = await tempDir('hash-pool-');
     const path = join(dir, 'data');
