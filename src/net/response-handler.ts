@@ -172,6 +172,10 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   ): void {
     // An interim answer (103 Early Hints): the real one follows.
     if (status < 200) return;
+    // undici leaves the raw header Buffers on the controller: slices of the socket's read (up to
+    // 64 KiB), which the controller, held for the response's life, would keep until a full
+    // collection — tens of MiB of reads at 64 connections. The parsed headers are all we use.
+    controller.rawHeaders = null;
     this.#controller = controller;
     this.#answered = true;
     if (this.#minSpeed) this.#floor = new SpeedFloor(this.#minSpeed, (error) => this.abort(error));

@@ -124,3 +124,15 @@ describe('ResponseBody.divert', () => {
     expect(given.aborted).toBeDefined();
   });
 });
+
+describe('ResponseHandler.onResponseStart', () => {
+  it("lets go of undici's raw header Buffers, which hold the socket's read", async () => {
+    const exchange = new Exchange();
+    const read = Buffer.alloc(64 * 1024);
+    exchange.controller.rawHeaders = [read.subarray(0, 14), read.subarray(16, 19)];
+    const response = await exchange.answer();
+    expect(exchange.controller.rawHeaders).toBeNull();
+    // The parsed headers are what the caller reads.
+    expect(response.headers['content-length']).toBe('100');
+  });
+});
