@@ -116,8 +116,8 @@ function directFragment(
     integrity === undefined ? undefined : typeof integrity === 'string' && checkIntegrity(integrity);
   if (checked === false || typeof checked === 'string') return undefined;
 
-  const fragment = resolver.fragment(
-    url as string | undefined,
+  const Made = resolver.classFor(path, url as string | undefined);
+  const fragment = new Made(
     id as string | undefined,
     path,
     offset as number | undefined,
@@ -127,7 +127,7 @@ function directFragment(
     (importance as number | undefined) ?? 0,
     index,
   );
-  if (fragment === undefined) return undefined;
+  if (!resolver.assign(fragment, url as string | undefined)) return undefined;
   if (id !== undefined || offset === undefined) ids.add(fragment.id);
   else ids.addRange(path, offset as number);
   return fragment;

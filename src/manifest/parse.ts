@@ -26,8 +26,9 @@ export function schemaManifest(json: unknown, source: string): Manifest {
   const fragments: Fragment[] = [];
   input.fragments.forEach((fields, index) => {
     const { url, id, path, offset, size, integrity, priority, importance } = fields;
-    const fragment = resolver.fragment(url, id, path, offset, size, integrity, priority, importance, index);
-    if (fragment !== undefined) fragments.push(fragment);
+    const Made = resolver.classFor(path, url);
+    const fragment = new Made(id, path, offset, size, integrity, priority, importance, index);
+    if (resolver.assign(fragment, url)) fragments.push(fragment);
     // A path may hold a line break: one line still.
     else
       unresolved.push(

@@ -9,24 +9,12 @@ const RANGE_ID: PropertyDescriptor = {
   configurable: true,
 };
 
-/** A fragment's fields as read, in the order of the manifest's form; `id` and `size` optional. */
-export type ReadFragmentFields = [
-  id: string | undefined,
-  path: string,
-  offset: number | undefined,
-  size: number | undefined,
-  integrity: Integrity | undefined,
-  priority: Priority,
-  importance: number,
-  index: number,
-];
-
 /**
  * A fragment as a manifest gives it, with only the fields it has (none set to undefined), each in
  * the object itself, in the order of the fields of a literal. A class: the resolver (resolve.ts)
  * extends it with a `urls` getter on the prototype for the fragments whose URLs are made as they
- * are read, where a getter defined on each object was a call into the runtime per fragment (0.3–0.4
- * s for 10^6) and a slower read. The others are given their `urls` as a field.
+ * are read: a getter defined on each object is a call into the runtime per fragment, and a slower
+ * read. The others are given their `urls` as a field.
  */
 export class ReadFragment {
   declare id: string;
@@ -38,7 +26,16 @@ export class ReadFragment {
   declare size?: number;
   declare integrity?: Integrity;
 
-  constructor(...[id, path, offset, size, integrity, priority, importance, index]: ReadFragmentFields) {
+  constructor(
+    id: string | undefined,
+    path: string,
+    offset: number | undefined,
+    size: number | undefined,
+    integrity: Integrity | undefined,
+    priority: Priority,
+    importance: number,
+    index: number,
+  ) {
     if (id !== undefined) this.id = id;
     else if (offset === undefined) this.id = path;
     this.path = path;
@@ -54,5 +51,5 @@ export class ReadFragment {
   }
 }
 
-/** A subclass of ReadFragment, for the resolver's fragments with URLs of their own getter. */
-export type ReadFragmentClass = new (...fields: ReadFragmentFields) => ReadFragment;
+/** ReadFragment or a subclass (the resolver's, with URLs of its own getter). */
+export type ReadFragmentClass = typeof ReadFragment;

@@ -1,6 +1,6 @@
 import { splitUserinfo, withoutLogins } from '../net/credentials.js';
 import type { Fragment } from './fragment.js';
-import { ReadFragment, type ReadFragmentClass, type ReadFragmentFields } from './read-fragment.js';
+import { ReadFragment, type ReadFragmentClass } from './read-fragment.js';
 import { isHttpUrl } from './schema.js';
 
 /** Characters that neither encodeURIComponent nor URL resolution changes, by char code. */
@@ -79,25 +79,34 @@ export class FragmentResolver {
   }
 
   /**
-   * The fragment of these fields with its URLs, from its `url` or path; undefined when it has none:
-   * no `url`, no base URLs and a manifest that is not at an http(s) URL.
+   * The class to make the fragment of `path` and `url` of: the resolver's own, with its URLs made as
+   * they are read, for a plain path under base URLs; else ReadFragment, whose URLs `assign` sets.
    */
-  fragment(url: string | undefined, ...fields: ReadFragmentFields): Fragment | undefined {
-    // Forwarded as they came, the fields make no array once optimised (a call with a spread rest).
-    const path = fields[1];
-    let urls: string[];
-    if (url !== undefined) urls = withoutLogins([new URL(url).href], this.logins);
-    else if (this.#bases.length > 0) {
+  classFor(path: string, url: string | undefined): ReadFragmentClass {
+    return url === undefined && this.#bases.length > 0 && isPlainPath(path) ? this.#LazyUrls : ReadFragment;
+  }
+
+  /**
+   * Gives a fragment made of `classFor`'s class its URLs, from its `url` or path; false when it has
+   * none: no `url`, no base URLs and a manifest that is not at an http(s) URL.
+   */
+  assign(fragment: ReadFragment, url: string | undefined): fragment is Fragment {
+    const target = fragment as Fragment;
+    if (url !== undefined) {
+      target.urls = withoutLogins([new URL(url).href], this.logins);
+      return true;
+    }
+    const { path } = fragment;
+    if (this.#bases.length > 0) {
       for (const [origin, authorization] of this.#baseLogins) this.logins.set(origin, authorization);
-      if (isPlainPath(path)) return new this.#LazyUrls(...fields) as Fragment;
-      urls = this.#bases.map((base) => resolveUnder(base, path));
-    } else if (isHttpUrl(this.#source)) {
-      // A manifest served over HTTP can sit next to its fragments; a local file has no such place.
-      urls = withoutLogins([new URL(encodePath(path), this.#source).href], this.logins);
-    } else return undefined;
-    const fragment = new ReadFragment(...fields) as Fragment;
-    fragment.urls = urls;
-    return fragment;
+      if (!(fragment instanceof this.#LazyUrls))
+        target.urls = this.#bases.map((base) => resolveUnder(base, path));
+      return true;
+    }
+    // A manifest served over HTTP can sit next to its fragments; a local file has no such place.
+    if (!isHttpUrl(this.#source)) return false;
+    target.urls = withoutLogins([new URL(encodePath(path), this.#source).href], this.logins);
+    return true;
   }
 }
 
