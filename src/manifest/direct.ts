@@ -1,5 +1,5 @@
 import { displayUrl } from '../errors.js';
-import { type Fragment, type Integrity, type Manifest, PRIORITIES, type Priority } from './fragment.js';
+import { type Fragment, type Manifest, PRIORITIES, type Priority } from './fragment.js';
 import { checkIntegrity } from './integrity.js';
 import { FragmentResolver } from './resolve.js';
 import { StringIndex } from './string-index.js';
@@ -116,7 +116,8 @@ function directFragment(
     integrity === undefined ? undefined : typeof integrity === 'string' && checkIntegrity(integrity);
   if (checked === false || typeof checked === 'string') return undefined;
 
-  const fragment = newFragment(
+  const Made = resolver.classFor(path, url as string | undefined);
+  const fragment = new Made(
     id as string | undefined,
     path,
     offset as number | undefined,
@@ -126,43 +127,9 @@ function directFragment(
     (importance as number | undefined) ?? 0,
     index,
   );
+  if (!resolver.assign(fragment, url as string | undefined)) return undefined;
   if (id !== undefined || offset === undefined) ids.add(fragment.id);
   else ids.addRange(path, offset as number);
-  return resolver.assign(fragment, url as string | undefined) ? (fragment as Fragment) : undefined;
-}
-
-/** A range's default id, `path#offset`, made when it is read: a string per fragment saved. */
-const RANGE_ID: PropertyDescriptor = {
-  get(this: Fragment): string {
-    return `${this.path}#${this.offset!}`;
-  },
-  enumerable: true,
-  configurable: true,
-};
-
-/**
- * A fragment with only the fields it has (none set to undefined), each in the object itself: the
- * common forms are literals of their own, and a field added later would take an allocation more.
- */
-export function newFragment(
-  id: string | undefined,
-  path: string,
-  offset: number | undefined,
-  size: number | undefined,
-  integrity: Integrity | undefined,
-  priority: Priority,
-  importance: number,
-  index: number,
-): Omit<Fragment, 'urls'> {
-  let fragment: Omit<Fragment, 'urls'>;
-  if (offset !== undefined) {
-    if (id === undefined) {
-      fragment = { path, priority, importance, index, offset, size: size! } as Omit<Fragment, 'urls'>;
-      Object.defineProperty(fragment, 'id', RANGE_ID);
-    } else fragment = { id, path, priority, importance, index, offset, size: size! };
-  } else if (size !== undefined) fragment = { id: id ?? path, path, priority, importance, index, size };
-  else fragment = { id: id ?? path, path, priority, importance, index };
-  if (integrity !== undefined) fragment.integrity = integrity;
   return fragment;
 }
 

@@ -17,7 +17,10 @@ export interface Fragment {
   id: string;
   /** Relative POSIX path: where `mirror` writes it. */
   path: string;
-  /** Candidate URLs, mirrors of one another, in failover order (at least one). */
+  /**
+   * Candidate URLs, mirrors of one another, in failover order (at least one). For a manifest's
+   * fragment it may be a getter of its prototype (resolve.ts): a copy names it (`{ ...f, urls: f.urls }`).
+   */
   urls: string[];
   /** Start of the byte range within the remote object; absent for a whole object. */
   offset?: number;

@@ -1,9 +1,9 @@
 import { displayUrl, FragfetchError } from '../errors.js';
-import { directManifest, newFragment } from './direct.js';
+import { directManifest } from './direct.js';
 import type { Fragment, Manifest } from './fragment.js';
 import { FragmentResolver } from './resolve.js';
 import { scanManifest } from './scan.js';
-import { type FragmentInput, issueLines, manifestSchema, summarizeProblems } from './schema.js';
+import { issueLines, manifestSchema, summarizeProblems } from './schema.js';
 
 export { resolveAgainstBase } from './resolve.js';
 
@@ -23,13 +23,17 @@ export function schemaManifest(json: unknown, source: string): Manifest {
 
   const resolver = new FragmentResolver(input.baseUrls ?? [], source);
   const unresolved: string[] = [];
-  const fragments = input.fragments.map((fragment, index): Fragment => {
-    const built = toFragment(fragment, index);
-    if (!resolver.assign(built, fragment.url)) {
-      const path = JSON.stringify(fragment.path); // a path may hold a line break: one line still
-      unresolved.push(`fragments[${index}]: no url and no baseUrls to resolve ${path} against`);
-    }
-    return built as Fragment;
+  const fragments: Fragment[] = [];
+  input.fragments.forEach((fields, index) => {
+    const { url, id, path, offset, size, integrity, priority, importance } = fields;
+    const Made = resolver.classFor(path, url);
+    const fragment = new Made(id, path, offset, size, integrity, priority, importance, index);
+    if (resolver.assign(fragment, url)) fragments.push(fragment);
+    // A path may hold a line break: one line still.
+    else
+      unresolved.push(
+        `fragments[${index}]: no url and no baseUrls to resolve ${JSON.stringify(path)} against`,
+      );
   });
   if (unresolved.length > 0) throw invalid(source, unresolved);
 
@@ -73,11 +77,6 @@ export function parseJson(text: string, source: string): unknown {
 /** Editors on Windows like to start UTF-8 files with a byte order mark, which JSON.parse rejects. */
 function withoutBom(text: string): string {
   return text.startsWith('\uFEFF') ? text.slice(1) : text;
-}
-
-function toFragment(input: FragmentInput, index: number): Omit<Fragment, 'urls'> {
-  const { id, path, offset, size, integrity, priority, importance } = input;
-  return newFragment(id, path, offset, size, integrity, priority, importance, index);
 }
 
 /** The message names the first problem (one line for `fetch`); `problems` holds them all. */

@@ -1,5 +1,6 @@
 import { splitUserinfo, withoutLogins } from '../net/credentials.js';
 import type { Fragment } from './fragment.js';
+import { ReadFragment, type ReadFragmentClass } from './read-fragment.js';
 import { isHttpUrl } from './schema.js';
 
 /** Characters that neither encodeURIComponent nor URL resolution changes, by char code. */
@@ -20,9 +21,9 @@ interface Base {
 /** The base URLs whose fragments' URLs are made as they are read: `prefix + path + search` of each, in turn. */
 export type UrlBases = readonly Readonly<Pick<Base, 'prefix' | 'search'>>[];
 
-/** Each resolver's getter of `urls`, to the bases it makes them from. */
-const BASES_OF_GETTER = new WeakMap<object, UrlBases>();
-let lastGetter: unknown;
+/** Each resolver's class of fragments with URLs made as they are read, by its prototype, to its bases. */
+const BASES_OF_PROTOTYPE = new WeakMap<object, UrlBases>();
+let lastPrototype: unknown;
 let lastBases: UrlBases | undefined;
 
 /**
@@ -31,23 +32,24 @@ let lastBases: UrlBases | undefined;
  * of 10^6) takes what the bases have in common once, instead of building two URLs a fragment.
  */
 export function urlBasesOf(fragment: Fragment): UrlBases | undefined {
-  const getter = Object.getOwnPropertyDescriptor(fragment, 'urls')?.get;
-  if (getter === undefined) return undefined;
-  if (getter !== lastGetter) {
-    lastGetter = getter;
-    lastBases = BASES_OF_GETTER.get(getter);
+  const prototype: unknown = Object.getPrototypeOf(fragment);
+  if (prototype !== lastPrototype) {
+    lastPrototype = prototype;
+    lastBases = BASES_OF_PROTOTYPE.get(prototype as object);
   }
   return lastBases;
 }
 
 /**
- * Gives each fragment its candidate URLs: its own `url`, else its path under each base URL in turn,
- * else (a manifest read over HTTP) its path next to the manifest. URLs carry no login: a login
+ * Makes each fragment with its candidate URLs: its own `url`, else its path under each base URL in
+ * turn, else (a manifest read over HTTP) its path next to the manifest. URLs carry no login: a login
  * written in one is kept in `logins`, by origin, for the requests to that origin.
  *
  * A path under base URLs that resolution leaves as it is (most of them) gets its URLs when they are
- * read, by a getter shared by the whole manifest: 10^6 fragments under two base URLs held 130 MB of
- * URL strings and arrays that a dry run reads once and a fetch once per request.
+ * read, by a getter of the prototype of the resolver's own class of fragments: 10^6 fragments under
+ * two base URLs held 130 MB of URL strings and arrays that a dry run reads once and a fetch once
+ * per request. (`{ ...fragment }` of such a fragment has no `urls`: the engine's fragments are the
+ * manifest's own.)
  */
 export class FragmentResolver {
   readonly logins = new Map<string, string>();
@@ -55,7 +57,7 @@ export class FragmentResolver {
   /** Basic credentials of base URLs, by origin: set again for every fragment resolved under them. */
   readonly #baseLogins: [string, string][] = [];
   readonly #source: string;
-  readonly #lazyUrls: PropertyDescriptor;
+  readonly #LazyUrls: ReadFragmentClass;
 
   constructor(baseUrls: readonly string[], source: string) {
     this.#source = source;
@@ -65,23 +67,30 @@ export class FragmentResolver {
       return baseOf(url);
     });
     const bases = this.#bases;
-    this.#lazyUrls = {
-      get(this: Fragment): string[] {
+    class LazyUrls extends ReadFragment {
+      get urls(): string[] {
         const urls = new Array<string>(bases.length);
         for (let i = 0; i < bases.length; i++) urls[i] = `${bases[i]!.prefix}${this.path}${bases[i]!.search}`;
         return urls;
-      },
-      enumerable: true,
-      configurable: true,
-    };
-    BASES_OF_GETTER.set(this.#lazyUrls.get!, bases);
+      }
+    }
+    BASES_OF_PROTOTYPE.set(LazyUrls.prototype, bases);
+    this.#LazyUrls = LazyUrls;
   }
 
   /**
-   * Sets `fragment.urls` from its `url` or path; false when it has none: no `url`, no base URLs and
-   * a manifest that is not at an http(s) URL.
+   * The class to make the fragment of `path` and `url` of: the resolver's own, with its URLs made as
+   * they are read, for a plain path under base URLs; else ReadFragment, whose URLs `assign` sets.
    */
-  assign(fragment: Omit<Fragment, 'urls'>, url: string | undefined): boolean {
+  classFor(path: string, url: string | undefined): ReadFragmentClass {
+    return url === undefined && this.#bases.length > 0 && isPlainPath(path) ? this.#LazyUrls : ReadFragment;
+  }
+
+  /**
+   * Gives a fragment made of `classFor`'s class its URLs, from its `url` or path; false when it has
+   * none: no `url`, no base URLs and a manifest that is not at an http(s) URL.
+   */
+  assign(fragment: ReadFragment, url: string | undefined): fragment is Fragment {
     const target = fragment as Fragment;
     if (url !== undefined) {
       target.urls = withoutLogins([new URL(url).href], this.logins);
@@ -90,8 +99,8 @@ export class FragmentResolver {
     const { path } = fragment;
     if (this.#bases.length > 0) {
       for (const [origin, authorization] of this.#baseLogins) this.logins.set(origin, authorization);
-      if (isPlainPath(path)) Object.defineProperty(target, 'urls', this.#lazyUrls);
-      else target.urls = this.#bases.map((base) => resolveUnder(base, path));
+      if (!(fragment instanceof this.#LazyUrls))
+        target.urls = this.#bases.map((base) => resolveUnder(base, path));
       return true;
     }
     // A manifest served over HTTP can sit next to its fragments; a local file has no such place.

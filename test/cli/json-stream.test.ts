@@ -46,6 +46,15 @@ describe('writeJsonDocument', () => {
     expect(out.text).toBe(`${JSON.stringify(plain, null, 2)}\n`);
   });
 
+  it('separates the items of a list at and around the ends of its batches as JSON.stringify does', async () => {
+    for (const length of [1, 2, 31, 32, 33, 63, 64, 65, 97]) {
+      const items = Array.from({ length }, (_, i) => ({ n: i }));
+      const out = sink();
+      await writeJsonDocument(out, { list: asJson(items), after: 1 });
+      expect(out.text, `${length} items`).toBe(`${JSON.stringify({ list: items, after: 1 }, null, 2)}\n`);
+    }
+  });
+
   it('writes an empty document as {}', async () => {
     const out = sink();
     await writeJsonDocument(out, { gone: undefined });

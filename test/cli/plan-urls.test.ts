@@ -50,6 +50,22 @@ describe('PlanUrls', () => {
     expect(urlBasesOf(a!)).toHaveLength(3);
     expect(urlBasesOf(spaced!)).toBeUndefined();
     expect(urlBasesOf(own!)).toBeUndefined();
+    // A copy's URLs are its own: it is not taken for its path under the bases.
+    expect(urlBasesOf({ ...a!, urls: a!.urls })).toBeUndefined();
+  });
+
+  it('gives a plain path under base URLs its URLs from its prototype, fields its own', () => {
+    const [a, , spaced] = manifest.fragments;
+    expect(Object.keys(a!)).toEqual(['id', 'path', 'priority', 'importance', 'index']);
+    expect(Object.hasOwn(a!, 'urls')).toBe(false);
+    expect(a!.urls).toEqual([
+      'https://cdn-eu.example.com/m/a/b.bin?token=abc&v=2',
+      'https://cdn-us.example.com/m/a/b.bin',
+      'https://cdn-eu.example.com/other/a/b.bin',
+    ]);
+    // Each read is a new array: a caller may change it.
+    expect(a!.urls).not.toBe(a!.urls);
+    expect(Object.hasOwn(spaced!, 'urls')).toBe(true);
   });
 
   it('shows and quotes each first URL as its own URLs would be', () => {
