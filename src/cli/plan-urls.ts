@@ -19,10 +19,10 @@ interface BasesForm {
   /** The shown first URL is `before + path + after`; undefined when it is not (then per fragment). */
   before: string | undefined;
   after: string;
-  /** `before` and `after` as JSON writes them within a string. */
-  quotedBefore: string;
-  quotedAfter: string;
-  /** The JSON of the first URL around the path: its opening quote and `quotedBefore`, `quotedAfter` and its closing one. */
+  /**
+   * The JSON of the shown first URL around the path: its opening quote and `before` as JSON writes it
+   * within a string, then `after` so and the closing quote; undefined with `before`.
+   */
   jsonAround: readonly [string, string] | undefined;
   /** The origin of each URL, in failover order (two may be the same). */
   origins: string[];
@@ -40,10 +40,9 @@ export class PlanUrls {
 
   /** The fragment's first URL as shown (credentials redacted), as JSON.stringify quotes it. */
   quotedFirst(fragment: Fragment): string {
-    const form = this.#formOf(fragment);
-    if (form?.before === undefined) return JSON.stringify(displayUrl(fragment.urls[0] ?? ''));
-    const [open, close] = form.jsonAround!;
-    return open + fragment.path + close;
+    const around = this.#formOf(fragment)?.jsonAround;
+    if (around === undefined) return JSON.stringify(displayUrl(fragment.urls[0] ?? ''));
+    return around[0] + fragment.path + around[1];
   }
 
   /**
@@ -120,14 +119,10 @@ function formOf(bases: UrlBases): BasesForm {
   const after = shown.slice(probe.length);
   const quoted = (text: string) => JSON.stringify(text).slice(1, -1);
   const before = shown.startsWith(probe) ? prefix : undefined;
-  const quotedBefore = quoted(prefix);
-  const quotedAfter = quoted(after);
   return {
     before,
     after,
-    quotedBefore,
-    quotedAfter,
-    jsonAround: before === undefined ? undefined : [`"${quotedBefore}`, `${quotedAfter}"`],
+    jsonAround: before === undefined ? undefined : [`"${quoted(before)}`, `${quoted(after)}"`],
     origins: bases.map((base) => endpointOf(`${base.prefix}p${base.search}`)),
   };
 }
