@@ -191,9 +191,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
       {
         read: () => {
           // Diverted: the sink's own backpressure decides (a read after the divert's drain too).
-          if (this.#diverted) return;
-          this.#floor?.release();
-          controller.resume();
+          if (!this.#diverted) this.#release(controller);
         },
         destroy: (error, callback) => {
           // Given up before its end (a range cut from a 200, an error): the request goes too.
@@ -217,10 +215,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   /** See `ResponseBody.divert`. */
   #divert(body: ResponseBody, sink: BodySink): () => void {
     const controller = this.#controller!;
-    const resume = () => {
-      this.#floor?.release();
-      controller.resume();
-    };
+    const resume = () => this.#release(controller);
     this.#diverted = true;
     const buffered = body.read() as Buffer | null;
     const more = buffered === null || sink.data(buffered);
@@ -238,6 +233,11 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   #hold(controller: Dispatcher.DispatchController): void {
     this.#floor?.hold();
     controller.pause();
+  }
+
+  #release(controller: Dispatcher.DispatchController): void {
+    this.#floor?.release();
+    controller.resume();
   }
 
   #bodyInPlace(): InPlaceBody {
