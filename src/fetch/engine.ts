@@ -207,11 +207,11 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     stats,
     observer,
     stale,
-    // Memory for two of the largest small objects per request in flight: the store worker writes
-    // the jobs of one turn as one batch and answers when all are on disk, so objects wait for it in
-    // bursts; with room for two 64 KiB objects per request, not eight, the main thread sat idle for
-    // a free buffer ~25 % of a run of 2000 small objects (`npm run bench`, small). 32 MiB at 64
-    // requests, made as first needed. With `-j auto`, for the most requests an origin may reach.
+    // Memory for two of the largest small objects per request in flight, eight of 64 KiB: the store
+    // worker writes the jobs of one turn as one batch and answers when all are on disk, so objects
+    // wait for it in bursts, and with room for only two of 64 KiB per request the main thread sat
+    // idle for memory a quarter of a run of small objects. 32 MiB at 64 requests, made as first
+    // needed. With `-j auto`, for the most requests an origin may reach.
     smallBuffers: new SmallBuffers(2 * SMALL_OBJECT_BYTES * mostRequests, SMALL_OBJECT_BYTES),
     ...(options.lockRefreshMs === undefined ? {} : { lock: { refreshMs: options.lockRefreshMs } }),
   };

@@ -62,8 +62,8 @@ const SAVE_INTERVAL_MS = 1000;
  * A kill -9 loses what was received since the last save: at most ~5 % of the object or 8 MiB,
  * whichever is larger. Saved at a quarter of that, by bytes as well as by time (a fast link brings
  * far more than 8 MiB a second): the rest covers what is received but not yet written (up to two
- * batches of 512 KiB per connection, segment-writer.ts: one being written, one gathering) and a save that falls behind
- * the writes on a loaded machine.
+ * batches of 512 KiB per connection, segment-writer.ts: one being written, one gathering) and a
+ * save that falls behind the writes on a loaded machine.
  */
 const LOSS_FLOOR_BYTES = 8 * 1024 * 1024;
 const LOSS_FRACTION = 0.05;
