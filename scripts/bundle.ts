@@ -24,8 +24,8 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // Loaded only for a proxy or a manifest URL; imported by name, which a bundled CommonJS chunk
-  // would not answer (its namespace has only a default export). Node's loader does.
+  // Loaded from node_modules at run time, part by part (src/net/undici.ts): bundled, its index and
+  // every part would be compiled at each start.
   external: ['undici'],
   // CommonJS dependencies (cacache, commander, cli-progress) call require(): give each chunk one.
   banner: {

@@ -1,6 +1,7 @@
 import type { SecureContext, TLSSocket } from 'node:tls';
-import { Agent, buildConnector, Client, type Dispatcher, Pool, ProxyAgent } from 'undici';
+import type { Agent as AgentType, buildConnector as BuildConnector, Dispatcher, ProxyAgent } from 'undici';
 import { secureContextOf, type TlsSettings } from './tls.js';
+import { Agent, buildConnector, Client, Pool, proxyAgent } from './undici.js';
 
 export interface DispatcherOptions {
   /** Connect timeout, ms; 0 is none. */
@@ -30,7 +31,7 @@ const CLOSE_GRACE_MS = 250;
  */
 export class Dispatchers {
   readonly #options: DispatcherOptions;
-  #direct: Agent | undefined;
+  #direct: AgentType | undefined;
   readonly #proxied = new Map<string, ProxyAgent>();
 
   constructor(options: DispatcherOptions) {
@@ -68,7 +69,7 @@ export class Dispatchers {
     if (!agent) {
       const connect = this.#connect();
       const { proxyAuthorization } = this.#options;
-      agent = new ProxyAgent({
+      agent = proxyAgent({
         uri: proxy,
         proxyTunnel: scheme === 'https:',
         requestTls: connect,
@@ -126,10 +127,10 @@ const H2_WINDOWS = { initialWindowSize: 4 * 2 ** 20, connectionWindowSize: 32 * 
  * per waiting request — 16 TLS handshakes where one HTTP/2 connection would carry all 16. Each
  * connection is told, once ALPN has chosen, whether it multiplexes.
  */
-function multiplexingPools(connectOptions: buildConnector.BuildOptions) {
+function multiplexingPools(connectOptions: BuildConnector.BuildOptions) {
   const connector = buildConnector({ ...connectOptions, allowH2: true });
-  const clientOf = (origin: URL | string, options: Client.Options): Dispatcher => {
-    const client: Client = new Client(origin, {
+  const clientOf = (origin: URL | string, options: ConstructorParameters<typeof Client>[1]): Dispatcher => {
+    const client = new Client(origin, {
       ...options,
       connect: (opts, callback) =>
         connector(opts, (...args) => {
@@ -141,6 +142,6 @@ function multiplexingPools(connectOptions: buildConnector.BuildOptions) {
     });
     return client;
   };
-  return (origin: URL | string, options: Agent.Options): Dispatcher =>
+  return (origin: URL | string, options: AgentType.Options): Dispatcher =>
     new Pool(origin, { ...options, factory: clientOf });
 }

@@ -4,11 +4,13 @@
  * undici, for a manifest URL and for a proxy, and the hash worker's module — that the bundle must
  * still find.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OFFLOAD_MIN_BYTES } from '../../src/receive/hasher.js';
 import { spawnCli } from '../support/cli.js';
-import { randomBytesSeeded, sriOf } from '../support/fixtures.js';
+import { randomBytesSeeded, sriOf, tempDir } from '../support/fixtures.js';
 import { type Harness, harness } from '../support/harness.js';
 import { startProxy } from '../support/proxy.js';
 
@@ -62,6 +64,32 @@ describe('the built binary', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('loads only the parts of undici a direct run uses, not its index', async () => {
+    // Every CommonJS module the run loaded, listed at its exit by a preloaded hook.
+    const dir = await tempDir('fragfetch-modules-');
+    const listed = path.join(dir, 'modules.json');
+    const hook = path.join(dir, 'list-modules.cjs');
+    writeFileSync(
+      hook,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(listed)}, JSON.stringify(Object.keys(require.cache))));`,
+    );
+    const body = randomBytesSeeded(20_000, 'direct');
+    h.cdn.set('/m/a.bin', body);
+    const manifest = await h.manifestFile([{ path: 'a.bin', size: body.length, integrity: sriOf(body) }]);
+    const result = await spawnCli(['fetch', manifest, '--cache', h.cacheDir, '--json'], {
+      NODE_OPTIONS: `--require ${hook}`,
+    }).done;
+    const modules = JSON.parse(readFileSync(listed, 'utf8')) as string[];
+    await rm(dir, { recursive: true });
+    expect(result.code).toBe(0);
+    const undici = modules
+      .map((file) => file.split(`${path.sep}undici${path.sep}`)[1])
+      .filter((file) => file !== undefined);
+    expect(undici).toContain(path.join('lib', 'dispatcher', 'agent.js'));
+    expect(undici).not.toContain('index.js');
+    expect(undici.filter((file) => file.startsWith(path.join('lib', 'web')))).toEqual([]);
   });
 
   it('hashes a large object on the hash worker, a module of the bundle (dist/cli/hash-worker.js)', async () => {
