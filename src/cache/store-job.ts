@@ -1,5 +1,7 @@
+import { hash } from 'node:crypto';
 import * as nodeFs from 'node:fs';
 import { dirname } from 'node:path';
+import { bucketPath, contentAddress, type IndexEntry, indexLine, tempPath } from './cacache-format.js';
 
 /**
  * One object stored the way cacache stores content (its `lib/content/write.js`): the bytes are
@@ -26,6 +28,29 @@ export interface StoreJob {
   line: string;
 }
 
+/**
+ * A small object's bytes whose digests are not known yet: the storer hashes them, checks them
+ * against the manifest's digest, and only then addresses and stores them. On the store worker, so
+ * that neither the hashes nor the index line cost the main thread, which reads the sockets.
+ */
+export interface CheckJob {
+  bytes: Uint8Array;
+  /** The cache folder: the temporary name, the content address and the bucket are made under it. */
+  cacheDir: string;
+  /** sha256 first (the content address and the index's integrity), then the manifest's, if another. */
+  algorithms: readonly string[];
+  /** The manifest's digest (base64) and its algorithm, one of `algorithms`; none takes any bytes. */
+  expected?: { algorithm: string; digest: string } | undefined;
+  /** The index entry, but for its integrity: the bytes' sha256. */
+  entry: Omit<IndexEntry, 'integrity'>;
+}
+
+/** The digests of a CheckJob's bytes (base64, in its algorithms' order), and whether they were stored. */
+export interface CheckOutcome {
+  digests: string[];
+  stored: boolean;
+}
+
 /** The file-system calls a store makes: node:fs, or a test's that stops after any of them. */
 export type StoreFs = Pick<
   typeof nodeFs,
@@ -46,6 +71,25 @@ export class ObjectStorer {
 
   constructor(fs: StoreFs = nodeFs) {
     this.#fs = fs;
+  }
+
+  /** Hashes a CheckJob's bytes and stores them if they match; a mismatch writes nothing. */
+  check(job: CheckJob): CheckOutcome {
+    const digests = job.algorithms.map((algorithm) => hash(algorithm, job.bytes, 'base64'));
+    const { expected } = job;
+    if (expected && digests[job.algorithms.indexOf(expected.algorithm)] !== expected.digest) {
+      return { digests, stored: false };
+    }
+    const sha256 = digests[0]!;
+    this.store({
+      bytes: job.bytes,
+      temp: tempPath(job.cacheDir),
+      destination: contentAddress(job.cacheDir, 'sha256', sha256),
+      size: job.bytes.byteLength,
+      bucket: bucketPath(job.cacheDir, job.entry.key),
+      line: indexLine({ ...job.entry, integrity: `sha256-${sha256}` }),
+    });
+    return { digests, stored: true };
   }
 
   store(job: StoreJob): void {

@@ -14,8 +14,8 @@ import {
 } from './cacache-format.js';
 import { appendEntry, readBucket } from './index-bucket.js';
 import { shouldTouch } from './policy.js';
-import type { StoreJob } from './store-job.js';
-import { storeObject } from './store-writer.js';
+import type { CheckOutcome, StoreJob } from './store-job.js';
+import { checkAndStoreObject, storeObject } from './store-writer.js';
 
 /** What we keep beside an entry: enough to revalidate it and to tell where it came from. */
 export interface EntryMetadata {
@@ -163,6 +163,35 @@ export class CacheStore {
       sha256Base64,
       metadata,
     );
+  }
+
+  /**
+   * Stores a small object's bytes held in memory whose digests are not known yet: they are hashed
+   * with `algorithms` (sha256 first) and checked against the fragment's integrity on the store
+   * worker, and stored only if they match: returns whether they were (nothing is written if not).
+   */
+  async checkAndInsert(
+    fragment: Fragment,
+    bytes: Buffer,
+    algorithms: readonly string[],
+    metadata: EntryMetadata,
+  ): Promise<boolean> {
+    const key = cacheKey(fragment);
+    const size = bytes.length;
+    const declared = fragment.integrity;
+    let outcome: CheckOutcome;
+    try {
+      outcome = await checkAndStoreObject({
+        bytes,
+        cacheDir: this.dir,
+        algorithms,
+        expected: declared && { algorithm: declared.algorithm, digest: declared.digest },
+        entry: { key, time: Date.now(), size, metadata },
+      });
+    } catch (error) {
+      throw storeError(fragment, error, this.dir);
+    }
+    return outcome.stored;
   }
 
   /**

@@ -8,8 +8,9 @@ import type { Fragment, Manifest } from '../manifest/fragment.js';
 import type { HeldBuffer } from '../receive/small-buffers.js';
 import type { SlotLease } from '../schedule/slot-lease.js';
 import type { JobContext } from './job.js';
-import { ObjectDownload } from './object-download.js';
-import { downloadSmallWhole } from './small-object.js';
+import { type DownloadResult, ObjectDownload } from './object-download.js';
+import { hashAlgorithms } from './integrity.js';
+import { downloadSmallWhole, WholeAnswer } from './small-object.js';
 
 /**
  * Downloads one piece of content for every fragment that names it (`group`), under a lock on its
@@ -137,21 +138,17 @@ async function downloadAndStore(
   memory?: Buffer,
   lock?: HeldLock,
 ): Promise<'done' | 'lock-lost'> {
-  const { store, stats, observer, manifest } = job;
+  const { stats, observer } = job;
   const ctx = lock ? { ...job.ctx, signal: AbortSignal.any([job.ctx.signal, lock.signal]) } : job.ctx;
   const fragment = group[0]!;
   try {
-    const result = memory
+    const received = memory
       ? await downloadSmallWhole({ fragment, partial, ctx, rank, memory }, lease)
       : await new ObjectDownload({ fragment, key, partial, ctx, rank }).run(lease);
-    const metadata = entryMetadata(fragment, result.url, result, manifest);
-    // The data file is the taker's now: it publishes the content, not us.
-    await lock?.assertHeld();
-    if ('bytes' in result.data) await store.insertBytes(fragment, result.data.bytes, result.sha256, metadata);
-    else await store.insertFile(fragment, result.data.path, result.sha256, result.size, metadata);
+    const { size, resumedBytes } = await storeReceived(received, fragment, job, lock);
     await partial.remove();
     group.forEach((member, i) => {
-      stats.downloaded(member, result.size, i === 0 ? result.resumedBytes : 0);
+      stats.downloaded(member, size, i === 0 ? resumedBytes : 0);
       observer.settled?.(member, 'downloaded');
     });
   } catch (error) {
@@ -165,6 +162,31 @@ async function downloadAndStore(
     if (!job.ctx.signal.aborted) settleFailed(group, error, job);
   }
   return 'done';
+}
+
+/** Stores what a download received: the size stored, and the bytes an earlier run had received. */
+async function storeReceived(
+  received: DownloadResult | WholeAnswer,
+  fragment: Fragment,
+  job: JobContext,
+  lock: HeldLock | undefined,
+): Promise<{ size: number; resumedBytes: number }> {
+  const { store, manifest } = job;
+  const metadata = entryMetadata(fragment, received.url, received, manifest);
+  // The data file is the taker's now: it publishes the content, not us.
+  await lock?.assertHeld();
+  if (received instanceof WholeAnswer) {
+    if (await store.checkAndInsert(fragment, received.bytes, hashAlgorithms(fragment), metadata)) {
+      received.accepted();
+      return { size: received.bytes.length, resumedBytes: 0 };
+    }
+    // Bytes the store found wrong: ObjectDownload checks, counts and retries them, as any others.
+    return storeReceived(await received.handOver(), fragment, job, lock);
+  }
+  if ('bytes' in received.data)
+    await store.insertBytes(fragment, received.data.bytes, received.sha256, metadata);
+  else await store.insertFile(fragment, received.data.path, received.sha256, received.size, metadata);
+  return { size: received.size, resumedBytes: received.resumedBytes };
 }
 
 /** What the cache keeps beside a downloaded fragment's entry. */

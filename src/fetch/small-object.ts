@@ -1,10 +1,13 @@
 import type { Fragment } from '../manifest/fragment.js';
-import { hashWhole } from '../receive/hasher.js';
-import type { SlotLease } from '../schedule/slot-lease.js';
+import { HeldSlot, type SlotLease } from '../schedule/slot-lease.js';
 import { judgeResponse, type ObjectFacts } from './acceptance.js';
 import type { DownloadContext } from './context.js';
-import { hashAlgorithms, matchesIntegrity } from './integrity.js';
-import { type DownloadResult, ObjectDownload, type ObjectDownloadOptions } from './object-download.js';
+import {
+  type DownloadResult,
+  type FirstResponse,
+  ObjectDownload,
+  type ObjectDownloadOptions,
+} from './object-download.js';
 
 const NO_HEADERS: Record<string, string> = {};
 const NO_FACTS: ObjectFacts = {};
@@ -16,20 +19,22 @@ export type SmallDownloadOptions = Omit<ObjectDownloadOptions, 'key' | 'first' |
 
 /**
  * Downloads a small whole object into `memory` on a short path: one request, and when its answer is
- * plain — a 200 of exactly the declared length, received whole, with the declared digest — the
- * result, with none of ObjectDownload's rounds, segments, coverage, retry loop and sinks: set up per
- * object, they cost a tenth of a run of many small objects (bench/README.md).
+ * plain — a 200 of exactly the declared length, received whole — a WholeAnswer, with none of
+ * ObjectDownload's rounds, segments, coverage, retry loop and sinks: set up per object, they cost a
+ * tenth of a run of many small objects (bench/README.md). Its bytes are not verified yet: the store
+ * hashes and checks them as it stores them (CacheStore.checkAndInsert), off the main thread.
  *
  * Any other answer goes to ObjectDownload as the answer to its own first request (`first`), which
- * it is — the same URL, no Range, the same memory, the same slot — so a failure, a short body, a
- * wrong length or digest is checked, counted, retried and resumed exactly as for every object. The
- * answer is judged by the rules every answer is (acceptance.ts), the bytes by those all bytes are
- * (integrity.ts); only a whole body received whole is taken here.
+ * it is — the same URL, no Range, the same memory, the same slot — so a failure, a short body or a
+ * wrong length is checked, counted, retried and resumed exactly as for every object; so do bytes the
+ * store finds wrong (WholeAnswer.handOver). The answer is judged by the rules every answer is
+ * (acceptance.ts), the bytes by those all bytes are (integrity.ts); only a whole body received whole
+ * is taken here.
  */
 export async function downloadSmallWhole(
   options: SmallDownloadOptions,
   lease: SlotLease,
-): Promise<DownloadResult> {
+): Promise<DownloadResult | WholeAnswer> {
   const { fragment, ctx } = options;
   const size = fragment.size;
   const urls = fragment.urls; // made anew at each read, maybe (resolve.ts)
@@ -66,28 +71,81 @@ export async function downloadSmallWhole(
     return handOver();
   }
   if (body.received !== size) return handOver();
-  const digests = hashWhole(inPlace, hashAlgorithms(fragment));
-  if (!matchesIntegrity(fragment, digests)) return handOver();
   slot.release();
-  ctx.events.bytes(fragment, url, size);
-  ctx.events.request({
-    fragment,
-    url,
-    status: 200,
-    range: undefined,
-    bytes: size,
-    ms: performance.now() - began,
-  });
-  const { etag, lastModified } = verdict.facts;
-  return {
-    data: { bytes: inPlace },
-    sha256: digests.get('sha256')!,
-    size,
-    url,
-    ...(etag === undefined ? {} : { etag }),
-    ...(lastModified === undefined ? {} : { lastModified }),
-    resumedBytes: 0,
-  };
+  // The request is told once its bytes are stored, after other requests have taken slots: whether
+  // work was waiting is seen now, as the slot goes to the next request or stays free.
+  const saturated = ctx.slots.inUse >= ctx.slots.capacity;
+  return new WholeAnswer(options, { url, began, answer, bytes: inPlace, saturated, ...verdict.facts });
+}
+
+/**
+ * A small object's body received whole on the short path (downloadSmallWhole), its request over and
+ * its slot given back, its bytes not yet verified. Once the store has found them right, `accepted`
+ * reports the request to the run; bytes found wrong go to ObjectDownload (`handOver`).
+ */
+export class WholeAnswer {
+  readonly url: string;
+  readonly bytes: Buffer;
+  readonly etag: string | undefined;
+  readonly lastModified: string | undefined;
+  readonly #options: SmallDownloadOptions;
+  readonly #began: number;
+  readonly #ms: number;
+  readonly #saturated: boolean;
+  readonly #answer: FirstResponse['response'];
+
+  constructor(
+    options: SmallDownloadOptions,
+    received: {
+      url: string;
+      began: number;
+      answer: FirstResponse['response'];
+      bytes: Buffer;
+      saturated: boolean;
+      etag?: string | undefined;
+      lastModified?: string | undefined;
+    },
+  ) {
+    this.#options = options;
+    this.url = received.url;
+    this.bytes = received.bytes;
+    this.etag = received.etag;
+    this.lastModified = received.lastModified;
+    this.#began = received.began;
+    this.#answer = received.answer;
+    this.#ms = performance.now() - received.began;
+    this.#saturated = received.saturated;
+  }
+
+  /** The bytes were stored: the run counts them and the request that brought them. */
+  accepted(): void {
+    const { fragment, ctx } = this.#options;
+    const bytes = this.bytes.length;
+    ctx.events.bytes(fragment, this.url, bytes);
+    ctx.events.request({
+      fragment,
+      url: this.url,
+      status: 200,
+      range: undefined,
+      bytes,
+      ms: this.#ms,
+      saturated: this.#saturated,
+    });
+  }
+
+  /**
+   * The bytes did not match the fragment's integrity: ObjectDownload takes the answer as that of its
+   * own first request, in a slot of its own, and checks, counts and retries it as any other.
+   */
+  async handOver(): Promise<DownloadResult> {
+    const { ctx, rank } = this.#options;
+    const slot = await HeldSlot.acquire(ctx.slots, rank, ctx.signal);
+    return new ObjectDownload({
+      ...this.#options,
+      key: '',
+      first: { response: this.#answer, began: this.#began, slot },
+    }).run();
+  }
 }
 
 /**

@@ -191,3 +191,50 @@ describe('ObjectStorer: temporary file, then a move without overwrite, then the 
     expect(await tempLeftovers()).toEqual([]);
   });
 });
+
+describe('ObjectStorer.check: the bytes hashed, checked and addressed where they are stored', () => {
+  const entry = (key: string, size: number) => ({ key, time: 1, size, metadata: { id: key } });
+
+  it('stores bytes that match the declared digest at the sha256 address, indexed with that integrity', async () => {
+    const data = randomBytesSeeded(64 * 1024, 'checked');
+    const sha512 = sriOf(data, 'sha512').slice('sha512-'.length);
+    const outcome = new ObjectStorer().check({
+      bytes: data,
+      cacheDir: dir,
+      algorithms: ['sha256', 'sha512'],
+      expected: { algorithm: 'sha512', digest: sha512 },
+      entry: entry('k', data.length),
+    });
+    expect(outcome).toEqual({ digests: [sriOf(data).slice('sha256-'.length), sha512], stored: true });
+    expect((await readFile(contentPathOf(dir, sriOf(data))!)).equals(data)).toBe(true);
+    const indexed = (await readBucket(bucketPath(dir, 'k'), 'k')).entry;
+    expect(indexed).toMatchObject({ integrity: sriOf(data), size: data.length, metadata: { id: 'k' } });
+    expect(await tempLeftovers()).toEqual([]);
+  });
+
+  it('stores bytes without a declared digest under their own', async () => {
+    const data = randomBytesSeeded(1000, 'undeclared');
+    const outcome = new ObjectStorer().check({
+      bytes: data,
+      cacheDir: dir,
+      algorithms: ['sha256'],
+      entry: entry('k', data.length),
+    });
+    expect(outcome.stored).toBe(true);
+    expect((await readBucket(bucketPath(dir, 'k'), 'k')).entry?.integrity).toBe(sriOf(data));
+  });
+
+  it('writes nothing for bytes that do not match, and returns their digests', async () => {
+    const data = randomBytesSeeded(1000, 'wrong');
+    const declared = sriOf(randomBytesSeeded(1000, 'right')).slice('sha256-'.length);
+    const outcome = new ObjectStorer().check({
+      bytes: data,
+      cacheDir: dir,
+      algorithms: ['sha256'],
+      expected: { algorithm: 'sha256', digest: declared },
+      entry: entry('k', data.length),
+    });
+    expect(outcome).toEqual({ digests: [sriOf(data).slice('sha256-'.length)], stored: false });
+    expect(await readdir(dir)).toEqual([]);
+  });
+});

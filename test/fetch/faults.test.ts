@@ -172,6 +172,9 @@ describe('fetch under faults', () => {
     await h.cdn.idle();
     expect(report.ok).toBe(true);
     expect(h.cdn.requestsFor('/m/a.bin')).toHaveLength(2);
+    // The wrong answer is counted once, as a request and a retry, however its bytes were checked.
+    expect(report.retries).toBe(1);
+    expect(report.endpoints[0]).toMatchObject({ requests: 2, bytes: 2 * body.length });
     expect((await content(manifest.fragments[0]!)).equals(body)).toBe(true);
   });
 
