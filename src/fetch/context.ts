@@ -14,11 +14,6 @@ export interface RequestRecord {
   bytes: number;
   ms: number;
   error?: unknown;
-  /**
-   * Whether every request slot was busy as this request's slot was given back (the next request
-   * took it at once), for a record told later than that; else it is judged when told.
-   */
-  saturated?: boolean;
 }
 
 export interface DownloadEvents {

@@ -177,7 +177,6 @@ async function storeReceived(
   await lock?.assertHeld();
   if (received instanceof WholeAnswer) {
     if (await store.checkAndInsert(fragment, received.bytes, hashAlgorithms(fragment), metadata)) {
-      received.accepted();
       return { size: received.bytes.length, resumedBytes: 0 };
     }
     // Bytes the store found wrong: ObjectDownload checks, counts and retries them, as any others.

@@ -184,8 +184,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
         if (adaptive) {
           // Every slot busy (this one still held, or already handed to the next request): the
           // limit, not the work, bounds what is in flight.
-          const saturated = record.saturated ?? slots.inUse >= slots.capacity;
-          adaptive.ended(record.url, isOverload(record), saturated, record.ms);
+          adaptive.ended(record.url, isOverload(record), slots.inUse >= slots.capacity, record.ms);
           if (slots.capacity !== adaptive.total) slots.capacity = adaptive.total;
         }
         observer.request?.(record);

@@ -27,6 +27,11 @@ export interface FirstResponse {
   began: number;
   /** The request slot it was made in: the download releases it when that request ends. */
   slot: HeldSlot;
+  /**
+   * Its bytes and its request were told to the run already: received whole, they were counted
+   * then, and only the store found them wrong (small-object.ts). Told again, they would count twice.
+   */
+  told?: boolean;
 }
 
 export interface DownloadResult {
@@ -429,6 +434,8 @@ export class ObjectDownload {
     const url = this.#urls[endpoint]!;
     const pool = this.#ctx.endpoints;
     const began = first?.began ?? performance.now();
+    const told = first?.told === true;
+    const events = this.#ctx.events;
     pool.sent(url);
     let outcome: SegmentOutcome | undefined;
     try {
@@ -456,7 +463,7 @@ export class ObjectDownload {
           hasher: this.#hasher,
           limiter: this.#ctx.limiter,
           signal: hedge?.signal ?? signal,
-          onBytes: (bytes) => this.#ctx.events.bytes(fragment, url, bytes),
+          onBytes: told ? () => {} : (bytes) => events.bytes(fragment, url, bytes),
           // Bytes in memory have no state to save: no timer per object.
           onWritten: this.#memory
             ? () => {}
@@ -490,14 +497,14 @@ export class ObjectDownload {
         failed: outcome === undefined ? isRetryable(error) : endpointFault(error),
       });
       const status = (isFragfetchError(error) ? error.status : undefined) ?? outcome?.status;
-      this.#ctx.events.request({ fragment, url, status, range: outcome?.range, bytes: 0, ms, error });
+      if (!told) events.request({ fragment, url, status, range: outcome?.range, bytes: 0, ms, error });
       throw new LegFailure(error, endpoint);
     }
     this.#size ??= this.#facts.objectSize ?? start + outcome.bytes;
     this.#avoid = undefined;
     const ms = performance.now() - began;
     pool.ended(url, { bytes: outcome.bytes, ms, failed: false });
-    this.#ctx.events.request({ fragment, url, ...outcome, ms });
+    if (!told) events.request({ fragment, url, ...outcome, ms });
   }
 
   /**

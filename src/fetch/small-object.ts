@@ -72,16 +72,23 @@ export async function downloadSmallWhole(
   }
   if (body.received !== size) return handOver();
   slot.release();
-  // The request is told once its bytes are stored, after other requests have taken slots: whether
-  // work was waiting is seen now, as the slot goes to the next request or stays free.
-  const saturated = ctx.slots.inUse >= ctx.slots.capacity;
-  return new WholeAnswer(options, { url, began, answer, bytes: inPlace, saturated, ...verdict.facts });
+  // Told as they arrive, as every request's are: the run's bandwidth and `-j auto` judge arrival.
+  ctx.events.bytes(fragment, url, size);
+  ctx.events.request({
+    fragment,
+    url,
+    status: 200,
+    range: undefined,
+    bytes: size,
+    ms: performance.now() - began,
+  });
+  return new WholeAnswer(options, { url, began, answer, bytes: inPlace, ...verdict.facts });
 }
 
 /**
- * A small object's body received whole on the short path (downloadSmallWhole), its request over and
- * its slot given back, its bytes not yet verified. Once the store has found them right, `accepted`
- * reports the request to the run; bytes found wrong go to ObjectDownload (`handOver`).
+ * A small object's body received whole on the short path (downloadSmallWhole), its request over,
+ * told to the run and its slot given back, its bytes not yet verified: the store checks them as it
+ * stores them; bytes it finds wrong go to ObjectDownload (`handOver`).
  */
 export class WholeAnswer {
   readonly url: string;
@@ -90,8 +97,6 @@ export class WholeAnswer {
   readonly lastModified: string | undefined;
   readonly #options: SmallDownloadOptions;
   readonly #began: number;
-  readonly #ms: number;
-  readonly #saturated: boolean;
   readonly #answer: FirstResponse['response'];
 
   constructor(
@@ -101,7 +106,6 @@ export class WholeAnswer {
       began: number;
       answer: FirstResponse['response'];
       bytes: Buffer;
-      saturated: boolean;
       etag?: string | undefined;
       lastModified?: string | undefined;
     },
@@ -113,29 +117,11 @@ export class WholeAnswer {
     this.lastModified = received.lastModified;
     this.#began = received.began;
     this.#answer = received.answer;
-    this.#ms = performance.now() - received.began;
-    this.#saturated = received.saturated;
-  }
-
-  /** The bytes were stored: the run counts them and the request that brought them. */
-  accepted(): void {
-    const { fragment, ctx } = this.#options;
-    const bytes = this.bytes.length;
-    ctx.events.bytes(fragment, this.url, bytes);
-    ctx.events.request({
-      fragment,
-      url: this.url,
-      status: 200,
-      range: undefined,
-      bytes,
-      ms: this.#ms,
-      saturated: this.#saturated,
-    });
   }
 
   /**
    * The bytes did not match the fragment's integrity: ObjectDownload takes the answer as that of its
-   * own first request, in a slot of its own, and checks, counts and retries it as any other.
+   * own first request, in a slot of its own, and checks and retries it as any other (told once).
    */
   async handOver(): Promise<DownloadResult> {
     const { ctx, rank } = this.#options;
@@ -143,7 +129,7 @@ export class WholeAnswer {
     return new ObjectDownload({
       ...this.#options,
       key: '',
-      first: { response: this.#answer, began: this.#began, slot },
+      first: { response: this.#answer, began: this.#began, slot, told: true },
     }).run();
   }
 }

@@ -2,8 +2,11 @@
  * `-j auto`: the requests in flight follow the link. Over HTTPS with a CA made for the run; counts
  * seen by the server (requests at once, 429s), never clocks.
  */
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { afterEach, beforeAll, expect, it } from 'vitest';
+import { bucketPath } from '../../src/cache/cacache-format.js';
+import { cacheKey } from '../../src/cache/store.js';
 import { fetchManifest, type FetchOptions } from '../../src/fetch/engine.js';
 import type { FetchReport } from '../../src/fetch/report.js';
 import { parseManifest } from '../../src/manifest/parse.js';
@@ -136,4 +139,28 @@ it('shrinks only the mirror that answers 429: each origin has its own limit', as
   expect(limits.get(busyEdge!.origin('https'))).toBeLessThanOrEqual(4);
   expect(limits.get(calmEdge!.origin('https'))).toBe(16);
   expect(calm.cdn.requests.length).toBeGreaterThan(busy.cdn.requests.length);
+});
+
+it('hears of each small object as its body arrives, not once the cache has stored it', async () => {
+  // Told after the store, requests end in batches as the store answers: the windows `-j auto`
+  // judges by then measure the store's pace, and a step that paid could look as if it did not.
+  const { cdn, fragments } = await origin({}, 40, 8 * KiB);
+  const cacheDir = await tempDir('fragfetch-adaptive-');
+  closing.push({ close: () => rm(cacheDir, { recursive: true, force: true }) });
+  const manifest = parseManifest({ version: 1, baseUrls: [cdn.url('/m/')], fragments }, 'a.json');
+  const storedWhenTold: boolean[] = [];
+  const report = await fetchManifest(manifest, {
+    cacheDir,
+    history: false,
+    network: { tls: loadTls({ caFile: pki.ca.cert.path }, {}), env: {} },
+    concurrency: 'auto',
+    observer: {
+      request: ({ fragment }) => storedWhenTold.push(existsSync(bucketPath(cacheDir, cacheKey(fragment)))),
+    },
+  });
+  expect(report.ok).toBe(true);
+  expect(storedWhenTold).toHaveLength(40);
+  expect(storedWhenTold.filter(Boolean)).toHaveLength(0);
+  // And stored they are, once the run is over.
+  expect(manifest.fragments.every((f) => existsSync(bucketPath(cacheDir, cacheKey(f))))).toBe(true);
 });
