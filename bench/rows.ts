@@ -1,7 +1,7 @@
 /**
  * The rows of a scenario: one tool's invocation on a workload, prepared afresh for each round in a
  * folder of its own, checked after the run, its files released (release.ts) before the next run and
- * deleted when the scenario ends.
+ * deleted when the bench ends (run.ts).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -24,7 +24,7 @@ export interface PreparedRun {
   verify(result: RunResult): Promise<Verdict>;
   /** After `verify`: frees the page cache of what the run wrote, keeping its files' inodes. */
   release(): Promise<void>;
-  /** Deletes what the run wrote (outputs, a cold cache), when the scenario ends. */
+  /** Deletes what the run wrote (outputs, a cold cache), when the bench ends (run.ts). */
   cleanup(): Promise<void>;
 }
 

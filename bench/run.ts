@@ -135,10 +135,11 @@ async function runScenario(
   options: Options,
   gnuTime: boolean,
   stopped: () => boolean,
+  deferred: (() => Promise<void>)[],
 ): Promise<ScenarioResult> {
   const scenario = await buildScenario(ctx, name);
   try {
-    return await runRounds(name, scenario, server, options, gnuTime, stopped, ctx.workDir);
+    return await runRounds(name, scenario, server, options, gnuTime, stopped, ctx.workDir, deferred);
   } finally {
     await scenario.stop?.();
   }
@@ -152,13 +153,17 @@ async function runRounds(
   gnuTime: boolean,
   stopped: () => boolean,
   workDir: string,
+  deferred: (() => Promise<void>)[],
 ): Promise<ScenarioResult> {
   log(`[${name}] ${scenario.description}`);
   const runs = new Map<string, RunRecord[]>(scenario.rows.map((row) => [row.id, []]));
   const commands = new Map<string, string>();
   for (const row of scenario.rows) if (row.skip) log(`[${name}] ${row.label}: skipped (${row.skip})`);
-  // What the runs wrote is deleted when the scenario ends, not after each run: deleting one run's
-  // files just before the next run billed that run for the previous tool's cleanup (settle.ts).
+  // What the runs wrote is deleted when the bench ends, not after each run nor each scenario:
+  // deleting one run's files just before the next run billed that run for the previous tool's
+  // cleanup, and a scenario's deletions made the next scenario's runs create files at half speed
+  // for minutes, while settle.ts's probe of 1000 files already passed (settle.ts). Released files
+  // (truncated to zero) hold inodes only; kept in full (`--no-release`), they go with their scenario.
   const settle = await settleFileSystem(workDir, (line) => log(`[${name}] ${line}`), stopped);
   log(
     `[${name}] file system: ${PROBE_FILES} files created in ${settle.probeMs.toFixed(0)} ms` +
@@ -208,7 +213,8 @@ async function runRounds(
       }
     }
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    if (options.release) deferred.push(...cleanups);
+    else for (const cleanup of cleanups.reverse()) await cleanup();
   }
   const rows = scenario.rows.map((row) => summariseRow(row, runs.get(row.id) ?? [], commands.get(row.id)));
   return { ...evaluate(scenario, rows), fileSystem: settle };
@@ -281,6 +287,8 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const scenarios: ScenarioResult[] = [];
+  /** What the scenarios' runs wrote, deleted when the bench ends (runRounds). */
+  const deferred: (() => Promise<void>)[] = [];
   const date = new Date().toISOString();
   // Other work on the machine skews absolute times (and, less, ratios): recorded with the results.
   const loadBefore = os.loadavg();
@@ -298,10 +306,11 @@ async function main(): Promise<number> {
     };
     for (const name of options.scenarios) {
       if (interrupted) break;
-      scenarios.push(await runScenario(name, ctx, server, options, gnuTime, () => interrupted));
+      scenarios.push(await runScenario(name, ctx, server, options, gnuTime, () => interrupted, deferred));
     }
   } finally {
     await server.stop().catch(() => {});
+    for (const cleanup of deferred.reverse()) await cleanup().catch(() => {});
     await rm(workDir, { recursive: true, force: true });
     if (!options.keep && serving) await removeFixtures(fixtures.root);
     process.off('SIGINT', onSignal);
@@ -312,7 +321,7 @@ async function main(): Promise<number> {
   notes.push(
     'Ratios are of medians from the same run; absolute times on a shared 2-core VM are noise-prone.',
     options.release
-      ? "Fixtures are served from the page cache; each run's files are truncated to zero after its check (page cache freed, inodes kept: bench/release.ts) and deleted when the scenario ends; sync before each run."
+      ? "Fixtures are served from the page cache; each run's files are truncated to zero after its check (page cache freed, inodes kept: bench/release.ts) and deleted when the bench ends; sync before each run."
       : "--no-release: each run's files stay in the page cache until the scenario ends (the harness before 2026-12-03), so later runs write into memory this VM is slow to touch.",
     'fragfetch verifies sha256 of every fragment and stores it in cacache; curl and aria2c verify nothing (only sizes are checked afterwards).',
   );
