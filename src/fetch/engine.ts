@@ -207,12 +207,14 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     stats,
     observer,
     stale,
-    // Memory for two of the largest small objects per request in flight, eight of 64 KiB: the store
+    // Memory for one of the largest small objects per request in flight, four of 64 KiB: the store
     // worker writes the jobs of one turn as one batch and answers when all are on disk, so objects
     // wait for it in bursts, and with room for only two of 64 KiB per request the main thread sat
-    // idle for memory a quarter of a run of small objects. 32 MiB at 64 requests, made as first
-    // needed. With `-j auto`, for the most requests an origin may reach.
-    smallBuffers: new SmallBuffers(2 * SMALL_OBJECT_BYTES * mostRequests, SMALL_OBJECT_BYTES),
+    // idle for memory a quarter of a run of small objects. Room for eight took the peak RSS to the
+    // 200 MiB bound on a slow disk (all of it made, as the store fell behind), with no run faster.
+    // 16 MiB at 64 requests, made as first needed; with `-j auto`, for the most requests an origin
+    // may reach.
+    smallBuffers: new SmallBuffers(SMALL_OBJECT_BYTES * mostRequests, SMALL_OBJECT_BYTES),
     ...(options.lockRefreshMs === undefined ? {} : { lock: { refreshMs: options.lockRefreshMs } }),
   };
 
