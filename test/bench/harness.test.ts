@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fastShare } from '../../bench/network-scenarios.js';
 import { hasHttp2Directive, nginxConf } from '../../bench/nginx.js';
@@ -15,6 +17,11 @@ import {
 import type { Scenario } from '../../bench/scenarios.js';
 import { curlConfig } from '../../bench/tools.js';
 import { describeTraffic, parseTraffic } from '../../bench/traffic.js';
+import { startCdn } from '../support/cdn.js';
+import { randomBytesSeeded } from '../support/fixtures.js';
+import { makePki } from '../support/pki.js';
+
+const run = promisify(execFile);
 
 /** The nginx config's options, as the bench gives them, for the tests of what it writes. */
 const NGINX_BASE = {
@@ -254,5 +261,36 @@ describe('bench: releasing a run’s files', () => {
     expect((await stat(path.join(dir, 'content', 'ab', 'deep.bin'))).size).toBe(0);
     expect(await readdir(path.join(dir, 'content', 'ab'))).toEqual(['deep.bin']);
     expect(await releaseFiles(path.join(dir, 'missing'))).toBe(0);
+  });
+});
+
+describe('bench: the undici floor', () => {
+  it('fetches every fragment of a manifest over https with the CA given, and counts their bytes', async () => {
+    const pki = await makePki();
+    const cdn = await startCdn({ tls: { cert: pki.server.cert.pem, key: pki.server.key.pem } });
+    const dir = await mkdtemp(path.join(tmpdir(), 'fragfetch-floor-'));
+    try {
+      const fragments = [];
+      for (let i = 0; i < 12; i++) {
+        cdn.set(`/m/f${i}.bin`, randomBytesSeeded(10_000 + i, `f${i}`));
+        fragments.push({ path: `f${i}.bin` });
+      }
+      const manifest = path.join(dir, 'm.json');
+      await writeFile(manifest, JSON.stringify({ baseUrls: [cdn.url('/m/')], fragments }));
+      const { stdout } = await run(process.execPath, [
+        'dist/bench/undici-floor.js',
+        manifest,
+        '4',
+        '3',
+        pki.ca.cert.path,
+      ]);
+      const bytes = 12 * 10_000 + (11 * 12) / 2;
+      expect(stdout).toContain(`12 objects, ${(bytes / 2 ** 20).toFixed(1)} MiB in`);
+      expect(cdn.requests.filter((r) => r.status === 200)).toHaveLength(12);
+      expect(cdn.peakInFlight).toBeLessThanOrEqual(3);
+    } finally {
+      await cdn.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
