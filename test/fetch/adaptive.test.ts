@@ -134,9 +134,10 @@ it('shrinks only the mirror that answers 429: each origin has its own limit', as
   expect(report.ok).toBe(true);
   expect(rejected(busy.cdn)).toBeGreaterThan(0);
   // The busy mirror's refusals halve its own limit; the calm one keeps its 16 (one limit for the
-  // run would have been halved for both).
+  // run would have been halved for both). Halved at least once: a second halving waits a window
+  // (100 ms) after the first, and on a loaded machine the busy mirror's share may end before.
   const limits = new Map(report.endpoints.map((e) => [e.url, e.concurrency]));
-  expect(limits.get(busyEdge!.origin('https'))).toBeLessThanOrEqual(4);
+  expect(limits.get(busyEdge!.origin('https'))).toBeLessThanOrEqual(8);
   expect(limits.get(calmEdge!.origin('https'))).toBe(16);
   expect(calm.cdn.requests.length).toBeGreaterThan(busy.cdn.requests.length);
 });
