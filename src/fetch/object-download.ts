@@ -1,23 +1,25 @@
-import { setMaxListeners } from 'node:events';
 import { diskFullError, isDiskFull } from '../cache/disk-full.js';
-import type { PartialFiles, PartialState } from '../cache/partial.js';
+import type { PartialFiles } from '../cache/partial.js';
 import { displayUrl, FragfetchError, isFragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { delay } from '../net/delay.js';
 import type { HttpResponse } from '../net/http.js';
 import type { InPlaceResponse } from '../net/http.js';
 import { isRetryable, retryDelay } from '../net/retry.js';
-import { type DataFile, MemoryFile, openDataFile } from '../receive/data-file.js';
-import { type FileHasher, ProgressiveHasher, WholeHasher } from '../receive/hasher.js';
+import { type DataFile, MemoryFile } from '../receive/data-file.js';
+import type { FileHasher } from '../receive/hasher.js';
 import { HeldSlot, type SlotLease } from '../schedule/slot-lease.js';
-import { forEachLimit } from '../schedule/limit.js';
 import type { DownloadContext } from './context.js';
 import { countSegments, Coverage, planSegments } from './coverage.js';
 import { type HedgeLeg, hedged } from './hedge.js';
 import type { ObjectFacts } from './acceptance.js';
-import { hashAlgorithms, integrityError, matchesIntegrity } from './integrity.js';
+import { integrityError, matchesIntegrity } from './integrity.js';
 import { fetchSegment, type SegmentOutcome } from './segment.js';
 import { endpointOf } from './by-origin.js';
+import { memoryTarget, partialTarget } from './download-target.js';
+import { FragmentEndpoints } from './fragment-endpoints.js';
+import { runSegmentRound, type Segment } from './segment-round.js';
+import { StateSaver } from './state-saver.js';
 
 /** A response to the request a download would make first: from byte 0 of its first URL, into its memory. */
 export interface FirstResponse {
@@ -62,21 +64,6 @@ export interface ObjectDownloadOptions {
 
 /** How often an object that keeps changing under us is restarted before we give up. */
 const MAX_RESTARTS = 3;
-const SAVE_INTERVAL_MS = 1000;
-/**
- * A kill -9 loses what was received since the last save: at most ~5 % of the object or 8 MiB,
- * whichever is larger. Saved at a quarter of that, by bytes as well as by time (a fast link brings
- * far more than 8 MiB a second): the rest covers what is received but not yet written (up to two
- * batches of 512 KiB per connection, segment-writer.ts: one being written, one gathering) and a
- * save that falls behind the writes on a loaded machine.
- */
-const LOSS_FLOOR_BYTES = 8 * 1024 * 1024;
-const LOSS_FRACTION = 0.05;
-
-interface Segment {
-  start: number;
-  end: number | undefined;
-}
 
 /** One request of a segment (see #leg). */
 interface Leg {
@@ -106,10 +93,7 @@ class LegFailure {
  */
 export class ObjectDownload {
   readonly #fragment: Fragment;
-  /**
-   * The fragment's URLs, read once: a manifest's `urls` may be made anew at each read (resolve.ts),
-   * and each request and each choice of endpoint reads them.
-   */
+  readonly #endpoints: FragmentEndpoints;
   readonly #urls: readonly string[];
   readonly #key: string;
   readonly #partial: PartialFiles;
@@ -123,20 +107,11 @@ export class ObjectDownload {
   #coverage = new Coverage();
   #facts: ObjectFacts = {};
   #size: number | undefined;
-  /** Mirrors that cannot serve this fragment (404, wrong size), and those whose copy differs. */
-  #deadEndpoints = new Set<number>();
-  #mismatched = new Set<number>();
   /** Answers accepted in this run. */
   #answered = 0;
-  /** The endpoint whose request failed last: the next goes to another if there is one. */
-  #avoid: number | undefined;
   #restarts = 0;
   #toldRanges = false;
-  #saveTimer: NodeJS.Timeout | undefined;
-  #saving: Promise<void> = Promise.resolve();
-  /** Bytes written since the state was last saved; undefined until this run's first answer. */
-  #unsaved: number | undefined;
-  #saveQueued = false;
+  readonly #saver: StateSaver;
 
   readonly #memory: Buffer | undefined;
   /** The answer to this download's first request, made already (small-object.ts). */
@@ -147,12 +122,27 @@ export class ObjectDownload {
     this.#memory = options.memory;
     this.#first = options.first;
     this.#fragment = fragment;
-    this.#urls = fragment.urls;
+    this.#ctx = options.ctx;
+    const pool = this.#ctx.endpoints;
+    this.#endpoints = new FragmentEndpoints(fragment.urls, (urls, usable, avoid) =>
+      pool.pick(urls, usable, avoid),
+    );
+    this.#urls = this.#endpoints.urls;
     this.#key = options.key;
     this.#partial = options.partial;
-    this.#ctx = options.ctx;
     this.#rank = options.rank;
     this.#size = fragment.size;
+    this.#saver = new StateSaver({
+      write: (state) => this.#partial.save(state),
+      state: () => ({
+        version: 1,
+        key: this.#key,
+        ...this.#facts,
+        ...(this.#size === undefined ? {} : { size: this.#size }),
+        spans: [...this.#coverage.spans],
+      }),
+      size: () => this.#size,
+    });
   }
 
   /**
@@ -173,13 +163,21 @@ export class ObjectDownload {
 
   async #run(): Promise<DownloadResult> {
     const fragment = this.#fragment;
-    const resumedBytes = this.#memory
-      ? this.#openMemory(this.#memory)
-      : await this.#openPartial().catch((error: unknown) => {
+    const target = this.#memory
+      ? memoryTarget(this.#memory, fragment)
+      : await partialTarget(this.#partial, this.#key, fragment).catch((error: unknown) => {
           throw isDiskFull(error)
             ? diskFullError(this.#partial.cacheDir, `starting ${fragment.id}`, error)
             : error;
         });
+    this.#file = target.file;
+    this.#hasher = target.hasher;
+    if (target.resumed) {
+      this.#coverage = target.resumed.coverage;
+      this.#size ??= target.resumed.size;
+      this.#facts = target.resumed.facts;
+    }
+    const resumedBytes = this.#coverage.size;
     let integrityRetried = false;
     try {
       for (;;) {
@@ -199,7 +197,7 @@ export class ObjectDownload {
           await this.#partial.remove();
           throw integrityError(fragment, digests);
         }
-        await this.#stopSaving();
+        await this.#saver.stop();
         await this.#file.truncate(size);
         await this.#closeFile();
         return {
@@ -214,7 +212,7 @@ export class ObjectDownload {
         };
       }
     } catch (caught) {
-      await this.#stopSaving();
+      await this.#saver.stop();
       const error = isFragfetchError(caught, 'ENOSPC')
         ? diskFullError(this.#partial.cacheDir, `downloading ${fragment.id}`, caught.cause ?? caught)
         : caught;
@@ -223,48 +221,10 @@ export class ObjectDownload {
       if (isFragfetchError(error, 'ESIZE') || (isFragfetchError(error, 'ENOSPC') && !resumable))
         await this.#partial.remove();
       // A lost lock: the partial files are another process's now, its state is not ours to write.
-      else if (!isFragfetchError(error, 'ELOCKLOST')) await this.#save();
+      else if (!isFragfetchError(error, 'ELOCKLOST')) await this.#saver.save();
       await this.#closeFile();
       throw error;
     }
-  }
-
-  /** Receives into memory: nothing kept from an earlier run (see download-group.ts). */
-  #openMemory(memory: Buffer): number {
-    const file = new MemoryFile(memory);
-    this.#file = file;
-    this.#hasher = new WholeHasher(() => file.data, hashAlgorithms(this.#fragment));
-    return 0;
-  }
-
-  /** Opens or creates the partial file and loads what an earlier run saved; returns the bytes kept. */
-  async #openPartial(): Promise<number> {
-    const algorithms = hashAlgorithms(this.#fragment);
-    await this.#partial.prepare();
-    let state = await this.#partial.load(this.#key);
-    if (state && this.#fragment.size !== undefined && state.size !== this.#fragment.size) state = undefined;
-    try {
-      this.#file = await openDataFile(this.#partial.dataPath, state ? 'r+' : 'w+');
-    } catch {
-      state = undefined;
-      this.#file = await openDataFile(this.#partial.dataPath, 'w+');
-    }
-    this.#hasher = new ProgressiveHasher(this.#file, algorithms, {
-      path: this.#partial.dataPath,
-      ...(this.#size === undefined ? {} : { size: this.#size }),
-    });
-    if (!state) return 0;
-    this.#coverage = new Coverage(state.spans);
-    this.#size ??= state.size;
-    this.#facts = {
-      ...(state.url === undefined ? {} : { url: state.url }),
-      ...(state.etag === undefined ? {} : { etag: state.etag }),
-      ...(state.lastModified === undefined ? {} : { lastModified: state.lastModified }),
-      ...(state.objectSize === undefined ? {} : { objectSize: state.objectSize }),
-      ...(state.ranges === undefined ? {} : { ranges: state.ranges }),
-    };
-    this.#hasher.resumeFrom(this.#coverage);
-    return this.#coverage.size;
   }
 
   /** Runs rounds of segment requests until the window is complete, restarting when the object changed. */
@@ -300,59 +260,16 @@ export class ObjectDownload {
   }
 
   /** Fetches segments with up to `maxConnectionsPerObject` requests at once. */
-  async #runSegments(segments: Iterable<Segment>, count: number): Promise<void> {
-    // Taken one by one as requests end: the plan may be larger than memory (coverage.ts).
-    const plan = segments[Symbol.iterator]();
-    const first = plan.next();
-    if (first.done) return;
-    const second = plan.next();
-    if (second.done) {
-      // One request, no siblings to stop or to hold at a gate: most objects, and every small one,
-      // whose round controller, listener and worker promises cost more than the rest of the setup.
-      this.#lease?.keep(1);
-      await this.#fetchWithRetry(first.value, this.#ctx.signal);
-      return;
-    }
-    const round = new AbortController();
-    // Each of up to maxConnectionsPerObject (16) requests listens to it: over EventTarget's ten,
-    // Node would print a leak warning on the user's terminal.
-    setMaxListeners(0, round.signal);
-    const stop = () => round.abort(this.#ctx.signal.reason);
-    this.#ctx.signal.addEventListener('abort', stop, { once: true });
-    // Until one response shows whether Range is honoured, the other requests wait for it.
-    let openGate!: () => void;
-    const gate =
-      this.#facts.ranges === undefined
-        ? new Promise<void>((resolve) => {
-            openGate = resolve;
-          })
-        : undefined;
-    const fetchOne = async (segment: Segment, index: number) => {
-      const opens = index === 0;
-      try {
-        if (!opens && gate) await gate;
-        // The first request failed (or the run stopped) while this one waited at the gate.
-        if (round.signal.aborted) return;
-        await this.#fetchWithRetry(segment, round.signal, opens ? openGate : undefined);
-      } catch (error) {
-        // The other requests of the object stop: one failed segment fails the download.
-        round.abort(error);
-        throw error;
-      } finally {
-        if (opens) openGate?.();
-      }
-    };
-    const width = Math.min(this.#ctx.maxConnectionsPerObject, count);
-    this.#lease?.keep(width);
-    try {
-      await forEachLimit(andThen([first.value, second.value], plan), width, fetchOne, round.signal);
-    } catch (error) {
-      if (this.#ctx.signal.aborted) throw this.#ctx.signal.reason;
-      throw error;
-    } finally {
-      this.#ctx.signal.removeEventListener('abort', stop);
-    }
-    if (this.#ctx.signal.aborted) throw this.#ctx.signal.reason;
+  #runSegments(segments: Iterable<Segment>, count: number): Promise<void> {
+    return runSegmentRound({
+      segments,
+      count,
+      width: this.#ctx.maxConnectionsPerObject,
+      gated: this.#facts.ranges === undefined,
+      signal: this.#ctx.signal,
+      widthChosen: (width) => this.#lease?.keep(width),
+      fetch: (segment, signal, onHeaders) => this.#fetchWithRetry(segment, signal, onHeaders),
+    });
   }
 
   async #fetchWithRetry(segment: Segment, signal: AbortSignal, onHeaders?: () => void): Promise<void> {
@@ -361,7 +278,7 @@ export class ObjectDownload {
       const end = segment.end ?? this.#size;
       const start = Math.min(this.#coverage.contiguousEnd(segment.start), end ?? Number.POSITIVE_INFINITY);
       if (end !== undefined && start >= end) return;
-      const endpoint = this.#choose();
+      const endpoint = this.#endpoints.choose();
       const first = this.#first;
       this.#first = undefined;
       // A slot is for one request: released when it ends, and before a backoff, so that the wait
@@ -375,8 +292,7 @@ export class ObjectDownload {
           this.#ctx.rangeVerdict?.(fragment, true);
         }
         this.#size ??= this.#facts.objectSize;
-        // At once: a kill in the first second still leaves the validators and the size.
-        if (!this.#memory && this.#unsaved === undefined) void this.#save();
+        if (!this.#memory) this.#saver.answered();
         onHeaders?.();
       };
       try {
@@ -386,10 +302,9 @@ export class ObjectDownload {
         if (signal.aborted) throw signal.reason ?? caught;
         const { error, endpoint: failed } =
           caught instanceof LegFailure ? caught : { error: caught, endpoint };
-        if (isFragfetchError(error, 'ECHANGED') && this.#otherMirror(failed)) {
+        if (isFragfetchError(error, 'ECHANGED') && this.#endpoints.setAside(failed, this.#facts.url)) {
           // That mirror's copy differs from the one being received: this object keeps to the
           // mirrors that agree, and starts over only when none is left.
-          this.#mismatched.add(failed);
           attempt--;
           continue;
         }
@@ -399,7 +314,13 @@ export class ObjectDownload {
         ) {
           throw error;
         }
-        const wait = this.#nextAttempt(error, attempt, failed);
+        const next = this.#endpoints.failed(error, failed);
+        const wait =
+          next === 'elsewhere'
+            ? 0
+            : next === 'backoff'
+              ? retryDelay(attempt, error, this.#ctx.retry, this.#ctx.random)
+              : undefined;
         if (wait === undefined) throw error;
         this.#ctx.events.retry(fragment, error, wait);
         slot.release();
@@ -422,7 +343,7 @@ export class ObjectDownload {
       delayMs,
       signal: leg.signal,
       primary: leg.endpoint,
-      alternate: () => this.#choose(leg.endpoint),
+      alternate: () => this.#endpoints.choose(leg.endpoint),
       lost: (endpoint) => lostHedge(this.#urls[endpoint]!, delayMs),
       send: (endpoint, hedge) => this.#leg({ ...leg, endpoint, hedge }),
     });
@@ -468,7 +389,7 @@ export class ObjectDownload {
           onWritten: this.#memory
             ? () => {}
             : (bytes) => {
-                this.#written(bytes);
+                this.#saver.written(bytes);
                 this.#ctx.events.written?.(fragment, this.#partial.dataPath, this.#coverage.contiguousEnd(0));
               },
         },
@@ -501,110 +422,21 @@ export class ObjectDownload {
       throw new LegFailure(error, endpoint);
     }
     this.#size ??= this.#facts.objectSize ?? start + outcome.bytes;
-    this.#avoid = undefined;
+    this.#endpoints.succeeded();
     const ms = performance.now() - began;
     pool.ended(url, { bytes: outcome.bytes, ms, failed: false });
     if (!told) events.request({ fragment, url, ...outcome, ms });
   }
 
-  /**
-   * The endpoint for the next request: the pool's choice among the mirrors this fragment may still
-   * use; after a failure (`avoid`), another one if there is any.
-   */
-  #choose(avoid?: number): number {
-    const usable = (index: number) => !this.#deadEndpoints.has(index) && !this.#mismatched.has(index);
-    return this.#ctx.endpoints.pick(this.#urls, usable, avoid ?? this.#avoid);
-  }
-
-  /**
-   * Whether `endpoint` is another mirror than the one whose validators this object's bytes carry,
-   * and some mirror that may agree is left: then its different copy is set aside, not restarted on.
-   */
-  #otherMirror(endpoint: number): boolean {
-    const url = this.#facts.url;
-    const urls = this.#urls;
-    if (url === undefined || endpointOf(url) === endpointOf(urls[endpoint]!)) return false;
-    return urls.some(
-      (_, index) => index !== endpoint && !this.#deadEndpoints.has(index) && !this.#mismatched.has(index),
-    );
-  }
-
-  /**
-   * Decides what follows a failed request: another endpoint at once when this one cannot serve the
-   * fragment (404, wrong size), a backoff when the failure is transient, or undefined to give up.
-   */
-  #nextAttempt(error: unknown, attempt: number, endpoint: number): number | undefined {
-    const urls = this.#urls;
-    const definitive =
-      isFragfetchError(error, 'ESIZE') ||
-      isFragfetchError(error, 'ERANGE') ||
-      isFragfetchError(error, 'EENCODING') ||
-      (isFragfetchError(error, 'EHTTP') && !isRetryable(error));
-    if (definitive) this.#deadEndpoints.add(endpoint);
-    if (urls.every((_, index) => this.#deadEndpoints.has(index))) return undefined;
-    // The next request goes elsewhere if it can.
-    this.#avoid = urls.length > 1 ? endpoint : undefined;
-    if (definitive) return 0;
-    return retryDelay(attempt, error, this.#ctx.retry, this.#ctx.random);
-  }
-
   /** Drops every byte received: the object changed, it failed verification, or Range is not honoured. */
   async #restart(rangesIgnored: boolean): Promise<void> {
     this.#coverage.clear();
-    this.#mismatched.clear();
+    this.#endpoints.restart();
     this.#hasher.reset();
     this.#facts = rangesIgnored ? { ranges: false } : {};
     this.#size = this.#fragment.size;
     await this.#file.truncate(0);
-    await this.#save();
-  }
-
-  #written(bytes: number): void {
-    this.#unsaved = (this.#unsaved ?? 0) + bytes;
-    const budget = Math.max(LOSS_FLOOR_BYTES, LOSS_FRACTION * (this.#size ?? 0));
-    if (this.#unsaved < budget / 4) return this.#scheduleSave();
-    clearTimeout(this.#saveTimer);
-    this.#saveTimer = undefined;
-    void this.#save();
-  }
-
-  #scheduleSave(): void {
-    if (this.#saveTimer) return;
-    this.#saveTimer = setTimeout(() => {
-      this.#saveTimer = undefined;
-      void this.#save();
-    }, SAVE_INTERVAL_MS);
-    this.#saveTimer.unref();
-  }
-
-  async #stopSaving(): Promise<void> {
-    clearTimeout(this.#saveTimer);
-    this.#saveTimer = undefined;
-    await this.#saving;
-  }
-
-  /**
-   * Saves are chained so that an older state never lands after a newer one, and one waiting to
-   * start stands for any asked meanwhile: it reads the state when it runs.
-   */
-  #save(): Promise<void> {
-    if (this.#saveQueued) return this.#saving;
-    this.#saveQueued = true;
-    this.#saving = this.#saving
-      .then(() => {
-        this.#saveQueued = false;
-        this.#unsaved = 0;
-        const state: PartialState = {
-          version: 1,
-          key: this.#key,
-          ...this.#facts,
-          ...(this.#size === undefined ? {} : { size: this.#size }),
-          spans: [...this.#coverage.spans],
-        };
-        return this.#partial.save(state);
-      })
-      .catch(() => {});
-    return this.#saving;
+    await this.#saver.save();
   }
 
   async #closeFile(): Promise<void> {
@@ -629,10 +461,4 @@ function lostHedge(url: string, delayMs: number): FragfetchError {
  */
 function endpointFault(error: unknown): boolean {
   return !isFragfetchError(error, 'ETIMEOUT') && isRetryable(error);
-}
-
-/** `taken` (items already pulled from `rest`), then what `rest` still holds, pulled lazily. */
-function* andThen<T>(taken: readonly T[], rest: Iterator<T>): Generator<T> {
-  yield* taken;
-  for (let next = rest.next(); !next.done; next = rest.next()) yield next.value;
 }
