@@ -12,14 +12,14 @@ import { INSECURE_WARNING } from '../net/tls.js';
 import { SmallBuffers } from '../receive/small-buffers.js';
 import { forEachLimit } from '../schedule/limit.js';
 import { Slots } from '../schedule/slots.js';
-import type { DownloadContext, RequestRecord } from './context.js';
+import type { DownloadContext, DownloadEvents, RequestRecord } from './context.js';
 import { SMALL_OBJECT_BYTES, settleFailed } from './download-group.js';
 import { type EndpointOrder, EndpointPool, type EndpointPoolOptions } from './endpoint-pool.js';
 import type { JobContext } from './job.js';
 import type { FetchObserver, FetchPlan } from './observer.js';
 import { OriginConcurrency } from './origin-concurrency.js';
 import type { FetchReport } from './report.js';
-import { type CacheMode, needsRevalidation, type Revalidation, revalidate } from './revalidate.js';
+import { type CacheMode, settleCached } from './revalidate.js';
 import { downloadMissing } from './schedule.js';
 import { RunStats } from './stats.js';
 
@@ -173,28 +173,7 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
     maxConnectionsPerObject: settings.maxConnectionsPerObject,
     signal,
     ...(options.random ? { random: options.random } : {}),
-    events: {
-      bytes: (fragment, url, bytes) => {
-        stats.bytes(url, bytes);
-        adaptive?.bytes(url, bytes);
-        observer.bytes?.(fragment, url, bytes);
-      },
-      request: (record) => {
-        stats.request(record);
-        if (adaptive) {
-          // Every slot busy (this one still held, or already handed to the next request): the
-          // limit, not the work, bounds what is in flight.
-          adaptive.ended(record.url, isOverload(record), slots.inUse >= slots.capacity, record.ms);
-          if (slots.capacity !== adaptive.total) slots.capacity = adaptive.total;
-        }
-        observer.request?.(record);
-      },
-      retry: (fragment, error, delayMs) => {
-        stats.retry();
-        observer.retry?.(fragment, error, delayMs);
-      },
-      ...(observer.written ? { written: observer.written } : {}),
-    },
+    events: runEvents(stats, observer, adaptive, slots),
   };
   const stale = new Set<string>();
   /** Said to the user as it happened, and kept in the report: how the run had to be made. */
@@ -264,70 +243,6 @@ export async function fetchManifest(manifest: Manifest, options: FetchOptions): 
 }
 
 /**
- * Settles the cached fragments: hits as they are, or after a conditional request (304: revalidated).
- * Returns the fragments whose entry the server replaced (200), to be downloaded again.
- */
-async function settleCached(
-  plan: FetchPlan,
-  mode: CacheMode,
-  job: JobContext,
-  warn: (message: string) => void,
-): Promise<Fragment[]> {
-  const { ctx, store, stats, observer } = job;
-  const toAsk = new Map<string, { hit: CacheHit; group: Fragment[] }>();
-  const touches: Promise<void>[] = [];
-  for (const [fragment, hit] of plan.cached) {
-    if (needsRevalidation(fragment, hit, mode)) {
-      const pending = toAsk.get(hit.key);
-      if (pending) pending.group.push(fragment);
-      else toAsk.set(hit.key, { hit, group: [fragment] });
-      continue;
-    }
-    stats.cached(fragment, hit.size);
-    observer.settled?.(fragment, 'cached');
-    touches.push(store.touch(hit));
-  }
-  const changed: Fragment[] = [];
-  const asks = [...toAsk.values()].map(async ({ hit, group }, rank) => {
-    const fragment = group[0]!;
-    const release = await ctx.slots.acquire(rank, ctx.signal);
-    const began = performance.now();
-    let answer: Revalidation;
-    try {
-      answer = await revalidate(ctx.http, fragment, hit, ctx.signal);
-    } finally {
-      release();
-    }
-    ctx.events.request({
-      fragment,
-      url: answer.url,
-      status: answer.status,
-      range: undefined,
-      bytes: 0,
-      ms: performance.now() - began,
-      ...(answer.outcome === 'unknown' && answer.error !== undefined ? { error: answer.error } : {}),
-    });
-    if (answer.outcome === 'changed') {
-      changed.push(...group);
-      return;
-    }
-    if (answer.outcome === 'unknown') {
-      const why = answer.error instanceof Error ? answer.error.message : `HTTP ${answer.status}`;
-      warn(`cannot revalidate ${fragment.id} (${why}); using the cached copy`);
-    }
-    for (const member of group) {
-      if (answer.outcome === 'fresh') stats.revalidated(member, hit.size);
-      else stats.cached(member, hit.size);
-      observer.settled?.(member, answer.outcome === 'fresh' ? 'revalidated' : 'cached');
-    }
-    touches.push(store.touch(hit));
-  });
-  await Promise.all(asks);
-  await Promise.all(touches);
-  return changed;
-}
-
-/**
  * The run's own signal, aborted with the caller's. `AbortSignal.any` follows the caller's signal
  * without adding a listener to it per run (a listener never removed warned after 11 runs on one
  * signal); the run's signal is waited on by every request, so it has no listener limit.
@@ -368,4 +283,35 @@ function isOverload(record: RequestRecord): boolean {
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** What the downloads tell the run: its statistics, `-j auto`'s limits, and the caller's observer. */
+function runEvents(
+  stats: RunStats,
+  observer: FetchObserver,
+  adaptive: OriginConcurrency | undefined,
+  slots: Slots,
+): DownloadEvents {
+  return {
+    bytes: (fragment, url, bytes) => {
+      stats.bytes(url, bytes);
+      adaptive?.bytes(url, bytes);
+      observer.bytes?.(fragment, url, bytes);
+    },
+    request: (record) => {
+      stats.request(record);
+      if (adaptive) {
+        // Every slot busy (this one still held, or already handed to the next request): the
+        // limit, not the work, bounds what is in flight.
+        adaptive.ended(record.url, isOverload(record), slots.inUse >= slots.capacity, record.ms);
+        if (slots.capacity !== adaptive.total) slots.capacity = adaptive.total;
+      }
+      observer.request?.(record);
+    },
+    retry: (fragment, error, delayMs) => {
+      stats.retry();
+      observer.retry?.(fragment, error, delayMs);
+    },
+    ...(observer.written ? { written: observer.written } : {}),
+  };
 }

@@ -314,13 +314,7 @@ export class ObjectDownload {
         ) {
           throw error;
         }
-        const next = this.#endpoints.failed(error, failed);
-        const wait =
-          next === 'elsewhere'
-            ? 0
-            : next === 'backoff'
-              ? retryDelay(attempt, error, this.#ctx.retry, this.#ctx.random)
-              : undefined;
+        const wait = this.#retryWait(error, attempt, failed);
         if (wait === undefined) throw error;
         this.#ctx.events.retry(fragment, error, wait);
         slot.release();
@@ -329,6 +323,13 @@ export class ObjectDownload {
         slot.release();
       }
     }
+  }
+
+  /** How long to wait before the next try after `error` at `endpoint`, or undefined to give up. */
+  #retryWait(error: unknown, attempt: number, endpoint: number): number | undefined {
+    const next = this.#endpoints.failed(error, endpoint);
+    if (next === 'give-up') return undefined;
+    return next === 'elsewhere' ? 0 : retryDelay(attempt, error, this.#ctx.retry, this.#ctx.random);
   }
 
   /**

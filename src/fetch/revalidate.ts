@@ -1,6 +1,8 @@
 import type { CacheHit } from '../cache/store.js';
 import type { Fragment } from '../manifest/fragment.js';
 import type { HttpClient } from '../net/http.js';
+import type { JobContext } from './job.js';
+import type { FetchPlan } from './observer.js';
 
 /**
  * How a run treats what the cache holds, as npm names it:
@@ -69,4 +71,68 @@ export async function revalidate(
     if (signal.aborted) throw signal.reason ?? error;
     return { outcome: 'unknown', url, error };
   }
+}
+
+/**
+ * Settles the cached fragments: hits as they are, or after a conditional request (304: revalidated).
+ * Returns the fragments whose entry the server replaced (200), to be downloaded again.
+ */
+export async function settleCached(
+  plan: FetchPlan,
+  mode: CacheMode,
+  job: JobContext,
+  warn: (message: string) => void,
+): Promise<Fragment[]> {
+  const { ctx, store, stats, observer } = job;
+  const toAsk = new Map<string, { hit: CacheHit; group: Fragment[] }>();
+  const touches: Promise<void>[] = [];
+  for (const [fragment, hit] of plan.cached) {
+    if (needsRevalidation(fragment, hit, mode)) {
+      const pending = toAsk.get(hit.key);
+      if (pending) pending.group.push(fragment);
+      else toAsk.set(hit.key, { hit, group: [fragment] });
+      continue;
+    }
+    stats.cached(fragment, hit.size);
+    observer.settled?.(fragment, 'cached');
+    touches.push(store.touch(hit));
+  }
+  const changed: Fragment[] = [];
+  const asks = [...toAsk.values()].map(async ({ hit, group }, rank) => {
+    const fragment = group[0]!;
+    const release = await ctx.slots.acquire(rank, ctx.signal);
+    const began = performance.now();
+    let answer: Revalidation;
+    try {
+      answer = await revalidate(ctx.http, fragment, hit, ctx.signal);
+    } finally {
+      release();
+    }
+    ctx.events.request({
+      fragment,
+      url: answer.url,
+      status: answer.status,
+      range: undefined,
+      bytes: 0,
+      ms: performance.now() - began,
+      ...(answer.outcome === 'unknown' && answer.error !== undefined ? { error: answer.error } : {}),
+    });
+    if (answer.outcome === 'changed') {
+      changed.push(...group);
+      return;
+    }
+    if (answer.outcome === 'unknown') {
+      const why = answer.error instanceof Error ? answer.error.message : `HTTP ${answer.status}`;
+      warn(`cannot revalidate ${fragment.id} (${why}); using the cached copy`);
+    }
+    for (const member of group) {
+      if (answer.outcome === 'fresh') stats.revalidated(member, hit.size);
+      else stats.cached(member, hit.size);
+      observer.settled?.(member, answer.outcome === 'fresh' ? 'revalidated' : 'cached');
+    }
+    touches.push(store.touch(hit));
+  });
+  await Promise.all(asks);
+  await Promise.all(touches);
+  return changed;
 }
