@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { FragfetchError } from '../errors.js';
-import { isConnectTimeout } from '../net/http.js';
+import { isConnectTimeout } from '../net/network-error.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { formatDuration } from '../units.js';
 import type { Finding, FindingCode, Observation } from './types.js';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Fragment } from '../manifest/fragment.js';
 import { rangeHeader } from '../net/content-range.js';
-import { type HttpClient, toNetworkError } from '../net/http.js';
+import type { HttpClient } from '../net/http.js';
+import { toNetworkError } from '../net/network-error.js';
 import { type Answer, peek, probeRange, readHeaders } from './probe.js';
 
 /**

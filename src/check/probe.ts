@@ -1,5 +1,6 @@
 import { parseContentRange, parseUnsatisfiedRange } from '../net/content-range.js';
-import { type HttpClient, type HttpResponse, toNetworkError } from '../net/http.js';
+import type { HttpClient, HttpResponse } from '../net/http.js';
+import { toNetworkError } from '../net/network-error.js';
 import type { Observation } from './types.js';
 
 /** What one attempt saw; the runner adds the attempt count and the total duration. */
