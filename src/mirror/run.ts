@@ -6,7 +6,8 @@ import { type FetchObserver, type FetchOptions, fetchManifest } from '../fetch/e
 import type { FailureReport, FetchReport } from '../fetch/report.js';
 import type { Fragment, Manifest } from '../manifest/fragment.js';
 import { forEachLimit, limitConcurrency } from '../schedule/limit.js';
-import { fragmentsOf, type FileLayout } from './layout.js';
+import { fragmentsOf } from './laid-out-file.js';
+import type { FileLayout } from './layout.js';
 import { planMirror } from './plan.js';
 import { removeFiles } from './prune.js';
 import { emptySection, type MirrorReport, mirrorReport } from './report.js';

@@ -3,7 +3,8 @@ import type { CacheStore } from '../cache/store.js';
 import { FragfetchError } from '../errors.js';
 import type { Fragment } from '../manifest/fragment.js';
 import { hashRange, sha256Of } from './hash.js';
-import { type FileLayout, fragmentsOf } from './layout.js';
+import { fragmentsOf } from './laid-out-file.js';
+import type { FileLayout } from './layout.js';
 import { inspectTarget, targetPath } from './paths.js';
 import {
   type FileRecord,
