@@ -1,7 +1,7 @@
 import { displayUrl, type ErrorCode, type ErrorDetails, FragfetchError } from '../errors.js';
 import { codingProblem } from '../net/codings.js';
 import { parseContentRange, parseUnsatisfiedRange } from '../net/content-range.js';
-import type { Headers } from '../net/response-handler.js';
+import type { Headers } from '../net/response-body.js';
 import { parseRetryAfter } from '../net/retry.js';
 
 /** What the responses have told us about the remote object; every later response must agree. */

@@ -2,7 +2,7 @@ import { isDiskFull } from '../cache/disk-full.js';
 import { FragfetchError } from '../errors.js';
 import { delay } from '../net/delay.js';
 import { toNetworkError } from '../net/network-error.js';
-import type { BodySink } from '../net/response-handler.js';
+import type { BodySink } from '../net/response-body.js';
 import type { SegmentSink } from './segment.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Headers } from './response-handler.js';
+import type { Headers } from './response-body.js';
 
 /**
  * Why a response's bytes are not the object's bytes as stored, or undefined when they are. We ask

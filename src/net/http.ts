@@ -3,12 +3,13 @@ import { Credentials, type Trust } from './credentials.js';
 import type { Dispatchers } from './dispatchers.js';
 import type { Netrc } from './netrc.js';
 import { type ProxyEnv, proxyFor } from './proxy-env.js';
-import { type HttpResponse, ResponseHandler, type InPlaceResponse } from './response-handler.js';
+import type { HttpResponse, InPlaceResponse } from './response-body.js';
+import { ResponseHandler } from './response-handler.js';
 import type { MinSpeed } from './speed-floor.js';
 import { type FailureContext, toNetworkError } from './network-error.js';
 import type { TlsSettings } from './tls.js';
 
-export type { HttpResponse, InPlaceBody, InPlaceResponse } from './response-handler.js';
+export type { HttpResponse, InPlaceBody, InPlaceResponse } from './response-body.js';
 
 /** How the run reaches servers: settings read once from options and the environment (cli/network.ts). */
 export interface NetworkOptions {

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { type BodySink, type HttpResponse, ResponseHandler } from '../../src/net/response-handler.js';
+import type { BodySink, HttpResponse } from '../../src/net/response-body.js';
+import { ResponseHandler } from '../../src/net/response-handler.js';
 
 /** undici's side of one exchange, driven by the test: what the handler asked of it is recorded. */
 class Exchange {
