@@ -68,6 +68,8 @@ export interface MachineInfo {
   curl: string;
   aria2c: string;
   gnuTime: boolean;
+  /** The file system the runs write to (file-system.ts), when it could be told. */
+  outputFileSystem?: string;
   /** 1, 5 and 15 minute load averages when the run began and ended. */
   load?: { before: number[]; after: number[] };
 }
@@ -293,6 +295,7 @@ export function markdownReport(results: BenchResults): string {
     `Run of ${results.date}: fragfetch ${results.fragfetch}, ${results.rounds} rounds, medians.`,
     `Machine: ${m.hostname}, ${m.cpus} × ${m.cpuModel}, ${fixed(m.memTotalGiB, 1)} GiB RAM, ${m.os}, node ${m.node}.`,
     `Server: ${results.server.description}${results.server.note ? ` (${results.server.note})` : ''}. curl: ${m.curl}. aria2c: ${m.aria2c}.`,
+    ...(m.outputFileSystem ? [`Every tool writes to: ${m.outputFileSystem}.`] : []),
     ...(m.load
       ? [
           `Load average (1, 5, 15 min): ${loadText(m.load.before)} at the start, ${loadText(m.load.after)} at the end.`,

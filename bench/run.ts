@@ -41,6 +41,7 @@ import {
 } from './scenarios.js';
 import { PROBE_FILES, settleFileSystem } from './settle.js';
 import { type BenchServer, noServer, type ServerChoice, startServer } from './server.js';
+import { describeFileSystem } from './file-system.js';
 import { ensureTools, fragfetchVersion, machineInfo, sync } from './setup.js';
 import { probeTools } from './tools.js';
 import { describeTraffic } from './traffic.js';
@@ -254,6 +255,8 @@ async function main(): Promise<number> {
   }
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'fragfetch-bench-run-'));
+  const outputFileSystem = await describeFileSystem(workDir);
+  if (outputFileSystem) log(`every tool writes to ${workDir}: ${outputFileSystem}`);
   const probe = Object.values(fixtures.groups)[0]?.files[0]?.path;
   if (serving && !probe) throw new Error('no fixture to serve');
   const server = serving
@@ -329,7 +332,11 @@ async function main(): Promise<number> {
   const results: BenchResults = {
     date,
     fragfetch: tools.fragfetch.version,
-    machine: { ...machineInfo(server, tools, gnuTime), load: { before: loadBefore, after: os.loadavg() } },
+    machine: {
+      ...machineInfo(server, tools, gnuTime),
+      ...(outputFileSystem ? { outputFileSystem } : {}),
+      load: { before: loadBefore, after: os.loadavg() },
+    },
     server: {
       kind: server.kind,
       description: server.description,

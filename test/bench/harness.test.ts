@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { describeFileSystem, fileSystemLabel } from '../../bench/file-system.js';
 import { fastShare } from '../../bench/network-scenarios.js';
 import { hasHttp2Directive, nginxConf } from '../../bench/nginx.js';
 import { releaseFiles } from '../../bench/release.js';
@@ -292,5 +293,23 @@ describe('bench: the undici floor', () => {
       await cdn.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bench: the file system the tools write to', () => {
+  it('names an ext4 with or without its journal, and other mounts by type and source', () => {
+    expect(fileSystemLabel({ type: 'ext4', source: '/dev/vda', journalTask: '<none>\n' })).toBe(
+      'ext4 (/dev/vda, no journal)',
+    );
+    expect(fileSystemLabel({ type: 'ext4', source: '/dev/loop0', journalTask: '16410\n' })).toBe(
+      'ext4 (/dev/loop0, journal)',
+    );
+    expect(fileSystemLabel({ type: 'tmpfs', source: 'tmpfs' })).toBe('tmpfs');
+    expect(fileSystemLabel({ type: 'xfs', source: '/dev/sdb1' })).toBe('xfs (/dev/sdb1)');
+  });
+
+  it('asks findmnt for the mount a folder is on', async () => {
+    expect(await describeFileSystem('/proc/self')).toBe('proc');
+    expect(await describeFileSystem('/no/such/folder/anywhere')).toBeUndefined();
   });
 });
