@@ -94,7 +94,6 @@ class LegFailure {
 export class ObjectDownload {
   readonly #fragment: Fragment;
   readonly #endpoints: FragmentEndpoints;
-  readonly #urls: readonly string[];
   readonly #key: string;
   readonly #partial: PartialFiles;
   readonly #ctx: DownloadContext;
@@ -111,7 +110,8 @@ export class ObjectDownload {
   #answered = 0;
   #restarts = 0;
   #toldRanges = false;
-  readonly #saver: StateSaver;
+  /** Where the partial state is saved from: none for bytes in memory, which are never resumed. */
+  readonly #saver: StateSaver | undefined;
 
   readonly #memory: Buffer | undefined;
   /** The answer to this download's first request, made already (small-object.ts). */
@@ -127,22 +127,23 @@ export class ObjectDownload {
     this.#endpoints = new FragmentEndpoints(fragment.urls, (urls, usable, avoid) =>
       pool.pick(urls, usable, avoid),
     );
-    this.#urls = this.#endpoints.urls;
     this.#key = options.key;
     this.#partial = options.partial;
     this.#rank = options.rank;
     this.#size = fragment.size;
-    this.#saver = new StateSaver({
-      write: (state) => this.#partial.save(state),
-      state: () => ({
-        version: 1,
-        key: this.#key,
-        ...this.#facts,
-        ...(this.#size === undefined ? {} : { size: this.#size }),
-        spans: [...this.#coverage.spans],
-      }),
-      size: () => this.#size,
-    });
+    this.#saver = options.memory
+      ? undefined
+      : new StateSaver({
+          write: (state) => this.#partial.save(state),
+          state: () => ({
+            version: 1,
+            key: this.#key,
+            ...this.#facts,
+            ...(this.#size === undefined ? {} : { size: this.#size }),
+            spans: [...this.#coverage.spans],
+          }),
+          size: () => this.#size,
+        });
   }
 
   /**
@@ -197,7 +198,7 @@ export class ObjectDownload {
           await this.#partial.remove();
           throw integrityError(fragment, digests);
         }
-        await this.#saver.stop();
+        await this.#saver?.stop();
         await this.#file.truncate(size);
         await this.#closeFile();
         return {
@@ -205,14 +206,14 @@ export class ObjectDownload {
             this.#file instanceof MemoryFile ? { bytes: this.#file.data } : { path: this.#partial.dataPath },
           sha256,
           size,
-          url: this.#facts.url ?? this.#urls[0]!,
+          url: this.#facts.url ?? this.#endpoints.urls[0]!,
           ...(this.#facts.etag === undefined ? {} : { etag: this.#facts.etag }),
           ...(this.#facts.lastModified === undefined ? {} : { lastModified: this.#facts.lastModified }),
           resumedBytes,
         };
       }
     } catch (caught) {
-      await this.#saver.stop();
+      await this.#saver?.stop();
       const error = isFragfetchError(caught, 'ENOSPC')
         ? diskFullError(this.#partial.cacheDir, `downloading ${fragment.id}`, caught.cause ?? caught)
         : caught;
@@ -221,7 +222,7 @@ export class ObjectDownload {
       if (isFragfetchError(error, 'ESIZE') || (isFragfetchError(error, 'ENOSPC') && !resumable))
         await this.#partial.remove();
       // A lost lock: the partial files are another process's now, its state is not ours to write.
-      else if (!isFragfetchError(error, 'ELOCKLOST')) await this.#saver.save();
+      else if (!isFragfetchError(error, 'ELOCKLOST')) await this.#saver?.save();
       await this.#closeFile();
       throw error;
     }
@@ -292,7 +293,7 @@ export class ObjectDownload {
           this.#ctx.rangeVerdict?.(fragment, true);
         }
         this.#size ??= this.#facts.objectSize;
-        if (!this.#memory) this.#saver.answered();
+        this.#saver?.answered();
         onHeaders?.();
       };
       try {
@@ -338,14 +339,14 @@ export class ObjectDownload {
    * slot of its own: it stands in for one that is not answering.
    */
   #attempt(leg: Omit<Leg, 'first' | 'hedge'>, first: FirstResponse | undefined): Promise<void> {
-    if (first || this.#urls.length === 1) return this.#leg({ ...leg, ...(first ? { first } : {}) });
+    if (first || this.#endpoints.urls.length === 1) return this.#leg({ ...leg, ...(first ? { first } : {}) });
     const delayMs = this.#ctx.endpoints.hedgeDelayMs();
     return hedged({
       delayMs,
       signal: leg.signal,
       primary: leg.endpoint,
       alternate: () => this.#endpoints.choose(leg.endpoint),
-      lost: (endpoint) => lostHedge(this.#urls[endpoint]!, delayMs),
+      lost: (endpoint) => lostHedge(this.#endpoints.urls[endpoint]!, delayMs),
       send: (endpoint, hedge) => this.#leg({ ...leg, endpoint, hedge }),
     });
   }
@@ -353,11 +354,12 @@ export class ObjectDownload {
   /** One request for [start, end) to one endpoint, told to the pool and to the run's statistics. */
   async #leg({ endpoint, start, end, signal, onAnswer, first, hedge }: Leg): Promise<void> {
     const fragment = this.#fragment;
-    const url = this.#urls[endpoint]!;
+    const url = this.#endpoints.urls[endpoint]!;
     const pool = this.#ctx.endpoints;
     const began = first?.began ?? performance.now();
     const told = first?.told === true;
     const events = this.#ctx.events;
+    const saver = this.#saver;
     pool.sent(url);
     let outcome: SegmentOutcome | undefined;
     try {
@@ -387,12 +389,12 @@ export class ObjectDownload {
           signal: hedge?.signal ?? signal,
           onBytes: told ? () => {} : (bytes) => events.bytes(fragment, url, bytes),
           // Bytes in memory have no state to save: no timer per object.
-          onWritten: this.#memory
-            ? () => {}
-            : (bytes) => {
-                this.#saver.written(bytes);
+          onWritten: saver
+            ? (bytes) => {
+                saver.written(bytes);
                 this.#ctx.events.written?.(fragment, this.#partial.dataPath, this.#coverage.contiguousEnd(0));
-              },
+              }
+            : () => {},
         },
         onAnswer: (response, facts) => {
           this.#facts = facts;
@@ -437,7 +439,7 @@ export class ObjectDownload {
     this.#facts = rangesIgnored ? { ranges: false } : {};
     this.#size = this.#fragment.size;
     await this.#file.truncate(0);
-    await this.#saver.save();
+    await this.#saver?.save();
   }
 
   async #closeFile(): Promise<void> {
