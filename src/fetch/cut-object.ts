@@ -11,6 +11,7 @@ import { entryMetadata, settleFailed } from './download-group.js';
 import type { JobContext } from './job.js';
 import { hashAlgorithms, integrityError, matchesIntegrity } from './integrity.js';
 import type { PendingGroup } from './range-probes.js';
+import { RequestTally } from './request-tally.js';
 import { strongEtag } from './acceptance.js';
 
 const TEMP_PREFIX = `cut-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -41,31 +42,26 @@ export async function cutObject(members: readonly PendingGroup[], job: JobContex
       const endpoint = ctx.endpoints.pick(urls, (index) => !dead.has(index), avoid);
       const url = urls[endpoint]!;
       const release = await ctx.slots.acquire(rank, ctx.signal);
-      const began = performance.now();
       const pass = new Pass(cuts, url, job);
+      const tally = new RequestTally(ctx, cuts[0]!.fragment, url);
       let failure: unknown;
-      ctx.endpoints.sent(url);
       try {
         await pass.run();
       } catch (error) {
         failure = error;
       } finally {
         release();
-        ctx.endpoints.ended(url, {
-          bytes: pass.received,
-          ms: performance.now() - began,
-          failed: failure !== undefined && !ctx.signal.aborted && isRetryable(failure),
-        });
       }
-      if (ctx.signal.aborted) return;
-      ctx.events.request({
-        fragment: cuts[0]!.fragment,
-        url,
+      if (ctx.signal.aborted) {
+        tally.stopped(pass.received);
+        return;
+      }
+      tally.ended({
         status: pass.status,
         range: undefined,
         bytes: pass.received,
-        ms: performance.now() - began,
-        ...(failure === undefined ? {} : { error: failure }),
+        error: failure,
+        failed: failure !== undefined && isRetryable(failure),
       });
       // Windows that failed verification get one clean retry, as ObjectDownload gives a fragment.
       for (const cut of pass.corrupt) {

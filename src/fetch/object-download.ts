@@ -18,6 +18,7 @@ import { fetchSegment, type SegmentOutcome } from './segment.js';
 import { endpointOf } from './by-origin.js';
 import { memoryTarget, partialTarget } from './download-target.js';
 import { FragmentEndpoints } from './fragment-endpoints.js';
+import { endpointFault, RequestTally } from './request-tally.js';
 import { runSegmentRound, type Segment } from './segment-round.js';
 import { StateSaver } from './state-saver.js';
 
@@ -355,12 +356,9 @@ export class ObjectDownload {
   async #leg({ endpoint, start, end, signal, onAnswer, first, hedge }: Leg): Promise<void> {
     const fragment = this.#fragment;
     const url = this.#endpoints.urls[endpoint]!;
-    const pool = this.#ctx.endpoints;
-    const began = first?.began ?? performance.now();
-    const told = first?.told === true;
+    const tally = new RequestTally(this.#ctx, fragment, url, first);
     const events = this.#ctx.events;
     const saver = this.#saver;
-    pool.sent(url);
     let outcome: SegmentOutcome | undefined;
     try {
       outcome = await fetchSegment({
@@ -387,12 +385,12 @@ export class ObjectDownload {
           hasher: this.#hasher,
           limiter: this.#ctx.limiter,
           signal: hedge?.signal ?? signal,
-          onBytes: told ? () => {} : (bytes) => events.bytes(fragment, url, bytes),
+          onBytes: first?.told ? () => {} : (bytes) => events.bytes(fragment, url, bytes),
           // Bytes in memory have no state to save: no timer per object.
           onWritten: saver
             ? (bytes) => {
                 saver.written(bytes);
-                this.#ctx.events.written?.(fragment, this.#partial.dataPath, this.#coverage.contiguousEnd(0));
+                events.written?.(fragment, this.#partial.dataPath, this.#coverage.contiguousEnd(0));
               }
             : () => {},
         },
@@ -400,35 +398,31 @@ export class ObjectDownload {
           this.#facts = facts;
           outcome = response;
           this.#answered++;
-          pool.answered(url, performance.now() - began);
+          tally.answered();
           onAnswer(response);
         },
         ...(first ? { given: first.response } : {}),
         ...(hedge ? { claim: hedge.claim } : {}),
       });
     } catch (caught) {
-      const ms = performance.now() - began;
       if (signal.aborted) {
-        // Stopped with its round or the run: no one's failure, and not a request to count.
-        pool.ended(url, { bytes: 0, ms, failed: false });
+        tally.stopped();
         throw new LegFailure(signal.reason ?? caught, endpoint);
       }
       // A hedge that lost: its endpoint's fault if it had not answered by then.
       const error = hedge?.signal.aborted ? hedge.signal.reason : caught;
-      pool.ended(url, {
+      tally.ended({
+        status: (isFragfetchError(error) ? error.status : undefined) ?? outcome?.status,
+        range: outcome?.range,
         bytes: 0,
-        ms,
+        error,
         failed: outcome === undefined ? isRetryable(error) : endpointFault(error),
       });
-      const status = (isFragfetchError(error) ? error.status : undefined) ?? outcome?.status;
-      if (!told) events.request({ fragment, url, status, range: outcome?.range, bytes: 0, ms, error });
       throw new LegFailure(error, endpoint);
     }
     this.#size ??= this.#facts.objectSize ?? start + outcome.bytes;
     this.#endpoints.succeeded();
-    const ms = performance.now() - began;
-    pool.ended(url, { bytes: outcome.bytes, ms, failed: false });
-    if (!told) events.request({ fragment, url, ...outcome, ms });
+    tally.ended({ ...outcome, failed: false });
   }
 
   /** Drops every byte received: the object changed, it failed verification, or Range is not honoured. */
@@ -455,13 +449,4 @@ function lostHedge(url: string, delayMs: number): FragfetchError {
     `GET ${displayUrl(url)}: no answer within ${Math.round(delayMs)} ms; another mirror answered first`,
     { url },
   );
-}
-
-/**
- * Whether a request that failed after its answer says its endpoint is unwell (for its circuit
- * breaker): a body cut or stalled, a 5xx, a 429. A 404 or a wrong size is the fragment's, a hedge
- * that lost after it answered no one's.
- */
-function endpointFault(error: unknown): boolean {
-  return !isFragfetchError(error, 'ETIMEOUT') && isRetryable(error);
 }
