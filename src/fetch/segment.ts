@@ -1,8 +1,7 @@
 import { displayUrl, FragfetchError } from '../errors.js';
 import { rangeHeader } from '../net/content-range.js';
-import type { HttpClient, HttpResponse } from '../net/http.js';
+import type { HttpClient, HttpResponse, InPlaceBody, InPlaceResponse } from '../net/http.js';
 import { toNetworkError } from '../net/network-error.js';
-import type { InPlaceBody, InPlaceResponse } from '../net/http.js';
 import type { RateLimiter } from '../net/rate-limit.js';
 import type { DataFile } from '../receive/data-file.js';
 import type { FileHasher } from '../receive/hasher.js';
